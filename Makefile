@@ -1,0 +1,93 @@
+# postern: one non-recursive Makefile for the whole tree.
+#   make            build every program
+#   make check      run every test (installs missing Debian packages first)
+#   make demo       start the suite on loopback with a demo user
+#   make install PREFIX=/usr/local DESTDIR=
+VERSION   = 0.1.0
+CC       ?= cc
+PREFIX   ?= /usr/local
+DESTDIR  ?=
+OPT      ?= -O2 -g
+CFLAGS   ?= $(OPT)
+CPPFLAGS += -D_GNU_SOURCE -DPOSTERN_VERSION='"$(VERSION)"' -I lib
+XCFLAGS   = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+            -Wmissing-prototypes -Wformat=2 -Wvla \
+            -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -MMD -MP
+XLDFLAGS  = -pie -Wl,-z,relro,-z,now
+LIBS      = -lbearssl -lcdb -lcrypt
+
+PROGNAMES = pop3-handler smtp-handler etrn-client mailbox-admin
+# A program is built once its folder holds sources.
+PROGS     = $(foreach p,$(PROGNAMES),$(if $(wildcard $(p)/*.c),$(p)/$(p)))
+
+LIB_SRC   = $(filter-out %_test.c,$(wildcard lib/*.c))
+LIB_OBJ   = $(LIB_SRC:.c=.o)
+UNIT_SRC  = $(wildcard lib/*_test.c)
+UNITS     = $(UNIT_SRC:.c=)
+
+all: $(PROGS)
+
+%.o: %.c
+	$(CC) $(CPPFLAGS) $(XCFLAGS) $(CFLAGS) -c -o $@ $<
+
+lib/libpostern.a: $(LIB_OBJ)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+define prog_rule
+$(1)/$(1): $(patsubst %.c,%.o,$(filter-out %_test.c,$(wildcard $(1)/*.c))) lib/libpostern.a
+	$$(CC) $$(XCFLAGS) $$(CFLAGS) $$(XLDFLAGS) $$(LDFLAGS) -o $$@ $$^ $$(LIBS)
+endef
+$(foreach p,$(PROGNAMES),$(eval $(call prog_rule,$(p))))
+
+lib/%_test: lib/%_test.o lib/libpostern.a
+	$(CC) $(XCFLAGS) $(CFLAGS) $(XLDFLAGS) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+units: $(UNITS)
+
+deps:
+	@scripts/deps
+
+check: deps all units
+	@tests/run
+
+check-asan:
+	$(MAKE) clean
+	$(MAKE) OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
+	$(MAKE) clean
+
+demo: deps all
+	@scripts/demo start
+
+demo-stop:
+	@scripts/demo stop
+
+bench: deps all
+	@bench/run
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/libexec/postern $(DESTDIR)$(PREFIX)/sbin
+	for p in pop3-handler smtp-handler; do \
+	  [ ! -f $$p/$$p ] || install -m 0755 $$p/$$p $(DESTDIR)$(PREFIX)/libexec/postern/; done
+	for p in etrn-client mailbox-admin; do \
+	  [ ! -f $$p/$$p ] || install -m 0755 $$p/$$p $(DESTDIR)$(PREFIX)/sbin/; done
+	for s in 5 8; do \
+	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
+	  for m in man/*.$$s; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; \
+	done
+	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+	  $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)/etc/xinetd.d
+	for u in units/*.socket units/*.service units/*.timer; do \
+	  [ ! -f $$u ] || sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; done
+	[ ! -f units/postern.sysusers ] || install -m 0644 units/postern.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/postern.conf
+	[ ! -f units/postern.tmpfiles ] || install -m 0644 units/postern.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/postern.conf
+	for x in units/xinetd/*; do \
+	  [ ! -f $$x ] || sed 's|@PREFIX@|$(PREFIX)|g' $$x > $(DESTDIR)/etc/xinetd.d/$${x##*/}; done
+
+clean:
+	rm -f lib/*.o lib/*.d lib/libpostern.a $(UNITS) */*.o */*.d \
+	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
+	rm -rf tests/tmp
+
+.PHONY: all units deps check check-asan demo demo-stop bench install clean
+-include $(wildcard lib/*.d */*.d)

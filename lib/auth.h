@@ -1,0 +1,37 @@
+/* auth.h - the authentication seam: (user, secret) -> ok + mailbox |
+ * rejected | temporary failure. Protocol code calls only this; it could
+ * move to a separate process without touching the protocols.
+ * Unknown users cost the same time as known ones (a dummy verification);
+ * secrets are compared in constant time and wiped by the caller. */
+#ifndef POSTERN_AUTH_H
+#define POSTERN_AUTH_H
+
+#include "userdb.h"
+
+enum auth_result {
+	AUTH_OK = 0,
+	AUTH_REJECTED,      /* wrong user or secret, or disabled */
+	AUTH_LOCKED,        /* right secret, account locked (POP3 says so) */
+	AUTH_BARRED,        /* right secret, nopop3/nosmtp for this service */
+	AUTH_TEMPFAIL       /* database unreadable, crypt failure */
+};
+
+enum auth_service { AUTH_POP3, AUTH_SMTP };
+
+/* Verifies a password with crypt_r against the user's hash. user is the
+ * full address (case-insensitive). On AUTH_OK (and AUTH_LOCKED /
+ * AUTH_BARRED) *e is the user's entry. */
+enum auth_result auth_password(const char *db, enum auth_service svc,
+    const char *user, const char *password, struct userdb_entry *e);
+
+/* APOP (RFC 1939): digest_hex = hex MD5(banner_timestamp + secret), the
+ * secret being the user's apop= option. Users without apop= are rejected. */
+enum auth_result auth_apop(const char *db, const char *user,
+    const char *timestamp, const char *digest_hex, struct userdb_entry *e);
+
+/* A verified identity without a secret (client certificate): checks the
+ * user exists, is not disabled, and is allowed on svc. */
+enum auth_result auth_identity(const char *db, enum auth_service svc,
+    const char *user, struct userdb_entry *e);
+
+#endif

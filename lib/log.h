@@ -1,0 +1,32 @@
+/* log.h - where a program's log lines go: the journal (when running
+ * under systemd and fd 2 is the journal stream or the client's socket),
+ * else syslog when fd 2 is the client's socket, else "<N>"-prefixed
+ * lines on stderr (readable by tests, multilog and humans).
+ * Never writes to a stderr that is the client's connection.
+ * libsystemd is loaded on demand (dlopen) only when the journal is used.
+ * $POSTERN_JOURNAL_SOCKET overrides the journal socket path (tests). */
+#ifndef POSTERN_LOG_H
+#define POSTERN_LOG_H
+
+#include <syslog.h>
+
+/* ident: program name for syslog/journal. Call once, early (before the
+ * first log line), after the connection fds are final. */
+void log_open(const char *ident);
+
+/* Set by -v/--debug style options: LOG_DEBUG lines are dropped unless
+ * enabled. */
+void log_set_debug(int on);
+
+/* One log line (no trailing newline needed). prio: LOG_ERR ... LOG_DEBUG.
+ * Control characters in the result are replaced by '?', so client text can
+ * be logged safely. */
+void log_msg(int prio, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* A session summary: one entry with structured fields where the journal
+ * is reachable (fields given as "KEY=value" strings, NULL-terminated),
+ * else the same content as one line "msg KEY=value KEY=value". */
+void log_fields(int prio, const char *msg, const char *const *fields);
+
+#endif

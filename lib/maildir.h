@@ -1,0 +1,115 @@
+/* maildir.h - maildir storage (SPEC "Maildirs"): unique names, atomic
+ * delivery with ,S= and ,W= in the name, a scan of new/ and cur/ without
+ * a stat or open per message, moves and deletes, and the exclusive
+ * per-session mailbox lock. */
+#ifndef POSTERN_MAILDIR_H
+#define POSTERN_MAILDIR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#define MAILDIR_NAME_MAX  256
+#define MAILDIR_PATH_MAX  1280       /* maildir + "/new/" + name */
+#define MAILDIR_WBUF      65536
+
+/* Creates path (and missing parents, 0700) with tmp/ new/ cur/ (0700).
+ * Existing directories are fine. 0 / -1 (errno). */
+int maildir_make(const char *path);
+
+/* A unique base name "time.M<usec>P<pid>Q<n>.<host>" (no ,S= ,W=). */
+void maildir_unique(char *buf, size_t size);
+
+/* One delivery in progress: a file in tmp/, written through a buffer,
+ * counting octets as stored (S, LF line ends) and as sent by POP3
+ * (W, every LF counted as CRLF). */
+struct maildir_delivery {
+	int fd;
+	char dir[MAILDIR_PATH_MAX];
+	char base[MAILDIR_NAME_MAX];
+	uint64_t size_s, size_w;
+	size_t wlen;
+	unsigned char wbuf[MAILDIR_WBUF];
+};
+
+/* Opens tmp/<unique> in maildir (creating the maildir if missing).
+ * 0 / -1 (errno: ENOSPC, EACCES, ...). */
+int maildir_deliver_open(struct maildir_delivery *d, const char *maildir);
+
+/* Appends stored bytes (LF line ends expected). 0 / -1 (errno). */
+int maildir_deliver_write(struct maildir_delivery *d, const void *p,
+    size_t n);
+
+/* Flushes, fsyncs, renames to new/<base>,S=<s>,W=<w> and fsyncs new/.
+ * The message is then wholly in new/. On -1 nothing is left behind. */
+int maildir_deliver_commit(struct maildir_delivery *d);
+
+/* Removes the tmp file (any time before commit). */
+void maildir_deliver_abort(struct maildir_delivery *d);
+
+/* A scanned mailbox. Names live in one arena; entries are small. */
+struct maildir_msg {
+	uint32_t name_off;     /* into maildir_list.names */
+	uint16_t name_len;     /* file name length */
+	uint16_t uidl_len;     /* name up to the first ':' */
+	uint8_t in_new;        /* 1: new/NAME, 0: cur/NAME */
+	uint8_t deleted;       /* marked by the session (POP3 DELE) */
+	uint64_t size;         /* RFC 1939 octets (W); MAILDIR_SIZE_UNKNOWN */
+};
+#define MAILDIR_SIZE_UNKNOWN UINT64_MAX
+
+struct maildir_list {
+	struct maildir_msg *msg;
+	size_t n, cap;
+	char *names;
+	size_t names_len, names_cap;
+};
+
+/* Reads new/ and cur/ (no stat/open per message), sizes from ,W= when
+ * present, ordered by name (delivery time). A missing maildir is an empty
+ * list. Allocates once per growth step; maildir_list_free() releases.
+ * 0 / -1 (errno). */
+int maildir_scan(const char *maildir, struct maildir_list *l);
+void maildir_list_free(struct maildir_list *l);
+
+/* The name of entry i (not NUL-terminated: use name_len) -> copies
+ * "new/NAME" or "cur/NAME" into buf. 0 / -1 if it does not fit. */
+int maildir_msg_relpath(const struct maildir_list *l, size_t i, char *buf,
+    size_t size);
+
+/* Size of entry i: from the name, else measured once by reading the file
+ * (LFs counted as CRLF) and cached in the entry. 0 / -1 (errno). */
+int maildir_msg_size(const char *maildir, struct maildir_list *l, size_t i,
+    uint64_t *size_r);
+
+/* Opens entry i read-only (O_NOFOLLOW). fd / -1 (errno ENOENT when it
+ * was removed by someone else). */
+int maildir_msg_open(const char *maildir, const struct maildir_list *l,
+    size_t i);
+
+/* Moves entry i from new/ to cur/ as "NAME:2," (keeping the UIDL) and
+ * updates the entry. 0 / -1. */
+int maildir_msg_to_cur(const char *maildir, struct maildir_list *l,
+    size_t i);
+
+/* Unlinks entry i. ENOENT counts as success. 0 / -1. */
+int maildir_msg_delete(const char *maildir, const struct maildir_list *l,
+    size_t i);
+
+/* fsyncs new/ and cur/ (after a batch of moves or deletes). */
+int maildir_sync(const char *maildir);
+
+/* Takes the exclusive session lock (flock on <maildir>/.postern-lock,
+ * creating the maildir if missing). Returns an fd to keep open for the
+ * session (the lock dies with the process), or -1 with errno
+ * EWOULDBLOCK when another session holds it. */
+int maildir_lock(const char *maildir);
+
+/* Sum of W sizes and count of messages in new/ and cur/ (for quotas
+ * and mailbox-admin stat). 0 / -1. */
+int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r);
+
+/* Removes tmp/ files older than max_age seconds (maildir's 36 h rule). */
+void maildir_clean_tmp(const char *maildir, unsigned max_age);
+
+#endif

@@ -1,0 +1,99 @@
+/* queue.h - the spool: the outbound queue (mail from authenticated users
+ * and relay clients for other domains, pushed by etrn-client) and the
+ * per-node hold queues (mail held for ETRN). Layout under SPOOL:
+ *   outbound/{tmp,msg,env}/ID      hold/NODE/{tmp,msg,env}/ID
+ * msg/ID is the message (LF line ends, our Received: on top), written
+ * once. env/ID is its envelope with per-recipient state; a message exists
+ * exactly when env/ID exists (env is renamed in last, removed first).
+ * Envelopes are rewritten atomically (tmp + fsync + rename). */
+#ifndef POSTERN_QUEUE_H
+#define POSTERN_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "addr.h"
+#include "maildir.h"
+
+#define QUEUE_ID_MAX      MAILDIR_NAME_MAX
+#define QUEUE_RCPT_MAX    100
+#define QUEUE_OUTBOUND    "outbound"
+#define QUEUE_DEFAULT_SPOOL "/var/spool/postern"
+
+/* Recipient states. */
+#define QUEUE_PENDING  'P'
+#define QUEUE_DONE     'D'   /* accepted by the next hop */
+#define QUEUE_FAILED   'F'   /* refused permanently; DSN sent */
+
+struct queue_rcpt {
+	char addr[ADDR_MAX + 1];
+	char state;
+	char last_reply[200];     /* last server reply for this recipient */
+};
+
+struct queue_env {
+	char id[QUEUE_ID_MAX];
+	char sender[ADDR_MAX + 1];  /* "" = null sender <> */
+	int64_t arrival;            /* unix seconds */
+	unsigned attempts;
+	int64_t next_try;           /* unix seconds, 0 = now */
+	uint64_t size;              /* bytes of msg/ID */
+	size_t nrcpt;
+	struct queue_rcpt rcpt[QUEUE_RCPT_MAX];
+};
+
+/* Queue names: QUEUE_OUTBOUND, or "hold/NODE" with NODE a valid domain
+ * name (queue_hold_name builds it). 0 / -1 if node is not valid. */
+int queue_hold_name(const char *node, char *out, size_t size);
+
+/* A message being written. */
+struct queue_writer {
+	int fd;
+	char dir[MAILDIR_PATH_MAX];   /* SPOOL/QUEUE */
+	char id[QUEUE_ID_MAX];
+	uint64_t size;
+	size_t wlen;
+	unsigned char wbuf[MAILDIR_WBUF];
+};
+
+int queue_write_open(struct queue_writer *w, const char *spool,
+    const char *queue);
+int queue_write(struct queue_writer *w, const void *p, size_t n);
+/* Makes the message durable with env (env->id and env->size are filled
+ * in here; recipients all QUEUE_PENDING unless set). 0 / -1; on -1
+ * nothing is left behind. */
+int queue_write_commit(struct queue_writer *w, struct queue_env *env);
+void queue_write_abort(struct queue_writer *w);
+
+/* Calls fn for every message id in the queue (order: oldest first).
+ * fn returns 0 to go on, non-zero to stop (returned). -1 on error. */
+int queue_foreach(const char *spool, const char *queue,
+    int (*fn)(const char *id, void *arg), void *arg);
+
+/* Number of messages in the queue (0 for a missing queue), -1 error. */
+long queue_count(const char *spool, const char *queue);
+
+/* Calls fn for every hold node that has a queue directory. */
+int queue_foreach_node(const char *spool,
+    int (*fn)(const char *node, void *arg), void *arg);
+
+int queue_env_read(const char *spool, const char *queue, const char *id,
+    struct queue_env *env);
+int queue_env_update(const char *spool, const char *queue,
+    const struct queue_env *env);
+
+/* Opens msg/ID read-only. fd / -1. */
+int queue_msg_open(const char *spool, const char *queue, const char *id);
+
+/* Removes env/ID then msg/ID. ENOENT is success. 0 / -1. */
+int queue_remove(const char *spool, const char *queue, const char *id);
+
+/* Exclusive lock on a queue for a flush/push run (flock on
+ * SPOOL/QUEUE/.lock). block: wait, else fail with EWOULDBLOCK.
+ * Returns an fd to keep open, or -1. */
+int queue_lock(const char *spool, const char *queue, int block);
+
+/* Parses/serialises an envelope (exposed for tests and fuzzing). */
+int queue_env_parse(const char *text, size_t len, struct queue_env *env);
+long queue_env_format(const struct queue_env *env, char *out, size_t size);
+
+#endif

@@ -1,0 +1,49 @@
+/* startup.h - what every handler does before speaking: normalise the
+ * connection onto fd 0/1 (inetd / StandardInput=socket, fd 3 from
+ * systemd socket activation, or pipes), learn the peer, drop privileges,
+ * and keep fd 2 safe. */
+#ifndef POSTERN_STARTUP_H
+#define POSTERN_STARTUP_H
+
+#include <stddef.h>
+
+struct peer {
+	char addr[64];      /* "192.0.2.1", "2001:db8::1", or "local" */
+	unsigned port;      /* 0 when unknown */
+	int is_socket;      /* fd 0 is a socket */
+	int is_tcp;         /* fd 0 is an AF_INET/AF_INET6 stream socket */
+	int is_loopback;    /* 127/8, ::1, a v4-mapped 127/8, AF_UNIX, or a pipe */
+	int is_pipe;        /* stdin is not a socket (a tester's pipe) */
+	char local_addr[64];/* our side, "" when unknown */
+	unsigned local_port;
+};
+
+/* If systemd passed exactly one connected socket as fd 3 (LISTEN_FDS,
+ * LISTEN_PID == getpid()), moves it to fd 0 and 1. Makes sure fds 0-2
+ * are open (/dev/null for a missing one). If fd 2 is the client's
+ * connection (xinetd, StandardInput=socket without StandardError=) it
+ * is pointed at /dev/null so nothing can leak onto the wire.
+ * Returns 0, or -1 (the program should exit 1). */
+int startup_fds(void);
+
+/* 1 if fd 2 was the client's connection at startup_fds() time. */
+int startup_stderr_was_client(void);
+
+/* Learns the peer: getpeername(0) when fd 0 is a socket (v4-mapped
+ * printed as v4, AF_UNIX as "local"); else from TCPREMOTEIP, REMOTE_ADDR
+ * or REMOTE_HOST when they parse as addresses; else "local" (pipe). */
+void peer_get(struct peer *p);
+
+/* When running as root and name is non-NULL: switches to that user
+ * (initgroups, setgid, setuid, verified). Returns 0, -1 with *error_r. */
+int startup_drop_user(const char *name, const char **error_r);
+
+/* 1 if addr (text) is inside one of the comma-separated CIDRs
+ * ("192.0.2.0/24,2001:db8::/32,127.0.0.1"). Invalid entries never match;
+ * *bad_r (may be NULL) is set to 1 if any entry was invalid. */
+int cidr_match(const char *addr, const char *cidrs, int *bad_r);
+
+/* Hostname for greetings when --hostname is not given. */
+void startup_hostname(char *buf, size_t size);
+
+#endif

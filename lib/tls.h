@@ -1,0 +1,108 @@
+/* tls.h - TLS 1.2 over two plain fds with BearSSL's engine: credentials
+ * (PEM chain + RSA/EC key), trust anchors (CA file), a server side
+ * (implicit TLS or STARTTLS upgrade, optional client certificate) and a
+ * client side (server name check). Policy: TLS 1.2 only, ECDHE with
+ * AEAD suites only, server preference, no renegotiation.
+ *
+ * Credentials and anchors are loaded once at start-up (they allocate);
+ * struct tls itself holds the engine and its buffer, no allocation. */
+#ifndef POSTERN_TLS_H
+#define POSTERN_TLS_H
+
+#include <bearssl.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct tls_cred {
+	br_x509_certificate *chain;  /* end-entity first */
+	size_t chain_len;
+	int key_type;                /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
+	int issuer_key_type;         /* key type of the CA that signed it */
+	br_skey_decoder_context skey;/* keeps the decoded key alive */
+};
+
+struct tls_anchors {
+	br_x509_trust_anchor *ta;
+	size_t n;
+};
+
+/* Loads a PEM chain and a PEM key (PKCS#1, SEC1 or PKCS#8, unencrypted).
+ * Warns through *warn_r (may be NULL) when the key file is readable by
+ * group or others. Returns 0, or -1 with *error_r set to a message. */
+int tls_cred_load(struct tls_cred *c, const char *cert_path,
+    const char *key_path, const char **error_r, const char **warn_r);
+
+/* Finds cert/key: explicit paths win; else, when $CREDENTIALS_DIRECTORY
+ * is set and holds tls.crt and tls.key, those. Returns 1 and fills the
+ * paths, 0 when nothing is configured. */
+int tls_cred_paths(const char *cert_opt, const char *key_opt,
+    char *cert_r, char *key_r, size_t size);
+
+/* Loads every CA certificate of a PEM file as a trust anchor. 0 / -1. */
+int tls_anchors_load(struct tls_anchors *a, const char *path,
+    const char **error_r);
+
+/* Client-certificate outcome, filled after a server handshake. */
+struct tls_peer_cert {
+	int presented;               /* the client sent a chain */
+	int verified;                /* chain validated against the CA */
+	int eku_ok;                  /* no EKU, or EKU includes clientAuth */
+	char email[256];             /* e-mail SAN, "" if none */
+	char cn[256];                /* subject CN, "" if none */
+	unsigned char sha256[32];    /* fingerprint of the end-entity cert */
+	char serial_hex[80];         /* serial number, lowercase hex */
+};
+
+struct tls {
+	int rfd, wfd;
+	int is_server;
+	br_ssl_engine_context *eng;  /* points into the union below */
+	union {
+		br_ssl_server_context s;
+		br_ssl_client_context c;
+	} ctx;
+	br_x509_minimal_context xc;
+	struct tls_peer_cert peer;
+	/* X.509 capture for the client-certificate checks (EKU, serial,
+	 * fingerprint); internals of tls_server.c. */
+	unsigned char capture[4096];
+	size_t capture_len;
+	br_sha256_context ee_hash;
+	int ee_seen;
+	br_name_element names[2];
+	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+};
+
+/* Server handshake on (rfd, wfd): implicit TLS at byte 0, or right after
+ * a STARTTLS/STLS reply was flushed. client_ca may be NULL (no client
+ * certificate requested). Returns 0 when established, -1 with *error_r. */
+int tls_server_start(struct tls *t, const struct tls_cred *cred,
+    const struct tls_anchors *client_ca, int rfd, int wfd,
+    int64_t deadline, const char **error_r);
+
+/* Client handshake; server_name must be a DNS name (checked against the
+ * certificate; never NULL). cred may be NULL (no client certificate). */
+int tls_client_start(struct tls *t, const struct tls_anchors *anchors,
+    const char *server_name, const struct tls_cred *cred,
+    int rfd, int wfd, int64_t deadline, const char **error_r);
+
+/* Application data. read: >0 bytes, 0 on close_notify/EOF, -1 error or
+ * deadline (errno ETIMEDOUT). write: writes all and flushes, 0 or -1. */
+long tls_read(struct tls *t, void *buf, size_t n, int64_t deadline);
+int tls_write(struct tls *t, const void *buf, size_t n, int64_t deadline);
+
+/* Bytes already decrypted and waiting (no syscall needed). */
+size_t tls_pending(struct tls *t);
+
+/* Sends close_notify and waits briefly for the peer's. */
+void tls_close(struct tls *t, int64_t deadline);
+
+/* "TLSv1.2", and the suite as an IANA-style name
+ * ("ECDHE-ECDSA-AES128-GCM-SHA256"). */
+const char *tls_version_name(struct tls *t);
+const char *tls_suite_name(struct tls *t);
+
+/* Text for a BearSSL error code (engine, X.509, alerts). */
+const char *tls_error_text(int err);
+
+#endif

@@ -1,0 +1,71 @@
+/* userdb.h - the user database: one record format (SPEC "The user
+ * database", postern-users(5)) parsed identically for the text source
+ * (mailbox-admin) and the CDB the handlers read. The database is opened
+ * per lookup (one connection = one process), so a rebuilt CDB is seen at
+ * the next lookup and never half-written. */
+#ifndef POSTERN_USERDB_H
+#define POSTERN_USERDB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define USERDB_DEFAULT      "/etc/postern/users.cdb"
+#define USERDB_KEY_MAX      320    /* 64 local + @ + 253 domain + slack */
+#define USERDB_HASH_MAX     256
+#define USERDB_PATH_MAX     1024
+#define USERDB_VALUE_MAX    4096   /* a whole value (rest of the line) */
+
+enum userdb_kind {
+	USERDB_DOMAIN = 1,  /* "domain": local domain */
+	USERDB_HOLD,        /* "hold": held for ETRN */
+	USERDB_USER,        /* crypt hash + maildir + options */
+	USERDB_ALIAS        /* "alias" + targets */
+};
+
+/* user flags */
+#define USERDB_LOCKED    0x01   /* admin lock: no POP3 login */
+#define USERDB_NOPOP3    0x02
+#define USERDB_NOSMTP    0x04
+#define USERDB_DISABLED  0x08   /* hash starts with ! or * */
+
+struct userdb_entry {
+	enum userdb_kind kind;
+	char key[USERDB_KEY_MAX];
+	/* USERDB_USER */
+	char hash[USERDB_HASH_MAX];
+	char maildir[USERDB_PATH_MAX];
+	uint64_t quota;              /* bytes, 0 = none */
+	unsigned flags;
+	char apop[128];              /* "" = APOP refused */
+	/* USERDB_ALIAS: comma-separated addresses as written */
+	char targets[USERDB_VALUE_MAX];
+	/* USERDB_HOLD */
+	char host[256];              /* "" = DNS MX */
+	unsigned port;               /* 0 = 25 */
+	char etrn_from[1024];        /* comma-separated CIDRs, "" = auth only */
+};
+
+/* Parses one record: key (as stored) and value (rest of the line, leading
+ * blanks allowed). Validates everything (key form, hash prefix, absolute
+ * maildir, options, CIDRs, host). Returns 0, or -1 with *error_r a
+ * message naming what is wrong. */
+int userdb_parse(const char *key, const char *value, size_t value_len,
+    struct userdb_entry *e, const char **error_r);
+
+/* Looks key (lowercased by the caller) up in the CDB at path.
+ * Returns 1 found and parsed, 0 not found, -1 temporary failure (database
+ * missing, unreadable or corrupt, or a record that does not parse; errno
+ * and a log line tell which). */
+int userdb_lookup(const char *path, const char *key, struct userdb_entry *e);
+
+/* Classification of a recipient/login address "local@domain"
+ * (lowercased copy made inside). On 1, *e is the user or alias entry,
+ * or, for hold domains, the HOLD entry and *domain_kind_r says so.
+ *   returns 1 found (user, alias, or any local part of a hold domain),
+ *           0 not found (domain_kind_r tells: 0 domain not ours,
+ *             USERDB_DOMAIN local domain but no such user),
+ *          -1 temporary failure. */
+int userdb_resolve(const char *path, const char *address,
+    struct userdb_entry *e, int *domain_kind_r);
+
+#endif

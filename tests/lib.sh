@@ -1,0 +1,41 @@
+# tests/lib.sh - sourced by shell tests (tests/t-*.sh).
+# pass NAME / fail NAME [detail] / skip NAME REASON / check NAME CMD...
+# summary (last line: "N passed, M failed, K skipped"; exit status).
+# Also: a private temp dir ($T), free-port picking, start/stop of
+# background servers by PID, and the paths of the built programs.
+set -u
+top=${POSTERN_TOP:-$(cd "$(dirname "$0")/.." && pwd)}
+POP3=$top/pop3-handler/pop3-handler
+SMTP=$top/smtp-handler/smtp-handler
+ETRN=$top/etrn-client/etrn-client
+ADMIN=$top/mailbox-admin/mailbox-admin
+mkdir -p "$top/tests/tmp"
+T=$(mktemp -d "$top/tests/tmp/${0##*/}.XXXXXX")
+_p=0; _f=0; _s=0; _pids=()
+pass() { _p=$((_p + 1)); echo "PASS: $1"; }
+fail() { _f=$((_f + 1)); echo "FAIL: $1${2:+: $2}"; }
+skip() { _s=$((_s + 1)); echo "SKIP: $1: $2"; }
+check() { local n=$1; shift; if "$@"; then pass "$n"; else fail "$n"; fi; }
+# free_port: a TCP port on 127.0.0.1 nobody listens on.
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+# wait_port PORT: until something listens (max ~5 s).
+wait_port() {
+	local i
+	for i in $(seq 1 100); do
+		python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1',$1)))" 2>/dev/null && return 0
+		sleep 0.05
+	done
+	return 1
+}
+# bg CMD...: start in the background, remember the PID for cleanup.
+bg() { "$@" & _pids+=($!); }
+cleanup() {
+	local p
+	for p in "${_pids[@]}"; do kill "$p" 2>/dev/null; done
+	for p in "${_pids[@]}"; do wait "$p" 2>/dev/null; done
+	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
+}
+trap cleanup EXIT
+summary() { echo "$_p passed, $_f failed, $_s skipped"; [ "$_f" -eq 0 ]; }
