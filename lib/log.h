@@ -3,15 +3,21 @@
  * else syslog when fd 2 is the client's socket, else "<N>"-prefixed
  * lines on stderr (readable by tests, multilog and humans).
  * Never writes to a stderr that is the client's connection.
- * libsystemd is loaded on demand (dlopen) only when the journal is used.
- * $POSTERN_JOURNAL_SOCKET overrides the journal socket path (tests). */
+ * $POSTERN_JOURNAL_SOCKET overrides the journal socket path (tests).
+ * $POSTERN_LOG=journal|syslog|stderr forces a sink (tests, debugging);
+ * "stderr" is ignored when fd 2 is the client's connection or unusable.
+ * The journal is spoken directly (native datagram protocol), so neither
+ * libsystemd nor dlopen is needed; a failed datagram falls back to the
+ * stderr line (or syslog when stderr is not usable). */
 #ifndef POSTERN_LOG_H
 #define POSTERN_LOG_H
 
 #include <syslog.h>
 
 /* ident: program name for syslog/journal. Call once, early (before the
- * first log line), after the connection fds are final. */
+ * first log line), after the connection fds are final. Calling it again
+ * re-chooses the sink (tests). log_msg() before log_open() opens with
+ * the program's name. */
 void log_open(const char *ident);
 
 /* Set by -v/--debug style options: LOG_DEBUG lines are dropped unless
