@@ -1,0 +1,764 @@
+/* smtpc.c - the SMTP client of etrn-client and the hold-queue flusher:
+ * connection set-up with deadlines, reply reading, capabilities,
+ * STARTTLS/implicit TLS, AUTH PLAIN and one pipelined mail transaction
+ * streamed from an LF-stored file. */
+#include <errno.h>
+#include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+
+#include "base64.h"
+#include "clock.h"
+#include "log.h"
+#include "smtpc.h"
+#include "util.h"
+
+/* Copies as much of src as fits, always NUL-terminated; returns the
+ * length copied. */
+static size_t
+trunc_copy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
+}
+
+static void
+set_reply(struct smtpc *c, int code, const char *text)
+{
+	c->code = code;
+	trunc_copy(c->reply, sizeof c->reply, text);
+}
+
+void
+smtpc_attach(struct smtpc *c, int rfd, int wfd, unsigned timeout)
+{
+	c->fd = rfd;
+	c->tls_on = 0;
+	c->esmtp = 0;
+	c->caps = 0;
+	c->size_max = 0;
+	c->timeout = timeout;
+	c->code = 0;
+	c->reply[0] = '\0';
+	io_init(&c->io, rfd, wfd);
+	io_set_timeouts(&c->io, timeout, 0);
+}
+
+/* Non-blocking connect bounded by deadline; the socket is left blocking. */
+static int
+connect_one(const struct addrinfo *ai, int64_t deadline)
+{
+	int fd, fl, err = 0;
+	socklen_t len = sizeof err;
+
+	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC,
+	    ai->ai_protocol);
+	if (fd < 0)
+		return -1;
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || fcntl(fd, F_SETFL, fl | O_NONBLOCK) < 0)
+		goto fail;
+	if (connect(fd, ai->ai_addr, ai->ai_addrlen) < 0) {
+		if (errno != EINPROGRESS)
+			goto fail;
+		if (fd_wait(fd, POLLOUT, deadline) != 1)
+			goto fail;
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			goto fail;
+		if (err) {
+			errno = err;
+			goto fail;
+		}
+	}
+	if (fcntl(fd, F_SETFL, fl) < 0)
+		goto fail;
+	return fd;
+fail:
+	err = errno;
+	close(fd);
+	errno = err;
+	return -1;
+}
+
+int
+smtpc_connect(struct smtpc *c, const char *host, unsigned port,
+    unsigned timeout, const char **error_r)
+{
+	struct addrinfo hints, *res = NULL, *ai;
+	char portbuf[16], addr[INET6_ADDRSTRLEN];
+	int fd = -1, rc;
+	static char err[160];
+
+	c->fd = -1;
+	memset(&hints, 0, sizeof hints);
+	hints.ai_family = AF_UNSPEC;
+	hints.ai_socktype = SOCK_STREAM;
+	hints.ai_flags = AI_ADDRCONFIG;
+	snprintf(portbuf, sizeof portbuf, "%u", port ? port : 25);
+	rc = getaddrinfo(host, portbuf, &hints, &res);
+	if (rc != 0) {
+		/* AI_ADDRCONFIG hides loopback-only set-ups: retry without */
+		hints.ai_flags = 0;
+		rc = getaddrinfo(host, portbuf, &hints, &res);
+	}
+	if (rc != 0) {
+		snprintf(err, sizeof err, "cannot resolve %s: %s", host,
+		    gai_strerror(rc));
+		*error_r = err;
+		return -1;
+	}
+	snprintf(err, sizeof err, "no address for %s", host);
+	for (ai = res; ai; ai = ai->ai_next) {
+		const void *a = ai->ai_family == AF_INET6 ?
+		    (const void *)&((struct sockaddr_in6 *)ai->ai_addr)->sin6_addr :
+		    (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
+		if (!inet_ntop(ai->ai_family, a, addr, sizeof addr))
+			snprintf(addr, sizeof addr, "?");
+		fd = connect_one(ai, deadline_in(timeout));
+		if (fd >= 0)
+			break;
+		snprintf(err, sizeof err, "connect to %s[%s]:%s: %s", host,
+		    addr, portbuf, errno == ETIMEDOUT ? "timed out" :
+		    strerror(errno));
+	}
+	freeaddrinfo(res);
+	if (fd < 0) {
+		*error_r = err;
+		return -1;
+	}
+	smtpc_attach(c, fd, fd, timeout);
+	snprintf(c->peer, sizeof c->peer, "%s[%s]:%s", host, addr, portbuf);
+	return 0;
+}
+
+void
+smtpc_parse_cap(const char *line, unsigned *caps, uint64_t *size_max)
+{
+	char kw[32];
+	size_t n = 0;
+	const char *p = line;
+
+	while (*p && *p != ' ' && *p != '=' && n < sizeof kw - 1)
+		kw[n++] = *p++;
+	kw[n] = '\0';
+	if (strcasecmp(kw, "PIPELINING") == 0)
+		*caps |= SMTPC_CAP_PIPELINING;
+	else if (strcasecmp(kw, "STARTTLS") == 0)
+		*caps |= SMTPC_CAP_STARTTLS;
+	else if (strcasecmp(kw, "ETRN") == 0)
+		*caps |= SMTPC_CAP_ETRN;
+	else if (strcasecmp(kw, "8BITMIME") == 0)
+		*caps |= SMTPC_CAP_8BITMIME;
+	else if (strcasecmp(kw, "ENHANCEDSTATUSCODES") == 0)
+		*caps |= SMTPC_CAP_ENHANCED;
+	else if (strcasecmp(kw, "SMTPUTF8") == 0)
+		*caps |= SMTPC_CAP_SMTPUTF8;
+	else if (strcasecmp(kw, "SIZE") == 0) {
+		uint64_t v;
+		*caps |= SMTPC_CAP_SIZE;
+		while (*p == ' ')
+			p++;
+		if (*p && parse_uint(p, strlen(p), UINT64_MAX / 2, &v) == 0)
+			*size_max = v;
+	} else if (strcasecmp(kw, "AUTH") == 0) {
+		/* "AUTH PLAIN LOGIN" or the old "AUTH=PLAIN LOGIN" */
+		*caps |= SMTPC_CAP_AUTH;
+		while (*p) {
+			char mech[32];
+			size_t m = 0;
+			while (*p == ' ' || *p == '=')
+				p++;
+			while (*p && *p != ' ' && m < sizeof mech - 1)
+				mech[m++] = *p++;
+			mech[m] = '\0';
+			while (*p && *p != ' ')
+				p++;
+			if (strcasecmp(mech, "PLAIN") == 0)
+				*caps |= SMTPC_CAP_AUTH_PLAIN;
+			else if (strcasecmp(mech, "LOGIN") == 0)
+				*caps |= SMTPC_CAP_AUTH_LOGIN;
+		}
+	}
+}
+
+static int
+read_reply(struct smtpc *c, int ehlo)
+{
+	char line[SMTPC_LINE_MAX];
+	int code = -1, n, lines = 0;
+	size_t off = 0;
+
+	for (;;) {
+		int this;
+		n = io_getline(&c->io, line, sizeof line, NULL);
+		if (n < 0) {
+			set_reply(c, SMTPC_ERR, n == IO_EOF ? "connection closed" :
+			    n == IO_TIMEOUT ? "timed out waiting for a reply" :
+			    n == IO_TOOLONG ? "reply line too long" :
+			    "read error");
+			return SMTPC_ERR;
+		}
+		if (n < 3 || line[0] < '2' || line[0] > '5' ||
+		    line[1] < '0' || line[1] > '9' || line[2] < '0' ||
+		    line[2] > '9' || (n > 3 && line[3] != ' ' &&
+		    line[3] != '-') || memchr(line, '\0', (size_t)n)) {
+			set_reply(c, SMTPC_ERR, "malformed reply");
+			return SMTPC_ERR;
+		}
+		this = (line[0] - '0') * 100 + (line[1] - '0') * 10 +
+		    (line[2] - '0');
+		if (code < 0)
+			code = this;
+		else if (this != code) {
+			set_reply(c, SMTPC_ERR, "inconsistent multi-line reply");
+			return SMTPC_ERR;
+		}
+		if (lines == 0) {
+			off = trunc_copy(c->reply, sizeof c->reply, line);
+		} else {
+			if (ehlo && n > 4)
+				smtpc_parse_cap(line + 4, &c->caps, &c->size_max);
+			if (!ehlo && n > 4 && off < sizeof c->reply - 2) {
+				c->reply[off++] = ' ';
+				off += trunc_copy(c->reply + off,
+				    sizeof c->reply - off, line + 4);
+			}
+		}
+		if (++lines > SMTPC_REPLY_LINES) {
+			set_reply(c, SMTPC_ERR, "reply has too many lines");
+			return SMTPC_ERR;
+		}
+		if (n == 3 || line[3] == ' ')
+			break;
+	}
+	/* a one-line "250-..." reply is never final, so the first line of
+	 * the reply text is "ddd text" for the log; normalise the dash */
+	if (c->reply[3] == '-')
+		c->reply[3] = ' ';
+	c->code = code;
+	return code;
+}
+
+int
+smtpc_reply(struct smtpc *c)
+{
+	return read_reply(c, 0);
+}
+
+static int
+send_line(struct smtpc *c, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+
+static int
+send_line(struct smtpc *c, const char *fmt, va_list ap)
+{
+	char line[SMTPC_LINE_MAX];
+	int n = vsnprintf(line, sizeof line - 2, fmt, ap);
+
+	if (n < 0 || (size_t)n >= sizeof line - 2 || strpbrk(line, "\r\n")) {
+		set_reply(c, SMTPC_ERR, "command line too long or invalid");
+		return -1;
+	}
+	memcpy(line + n, "\r\n", 2);
+	if (io_write(&c->io, line, (size_t)n + 2) < 0) {
+		set_reply(c, SMTPC_ERR, "write error");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+queue_cmd(struct smtpc *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int
+queue_cmd(struct smtpc *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = send_line(c, fmt, ap);
+	va_end(ap);
+	return r;
+}
+
+int
+smtpc_cmd(struct smtpc *c, const char *fmt, ...)
+{
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = send_line(c, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return SMTPC_ERR;
+	return read_reply(c, 0);
+}
+
+int
+smtpc_ehlo(struct smtpc *c, const char *helo)
+{
+	int code;
+
+	c->caps = 0;
+	c->size_max = 0;
+	c->esmtp = 0;
+	if (queue_cmd(c, "EHLO %s", helo) < 0)
+		return SMTPC_ERR;
+	code = read_reply(c, 1);
+	if (code >= 200 && code < 300) {
+		c->esmtp = 1;
+		return code;
+	}
+	if (code >= 500 && code < 600) {
+		c->caps = 0;
+		return smtpc_cmd(c, "HELO %s", helo);
+	}
+	return code;
+}
+
+/* -- TLS ------------------------------------------------------------ */
+
+/* Opportunistic hop-to-hop TLS: accept any server chain, use the key of
+ * its first certificate. Encrypts against passive listeners only. */
+struct any_x509 {
+	const br_x509_class *vtable;
+	br_x509_decoder_context dc;
+	int first;
+	int err;
+};
+
+static struct any_x509 any_x509;
+
+static void
+ax_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct any_x509 *a = (struct any_x509 *)(void *)ctx;
+	(void)server_name;
+	a->first = 1;
+	a->err = 0;
+}
+
+static void
+ax_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct any_x509 *a = (struct any_x509 *)(void *)ctx;
+	(void)length;
+	if (a->first)
+		br_x509_decoder_init(&a->dc, NULL, NULL);
+}
+
+static void
+ax_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+	struct any_x509 *a = (struct any_x509 *)(void *)ctx;
+	if (a->first)
+		br_x509_decoder_push(&a->dc, buf, len);
+}
+
+static void
+ax_end_cert(const br_x509_class **ctx)
+{
+	struct any_x509 *a = (struct any_x509 *)(void *)ctx;
+	if (a->first) {
+		a->err = br_x509_decoder_last_error(&a->dc);
+		a->first = 0;
+	}
+}
+
+static unsigned
+ax_end_chain(const br_x509_class **ctx)
+{
+	struct any_x509 *a = (struct any_x509 *)(void *)ctx;
+	if (a->first)
+		return BR_ERR_X509_EMPTY_CHAIN;
+	if (a->err)
+		return (unsigned)a->err;
+	if (!br_x509_decoder_get_pkey(&a->dc))
+		return BR_ERR_X509_UNSUPPORTED;
+	return 0;
+}
+
+static const br_x509_pkey *
+ax_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	struct any_x509 *a = (struct any_x509 *)(void *)ctx;
+	if (usages)
+		*usages = BR_KEYTYPE_KEYX | BR_KEYTYPE_SIGN;
+	return br_x509_decoder_get_pkey(&a->dc);
+}
+
+static const br_x509_class any_x509_vtable = {
+	sizeof(struct any_x509),
+	ax_start_chain, ax_start_cert, ax_append, ax_end_cert, ax_end_chain,
+	ax_get_pkey
+};
+
+static const uint16_t opp_suites[] = {
+	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
+	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
+	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
+	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
+};
+
+/* Runs a client handshake on t without verification. 0 / -1. */
+static int
+opportunistic_handshake(struct tls *t, int rfd, int wfd, int64_t deadline,
+    const char **error_r)
+{
+	br_ssl_engine_context *eng;
+	unsigned char seed[32];
+
+	memset(&t->ctx, 0, sizeof t->ctx);
+	t->rfd = rfd;
+	t->wfd = wfd;
+	t->is_server = 0;
+	br_ssl_client_init_full(&t->ctx.c, &t->xc, NULL, 0);
+	eng = &t->ctx.c.eng;
+	t->eng = eng;
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(eng, opp_suites,
+	    sizeof opp_suites / sizeof opp_suites[0]);
+	any_x509.vtable = &any_x509_vtable;
+	br_ssl_engine_set_x509(eng, &any_x509.vtable);
+	br_ssl_engine_set_buffer(eng, t->iobuf, sizeof t->iobuf, 1);
+	if (getrandom(seed, sizeof seed, 0) == (ssize_t)sizeof seed)
+		br_ssl_engine_inject_entropy(eng, seed, sizeof seed);
+	wipe(seed, sizeof seed);
+	if (!br_ssl_client_reset(&t->ctx.c, NULL, 0)) {
+		*error_r = tls_error_text(br_ssl_engine_last_error(eng));
+		return -1;
+	}
+	for (;;) {
+		unsigned st = br_ssl_engine_current_state(eng);
+		size_t len;
+		unsigned char *buf;
+		ssize_t n;
+
+		if (st & BR_SSL_CLOSED) {
+			int e = br_ssl_engine_last_error(eng);
+			*error_r = e ? tls_error_text(e) : "TLS closed";
+			return -1;
+		}
+		if (st & BR_SSL_SENDREC) {
+			buf = br_ssl_engine_sendrec_buf(eng, &len);
+			if (fd_wait(wfd, POLLOUT, deadline) != 1) {
+				*error_r = "TLS handshake timed out";
+				return -1;
+			}
+			n = write(wfd, buf, len);
+			if (n <= 0) {
+				if (n < 0 && (errno == EINTR || errno == EAGAIN))
+					continue;
+				*error_r = "TLS handshake write failed";
+				return -1;
+			}
+			br_ssl_engine_sendrec_ack(eng, (size_t)n);
+			continue;
+		}
+		if (st & (BR_SSL_SENDAPP | BR_SSL_RECVAPP))
+			return 0;
+		if (st & BR_SSL_RECVREC) {
+			buf = br_ssl_engine_recvrec_buf(eng, &len);
+			if (fd_wait(rfd, POLLIN, deadline) != 1) {
+				*error_r = "TLS handshake timed out";
+				return -1;
+			}
+			n = read(rfd, buf, len);
+			if (n <= 0) {
+				if (n < 0 && (errno == EINTR || errno == EAGAIN))
+					continue;
+				*error_r = "connection closed during TLS handshake";
+				return -1;
+			}
+			br_ssl_engine_recvrec_ack(eng, (size_t)n);
+			continue;
+		}
+		*error_r = "TLS engine stalled";
+		return -1;
+	}
+}
+
+int
+smtpc_tls_start(struct smtpc *c, const struct tls_anchors *anchors,
+    const char *server_name, const char **error_r)
+{
+	int64_t deadline = deadline_in(c->timeout);
+	int r;
+
+	if (io_pending(&c->io)) {
+		size_t n = io_discard_pending(&c->io);
+		log_msg(LOG_WARNING, "%s: discarded %zu bytes the server sent "
+		    "before the TLS handshake", c->peer, n);
+	}
+	if (io_flush(&c->io) < 0) {
+		*error_r = "write error";
+		return -1;
+	}
+	if (anchors && server_name)
+		r = tls_client_start(&c->tls, anchors, server_name, NULL,
+		    c->io.rfd, c->io.wfd, deadline, error_r);
+	else if (!anchors && !server_name)
+		r = opportunistic_handshake(&c->tls, c->io.rfd, c->io.wfd,
+		    deadline, error_r);
+	else {
+		*error_r = "TLS: certificate check needs anchors and a name";
+		r = -1;
+	}
+	if (r < 0)
+		return -1;
+	io_use_tls(&c->io, &c->tls);
+	c->tls_on = 1;
+	c->caps = 0;
+	c->size_max = 0;
+	c->esmtp = 0;
+	return 0;
+}
+
+int
+smtpc_starttls(struct smtpc *c, const struct tls_anchors *anchors,
+    const char *server_name, const char **error_r)
+{
+	int code = smtpc_cmd(c, "STARTTLS");
+
+	if (code == SMTPC_ERR) {
+		*error_r = c->reply;
+		return -1;
+	}
+	if (code != 220)
+		return 1;
+	return smtpc_tls_start(c, anchors, server_name, error_r) < 0 ? -1 : 0;
+}
+
+int
+smtpc_auth_plain(struct smtpc *c, const char *user, const char *pass,
+    int allow_plain, const char **error_r)
+{
+	unsigned char raw[600];
+	char b64[820];
+	size_t ul = strlen(user), pl = strlen(pass);
+	long n;
+	int code;
+
+	if (!c->tls_on && !allow_plain) {
+		*error_r = "refusing to send a password over an unencrypted "
+		    "connection";
+		return -1;
+	}
+	if (ul + pl + 2 > sizeof raw) {
+		*error_r = "user name or password too long";
+		return -1;
+	}
+	raw[0] = '\0';
+	memcpy(raw + 1, user, ul);
+	raw[1 + ul] = '\0';
+	memcpy(raw + 2 + ul, pass, pl);
+	n = base64_encode(raw, ul + pl + 2, b64, sizeof b64);
+	wipe(raw, sizeof raw);
+	if (n < 0) {
+		*error_r = "base64 failed";
+		return -1;
+	}
+	code = smtpc_cmd(c, "AUTH PLAIN %s", b64);
+	wipe(b64, sizeof b64);
+	if (code == SMTPC_ERR)
+		*error_r = c->reply;
+	return code;
+}
+
+/* -- the mail transaction ------------------------------------------- */
+
+/* Streams msgfd as CRLF lines with dot-stuffing, then ".". 0 / -1. */
+static int
+send_body(struct smtpc *c, int fd)
+{
+	unsigned char in[16384], out[16384 * 2 + 8];
+	int bol = 1, prev_cr = 0;
+	ssize_t n;
+
+	for (;;) {
+		size_t o = 0, i;
+		n = read(fd, in, sizeof in);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			set_reply(c, SMTPC_ERR, "cannot read the message file");
+			return -1;
+		}
+		if (n == 0)
+			break;
+		for (i = 0; i < (size_t)n; i++) {
+			unsigned char ch = in[i];
+			if (bol && ch == '.')
+				out[o++] = '.';
+			if (ch == '\n') {
+				if (!prev_cr)
+					out[o++] = '\r';
+				out[o++] = '\n';
+				bol = 1;
+				prev_cr = 0;
+				continue;
+			}
+			out[o++] = ch;
+			bol = 0;
+			prev_cr = ch == '\r';
+		}
+		if (io_write(&c->io, out, o) < 0) {
+			set_reply(c, SMTPC_ERR, "write error");
+			return -1;
+		}
+	}
+	if (!bol && io_write(&c->io, "\r\n", 2) < 0)
+		return -1;
+	if (io_write(&c->io, ".\r\n", 3) < 0) {
+		set_reply(c, SMTPC_ERR, "write error");
+		return -1;
+	}
+	return 0;
+}
+
+static void
+record(const struct smtpc_txn *t, size_t i, int code, const char *reply)
+{
+	t->rcpt_code[i] = code;
+	if (t->rcpt_reply)
+		trunc_copy(t->rcpt_reply[i], sizeof t->rcpt_reply[i], reply);
+}
+
+static int
+mail_cmd(struct smtpc *c, const struct smtpc_txn *t)
+{
+	char size[40] = "";
+
+	if ((c->caps & SMTPC_CAP_SIZE) && t->size)
+		snprintf(size, sizeof size, " SIZE=%llu",
+		    (unsigned long long)t->size);
+	return queue_cmd(c, "MAIL FROM:<%s>%s", t->sender, size);
+}
+
+int
+smtpc_send(struct smtpc *c, const struct smtpc_txn *t)
+{
+	int pipe_ok = (c->caps & SMTPC_CAP_PIPELINING) != 0;
+	int mail, code, data;
+	size_t i, accepted = 0;
+
+	for (i = 0; i < t->nrcpt; i++)
+		record(t, i, 0, "");
+	if (mail_cmd(c, t) < 0)
+		return SMTPC_ERR;
+	if (pipe_ok) {
+		for (i = 0; i < t->nrcpt; i++)
+			if (queue_cmd(c, "RCPT TO:<%s>", t->rcpt[i]) < 0)
+				return SMTPC_ERR;
+		if (queue_cmd(c, "DATA") < 0)
+			return SMTPC_ERR;
+	}
+	mail = read_reply(c, 0);
+	if (mail == SMTPC_ERR)
+		return SMTPC_ERR;
+	if (mail < 200 || mail >= 300) {
+		for (i = 0; i < t->nrcpt; i++)
+			record(t, i, mail, c->reply);
+		if (pipe_ok) {
+			/* the server still answers each pipelined command */
+			for (i = 0; i <= t->nrcpt; i++)
+				if (read_reply(c, 0) == SMTPC_ERR)
+					return SMTPC_ERR;
+			if (c->code == 354)
+				goto empty_data;
+		}
+		return smtpc_cmd(c, "RSET") == SMTPC_ERR ? SMTPC_ERR : 0;
+	}
+	for (i = 0; i < t->nrcpt; i++) {
+		if (!pipe_ok && queue_cmd(c, "RCPT TO:<%s>", t->rcpt[i]) < 0)
+			return SMTPC_ERR;
+		code = read_reply(c, 0);
+		if (code == SMTPC_ERR)
+			return SMTPC_ERR;
+		if (code >= 200 && code < 300) {
+			accepted++;
+			t->rcpt_code[i] = -code;   /* decided by DATA */
+		} else
+			record(t, i, code, c->reply);
+	}
+	if (!pipe_ok) {
+		if (accepted == 0)
+			return smtpc_cmd(c, "RSET") == SMTPC_ERR ? SMTPC_ERR : 0;
+		if (queue_cmd(c, "DATA") < 0)
+			return SMTPC_ERR;
+	}
+	data = read_reply(c, 0);
+	if (data == SMTPC_ERR)
+		return SMTPC_ERR;
+	if (data == 354 && accepted == 0)
+		goto empty_data;
+	if (data != 354) {
+		for (i = 0; i < t->nrcpt; i++)
+			if (t->rcpt_code[i] < 0)
+				record(t, i, data, c->reply);
+		return smtpc_cmd(c, "RSET") == SMTPC_ERR ? SMTPC_ERR : 0;
+	}
+	if (send_body(c, t->msgfd) < 0)
+		return SMTPC_ERR;
+	code = read_reply(c, 0);
+	if (code == SMTPC_ERR) {
+		for (i = 0; i < t->nrcpt; i++)
+			if (t->rcpt_code[i] < 0)
+				t->rcpt_code[i] = 0;
+		return SMTPC_ERR;
+	}
+	for (i = 0; i < t->nrcpt; i++)
+		if (t->rcpt_code[i] < 0)
+			record(t, i, code, c->reply);
+	return 0;
+
+empty_data:
+	/* DATA accepted although no recipient was: end it at once; with no
+	 * recipients nothing can be delivered (RFC 2920 section 3.1) */
+	if (io_write(&c->io, ".\r\n", 3) < 0 || read_reply(c, 0) == SMTPC_ERR)
+		return SMTPC_ERR;
+	return 0;
+}
+
+void
+smtpc_close(struct smtpc *c)
+{
+	if (c->fd >= 0) {
+		if (c->tls_on)
+			tls_close(&c->tls, deadline_in(2));
+		close(c->fd);
+		if (c->io.wfd != c->fd && c->io.wfd >= 0)
+			close(c->io.wfd);
+	}
+	c->fd = -1;
+	c->tls_on = 0;
+}
+
+void
+smtpc_quit(struct smtpc *c)
+{
+	if (c->fd < 0)
+		return;
+	if (!c->io.failed && c->code != SMTPC_ERR) {
+		io_set_timeouts(&c->io, c->timeout < 10 ? c->timeout : 10, 0);
+		(void)smtpc_cmd(c, "QUIT");
+	}
+	smtpc_close(c);
+}
