@@ -12,7 +12,9 @@ struct peer {
 	unsigned port;      /* 0 when unknown */
 	int is_socket;      /* fd 0 is a socket */
 	int is_tcp;         /* fd 0 is an AF_INET/AF_INET6 stream socket */
-	int is_loopback;    /* 127/8, ::1, a v4-mapped 127/8, AF_UNIX, or a pipe */
+	int is_loopback;    /* 127/8, ::1, a v4-mapped 127/8, AF_UNIX, or a pipe
+	                     * (a pipe whose environment names a non-loopback
+	                     * peer address is not loopback) */
 	int is_pipe;        /* stdin is not a socket (a tester's pipe) */
 	char local_addr[64];/* our side, "" when unknown */
 	unsigned local_port;
@@ -30,8 +32,10 @@ int startup_fds(void);
 int startup_stderr_was_client(void);
 
 /* Learns the peer: getpeername(0) when fd 0 is a socket (v4-mapped
- * printed as v4, AF_UNIX as "local"); else from TCPREMOTEIP, REMOTE_ADDR
- * or REMOTE_HOST when they parse as addresses; else "local" (pipe). */
+ * printed as v4, AF_UNIX as "local", a socket without a peer "unknown");
+ * else from TCPREMOTEIP, REMOTE_ADDR or REMOTE_HOST when they parse as
+ * addresses (inet_pton; host names are ignored, never resolved), with
+ * TCPREMOTEPORT/REMOTE_PORT and TCPLOCALIP/TCPLOCALPORT; else "local". */
 void peer_get(struct peer *p);
 
 /* When running as root and name is non-NULL: switches to that user
