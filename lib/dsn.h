@@ -1,0 +1,43 @@
+/* dsn.h - delivery status notifications (RFC 3464 multipart/report,
+ * RFC 3461 fields) for recipients a next hop refused permanently: built
+ * from a queue envelope and the original message's header, and delivered
+ * to the envelope sender: a local user's maildir, a hold domain's queue,
+ * or the outbound queue for a remote sender. Never to the null sender
+ * (a DSN itself carries the null sender, so DSNs never loop). */
+#ifndef POSTERN_DSN_H
+#define POSTERN_DSN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "queue.h"
+
+#define DSN_HEADER_MAX 65536   /* bytes of the original header attached */
+
+/* Where the bytes of a DSN go (0 / -1). */
+typedef int (*dsn_put_fn)(void *arg, const void *p, size_t n);
+
+/* Writes the whole DSN message (LF line ends, headers From/To/Subject/
+ * Date/Message-ID/Auto-Submitted/MIME) for the recipients i of env with
+ * failed[i] != 0, their last_reply as the diagnostic. reporting_mta is
+ * our name, remote_mta the refusing server ("" when unknown). msgfd is
+ * the original message (read with pread from offset 0; -1 = none): its
+ * header is attached as text/rfc822-headers. now: unix seconds.
+ * 0 / -1 (a put failed). */
+int dsn_format(const struct queue_env *env, const unsigned char *failed,
+    const char *reporting_mta, const char *remote_mta, int msgfd,
+    int64_t now, dsn_put_fn put, void *arg);
+
+/* The RFC 3463 status for a reply ("550 5.1.1 ..." -> "5.1.1"; without
+ * an enhanced code: "5.0.0" for 5xx, "4.0.0" for 4xx) into out[16]. */
+void dsn_status(const char *reply, char *out, size_t size);
+
+/* Builds and delivers the DSN to env->sender. Returns 0 when it was
+ * delivered, or needs no delivery (null sender), or can never be
+ * delivered (sender invalid or an unknown local user) - the last two are
+ * logged; -1 on a temporary failure (database, disk), logged: the caller
+ * should keep the recipients pending and try again later. */
+int dsn_send(const char *users, const char *spool, const char *reporting_mta,
+    const char *remote_mta, const struct queue_env *env,
+    const unsigned char *failed, int msgfd);
+
+#endif
