@@ -37,7 +37,7 @@ struct userdb_entry {
 	uint64_t quota;              /* bytes, 0 = none */
 	unsigned flags;
 	char apop[128];              /* "" = APOP refused */
-	/* USERDB_ALIAS: comma-separated addresses as written */
+	/* USERDB_ALIAS: comma-separated addresses, normalised (lowercase) */
 	char targets[USERDB_VALUE_MAX];
 	/* USERDB_HOLD */
 	char host[256];              /* "" = DNS MX */
@@ -46,7 +46,18 @@ struct userdb_entry {
 };
 
 /* Parses one record: key (as stored) and value (rest of the line, leading
- * blanks allowed). Validates everything (key form, hash prefix, absolute
+ * blanks allowed). Fields are separated by blanks (space, tab); any other
+ * control or non-ASCII octet in the value is an error. Alias targets may
+ * be separated by commas and/or blanks and are stored normalised as
+ * "a@x,b@y". User options may be separated by commas and/or blanks
+ * ("quota=1M,locked nopop3"); an empty option (",,") is an error, so an
+ * apop= secret cannot contain ',' or blanks. A user hash must start with
+ * '$' and be of a scheme crypt_checksalt() does not call invalid or
+ * disabled ($y$ $gy$ $7$ $2b$ $6$ $5$ $1$ ...); a hash starting with '!'
+ * or '*' is accepted as is and sets USERDB_DISABLED. Hold options are
+ * blank-separated: host=NAME|IPv4|[IPv6][:PORT] (stored without brackets
+ * in host[], port 0 when absent) and etrn-from=CIDR[,CIDR] (may repeat;
+ * the lists are joined). Validates everything (key form, hash prefix, absolute
  * maildir, options, CIDRs, host). Returns 0, or -1 with *error_r a
  * message naming what is wrong. */
 int userdb_parse(const char *key, const char *value, size_t value_len,
@@ -64,8 +75,20 @@ int userdb_lookup(const char *path, const char *key, struct userdb_entry *e);
  *   returns 1 found (user, alias, or any local part of a hold domain),
  *           0 not found (domain_kind_r tells: 0 domain not ours,
  *             USERDB_DOMAIN local domain but no such user),
- *          -1 temporary failure. */
+ *          -1 temporary failure.
+ * Details (additive): on 1, *domain_kind_r is USERDB_DOMAIN for a user or
+ * alias and USERDB_HOLD for a hold domain. A hold domain accepts any local
+ * part of 1..64 printable non-blank ASCII octets (else 0 with
+ * USERDB_HOLD); a local domain requires a valid mailbox name (else 0 with
+ * USERDB_DOMAIN, errno EINVAL). A malformed domain part is 0 with 0. */
 int userdb_resolve(const char *path, const char *address,
     struct userdb_entry *e, int *domain_kind_r);
+
+/* Iterates over the targets of an alias entry (e->targets, normalised,
+ * comma-separated, lowercase): start with *pos = 0; copies the next
+ * target into out[size] (ADDR_MAX + 1 is always enough). Returns 1 got
+ * one, 0 no more, -1 it does not fit in out. */
+int userdb_alias_next(const char *targets, size_t *pos, char *out,
+    size_t size);
 
 #endif
