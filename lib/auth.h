@@ -20,17 +20,29 @@ enum auth_service { AUTH_POP3, AUTH_SMTP };
 
 /* Verifies a password with crypt_r against the user's hash. user is the
  * full address (case-insensitive). On AUTH_OK (and AUTH_LOCKED /
- * AUTH_BARRED) *e is the user's entry. */
+ * AUTH_BARRED) *e is the user's entry.
+ * Details (additive): only a USERDB_USER entry can log in (not an alias,
+ * not a hold domain's address). AUTH_LOCKED and AUTH_BARRED are returned
+ * only after the secret proved right; `locked` refuses both POP3 and
+ * authenticated SMTP (an administrator's lock), nopop3/nosmtp only their
+ * service. A hash crypt_checksalt() calls invalid, a disabled (! or *)
+ * hash and an unknown user all cost one dummy yescrypt verification
+ * (default cost) and give AUTH_REJECTED. AUTH_TEMPFAIL: database missing
+ * or corrupt, or crypt out of memory. Uses a static 32 KiB crypt work
+ * area (not thread-safe; one connection = one process). */
 enum auth_result auth_password(const char *db, enum auth_service svc,
     const char *user, const char *password, struct userdb_entry *e);
 
 /* APOP (RFC 1939): digest_hex = hex MD5(banner_timestamp + secret), the
- * secret being the user's apop= option. Users without apop= are rejected. */
+ * secret being the user's apop= option. Users without apop= are rejected.
+ * timestamp is the whole "<...>" of the banner; digest_hex must be 32 hex
+ * digits (either case), compared in constant time. Service: POP3. */
 enum auth_result auth_apop(const char *db, const char *user,
     const char *timestamp, const char *digest_hex, struct userdb_entry *e);
 
 /* A verified identity without a secret (client certificate): checks the
- * user exists, is not disabled, and is allowed on svc. */
+ * user exists, is not disabled, and is allowed on svc (AUTH_LOCKED,
+ * AUTH_BARRED as for passwords). */
 enum auth_result auth_identity(const char *db, enum auth_service svc,
     const char *user, struct userdb_entry *e);
 
