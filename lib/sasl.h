@@ -21,7 +21,9 @@ int sasl_plain_decode(const char *b64, size_t len, struct sasl_plain *p,
     const char **error_r);
 
 /* Decodes one base64 LOGIN field (user name or password) into out[size].
- * Returns the length, or -1. */
+ * Returns the length, or -1 (invalid base64, a NUL inside, or it does
+ * not fit with its NUL). An empty line or "=" decodes to "" (length 0;
+ * the caller decides whether that is acceptable). */
 long sasl_login_field(const char *b64, size_t len, char *out, size_t size);
 
 /* EXTERNAL: decodes the optional authorization identity ("=" or empty =
