@@ -24,6 +24,8 @@
 #include <time.h>
 #include <unistd.h>
 
+_Static_assert(sizeof(struct maildir_msg) == 24, "maildir_msg stays compact");
+
 #define INFO_NEW     ":2,"          /* appended on the move to cur/ */
 #define INFO_NEW_LEN 3
 #define HOST_MAX     64             /* sanitised host part, bytes */
@@ -298,31 +300,30 @@ fail:
 
 /* ---- scan ---- */
 
-/* Strict ",W=<digits>" in name[0..len): digits end at ',' ':' or the end;
- * anything else (or no W=) is unknown. */
+/* Strict ",W=<digits>" in the base name name[0..len) (before any ':'):
+ * the last ",W=" counts; its digits must end at ',' or the end. No W=,
+ * or a malformed one, is unknown. */
 static uint64_t name_size_w(const char *name, size_t len)
 {
 	size_t i, j;
-	uint64_t v;
+	uint64_t v = 0;
 
-	for (i = 0; i + 3 < len; i++) {
-		if (name[i] == ':')
+	for (i = len; i >= 3; i--) {
+		if (name[i - 1] == '=' && name[i - 2] == 'W' &&
+		    name[i - 3] == ',')
 			break;
-		if (name[i] != ',' || name[i + 1] != 'W' || name[i + 2] != '=')
-			continue;
-		v = 0;
-		for (j = i + 3; j < len && name[j] >= '0' && name[j] <= '9';
-		    j++) {
-			unsigned d = (unsigned)(name[j] - '0');
-			if (v > (UINT64_MAX - 1 - d) / 10)
-				return MAILDIR_SIZE_UNKNOWN;
-			v = v * 10 + d;
-		}
-		if (j == i + 3 || (j < len && name[j] != ',' && name[j] != ':'))
-			return MAILDIR_SIZE_UNKNOWN;
-		return v;
 	}
-	return MAILDIR_SIZE_UNKNOWN;
+	if (i < 3 || i == len)
+		return MAILDIR_SIZE_UNKNOWN;
+	for (j = i; j < len && name[j] != ','; j++) {
+		unsigned d = (unsigned)(name[j] - '0');
+		if (d > 9 || v > (UINT64_MAX - 1 - d) / 10)
+			return MAILDIR_SIZE_UNKNOWN;
+		v = v * 10 + d;
+	}
+	if (j == i)
+		return MAILDIR_SIZE_UNKNOWN;
+	return v;
 }
 
 /* Sort key: the delivery time "SECONDS.M<usec>" as one number; names not
@@ -344,6 +345,30 @@ static uint64_t name_key(const char *s, size_t len)
 			us = 999999;
 	}
 	return (t << 20) | us;
+}
+
+/* The W size parked in the entry's scan_ bytes while msg.size holds the
+ * sort key (so the pass after the sort does not touch the names). */
+#define W48_UNKNOWN ((UINT64_C(1) << 48) - 1)
+
+static void w48_put(struct maildir_msg *m, uint64_t w)
+{
+	int k;
+
+	if (w >= W48_UNKNOWN)
+		w = W48_UNKNOWN;
+	for (k = 0; k < 6; k++, w >>= 8)
+		m->scan_[k] = (uint8_t)w;
+}
+
+static uint64_t w48_get(const struct maildir_msg *m)
+{
+	uint64_t w = 0;
+	int k;
+
+	for (k = 6; k-- > 0;)
+		w = w << 8 | m->scan_[k];
+	return w == W48_UNKNOWN ? MAILDIR_SIZE_UNKNOWN : w;
 }
 
 static int msg_cmp(const struct maildir_list *l, const struct maildir_msg *a,
@@ -520,6 +545,7 @@ static int scan_dir(const char *maildir, const char *sub, int in_new,
 		m->in_new = (uint8_t)in_new;
 		m->deleted = 0;
 		m->size = name_key(de->d_name, len);
+		w48_put(m, name_size_w(de->d_name, m->uidl_len));
 		memcpy(l->names + l->names_len, de->d_name, len);
 		l->names_len += room;
 	}
@@ -548,10 +574,8 @@ int maildir_scan(const char *maildir, struct maildir_list *l)
 	for (i = l->n; i > 0; i >>= 1)
 		depth += 2;
 	msg_sort(l, l->msg, l->n, depth);
-	for (i = 0; i < l->n; i++) {
-		struct maildir_msg *m = &l->msg[i];
-		m->size = name_size_w(l->names + m->name_off, m->uidl_len);
-	}
+	for (i = 0; i < l->n; i++)
+		l->msg[i].size = w48_get(&l->msg[i]);
 	return 0;
 }
 
@@ -762,7 +786,7 @@ static int usage_one(int dfd, const char *name, uint64_t *w_r)
 	uint64_t w;
 	int fd, e;
 
-	w = name_size_w(name, strlen(name));
+	w = name_size_w(name, strcspn(name, ":"));
 	if (w != MAILDIR_SIZE_UNKNOWN) {
 		*w_r = w;
 		return 0;

@@ -54,6 +54,7 @@ struct maildir_msg {
 	uint16_t uidl_len;     /* name up to the first ':' */
 	uint8_t in_new;        /* 1: new/NAME, 0: cur/NAME */
 	uint8_t deleted;       /* marked by the session (POP3 DELE) */
+	uint8_t scan_[6];      /* private to maildir.c (fills the padding) */
 	uint64_t size;         /* RFC 1939 octets (W); MAILDIR_SIZE_UNKNOWN */
 };
 #define MAILDIR_SIZE_UNKNOWN UINT64_MAX

@@ -1,0 +1,592 @@
+/* maildir_test.c - unit tests of maildir.c in real directories under
+ * tests/tmp/: delivery with exact S and W sizes, name format, scan order,
+ * unknown sizes, new->cur, deletes, the lock across processes, ENOSPC on
+ * a tiny tmpfs, and a 100,000-message scan (time and RSS printed). */
+#include "test.h"
+#include "maildir.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int skipped;
+static char top[512];
+
+static void rm_rf(const char *path)
+{
+	char cmd[1200];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
+	if (system(cmd) != 0)
+		printf("note: could not remove %s\n", path);
+}
+
+/* Number of entries (not dot files) in dir. */
+static int count_dir(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (de->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n;
+}
+
+static int write_file(const char *path, const char *data, size_t len)
+{
+	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
+	if (fd < 0)
+		return -1;
+	if (len && write(fd, data, len) != (ssize_t)len) {
+		close(fd);
+		return -1;
+	}
+	return close(fd);
+}
+
+static size_t read_file(const char *path, char *buf, size_t size)
+{
+	int fd = open(path, O_RDONLY);
+	ssize_t r;
+	size_t n = 0;
+
+	if (fd < 0)
+		return (size_t)-1;
+	while (n < size && (r = read(fd, buf + n, size - n)) > 0)
+		n += (size_t)r;
+	close(fd);
+	return n;
+}
+
+static int deliver(const char *md, const char *data, size_t len)
+{
+	static struct maildir_delivery d;
+
+	if (maildir_deliver_open(&d, md) < 0)
+		return -1;
+	if (maildir_deliver_write(&d, data, len) < 0) {
+		maildir_deliver_abort(&d);
+		return -1;
+	}
+	return maildir_deliver_commit(&d);
+}
+
+static const char *entry_name(const struct maildir_list *l, size_t i,
+    char *buf)
+{
+	memcpy(buf, l->names + l->msg[i].name_off, l->msg[i].name_len);
+	buf[l->msg[i].name_len] = '\0';
+	return buf;
+}
+
+static int name_format_ok(const char *s)
+{
+	const char *p = s;
+
+	if (!(*p >= '1' && *p <= '9'))
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (strncmp(p, ".M", 2) != 0)
+		return 0;
+	p += 2;
+	for (int i = 0; i < 6; i++, p++)
+		if (!(*p >= '0' && *p <= '9'))
+			return 0;
+	if (*p++ != 'P' || !(*p >= '1' && *p <= '9'))
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p++ != 'Q' || !(*p >= '1' && *p <= '9'))
+		return 0;
+	while (*p >= '0' && *p <= '9')
+		p++;
+	if (*p++ != '.' || *p == '\0')
+		return 0;
+	return strchr(p, '/') == NULL && strchr(p, ':') == NULL;
+}
+
+static void test_unique(void)
+{
+	char a[MAILDIR_NAME_MAX], b[MAILDIR_NAME_MAX];
+
+	maildir_unique(a, sizeof(a));
+	maildir_unique(b, sizeof(b));
+	CHECK(name_format_ok(a));
+	CHECK(name_format_ok(b));
+	CHECK(strcmp(a, b) != 0);
+}
+
+static void test_deliver_scan(void)
+{
+	char md[700], path[MAILDIR_PATH_MAX], name[MAILDIR_NAME_MAX];
+	char buf[300000];
+	struct maildir_list l;
+	uint64_t sz, bytes, count;
+	static char big[200000];
+	size_t i;
+
+	snprintf(md, sizeof(md), "%s/a/b/Maildir", top);
+
+	/* a missing maildir is an empty list, and stays missing */
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 0);
+	maildir_list_free(&l);
+	CHECK(access(md, F_OK) < 0 && errno == ENOENT);
+	CHECK(maildir_usage(md, &bytes, &count) == 0 && bytes == 0 &&
+	    count == 0);
+
+	/* delivery creates it with its parents, 0700 */
+	CHECK(deliver(md, "a\nb\n", 4) == 0);
+	{
+		struct stat st;
+		CHECK(stat(md, &st) == 0 && (st.st_mode & 0777) == 0700);
+		snprintf(path, sizeof(path), "%s/a", top);
+		CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0700);
+	}
+	CHECK(deliver(md, "a\r\nb\n", 5) == 0);       /* CRLF stored */
+	for (i = 0; i < sizeof(big); i++)
+		big[i] = (i % 100 == 99) ? '\n' : 'x';
+	{
+		/* several writes across the buffer boundary */
+		struct maildir_delivery *d = malloc(sizeof(*d));
+		CHECK(d && maildir_deliver_open(d, md) == 0);
+		CHECK(maildir_deliver_write(d, big, 10) == 0);
+		CHECK(maildir_deliver_write(d, big + 10, 70000) == 0);
+		CHECK(maildir_deliver_write(d, big + 70010, 65530) == 0);
+		CHECK(maildir_deliver_write(d, big + 135540,
+		    sizeof(big) - 135540) == 0);
+		CHECK(maildir_deliver_commit(d) == 0);
+		free(d);
+	}
+	CHECK(deliver(md, "", 0) == 0);               /* empty message */
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	CHECK(count_dir(path) == 0);
+	snprintf(path, sizeof(path), "%s/new", md);
+	CHECK(count_dir(path) == 4);
+
+	CHECK(maildir_scan(md, &l) == 0);
+	CHECK(l.n == 4);
+	if (l.n == 4) {
+		const char *n0 = entry_name(&l, 0, name);
+		size_t bl = strlen(n0);
+		CHECK(bl > 8 && strcmp(n0 + bl - 8, ",S=4,W=6") == 0);
+		CHECK(name_format_ok(n0));
+		CHECK(l.msg[0].size == 6 && l.msg[0].in_new == 1 &&
+		    l.msg[0].uidl_len == l.msg[0].name_len);
+		CHECK(strstr(entry_name(&l, 1, name), ",S=5,W=7") != NULL);
+		CHECK(l.msg[1].size == 7);
+		CHECK(l.msg[2].size == sizeof(big) + sizeof(big) / 100);
+		snprintf(buf, 64, ",S=%zu,W=%zu", sizeof(big),
+		    sizeof(big) + sizeof(big) / 100);
+		CHECK(strstr(entry_name(&l, 2, name), buf) != NULL);
+		CHECK(l.msg[3].size == 0);
+		/* contents exact */
+		CHECK(maildir_msg_relpath(&l, 2, name, sizeof(name)) == 0);
+		snprintf(path, sizeof(path), "%s/%s", md, name);
+		CHECK(read_file(path, buf, sizeof(buf)) == sizeof(big) &&
+		    memcmp(buf, big, sizeof(big)) == 0);
+		CHECK(maildir_msg_relpath(&l, 1, name, sizeof(name)) == 0);
+		snprintf(path, sizeof(path), "%s/%s", md, name);
+		CHECK(read_file(path, buf, sizeof(buf)) == 5 &&
+		    memcmp(buf, "a\r\nb\n", 5) == 0);
+		/* relpath too small */
+		CHECK(maildir_msg_relpath(&l, 1, name, 10) == -1);
+		CHECK(maildir_msg_size(md, &l, 1, &sz) == 0 && sz == 7);
+	}
+	CHECK(maildir_usage(md, &bytes, &count) == 0 && count == 4 &&
+	    bytes == 6 + 7 + sizeof(big) + sizeof(big) / 100);
+	maildir_list_free(&l);
+}
+
+/* Names made by hand: order, unknown and malformed W=, dot files. */
+static void test_names(void)
+{
+	char md[700], path[MAILDIR_PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct maildir_list l;
+	uint64_t sz;
+	static const char *const files[] = {
+		"cur/1700000300.M000001P1Q1.h,S=3,W=5:2,S",   /* 3rd */
+		"new/1700000100.M000002P1Q1.h,S=2,W=4",       /* 2nd */
+		"new/1700000100.M000001P1Q1.h",               /* 1st, no W= */
+		"cur/1700000400.M1P1Q1.h,W=12a:2,",           /* malformed */
+		"cur/1700000500.M1P1Q1.h,W=:2,",              /* empty */
+		"cur/1700000600.M1P1Q1.h,W=99999999999999999999999:2,",
+		"new/999999999.M5P1Q1.h,W=7",                 /* 9-digit time */
+		"cur/zzz-foreign-name",                       /* last */
+		"new/.hidden",
+		"cur/.postern-lock",
+	};
+	size_t i;
+
+	snprintf(md, sizeof(md), "%s/names", top);
+	CHECK(maildir_make(md) == 0);
+	for (i = 0; i < sizeof(files) / sizeof(files[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", md, files[i]);
+		CHECK(write_file(path, "x\ny\n", 4) == 0);
+	}
+	snprintf(path, sizeof(path), "%s/cur/1700000700.dir", md);
+	CHECK(mkdir(path, 0700) == 0);
+
+	CHECK(maildir_scan(md, &l) == 0);
+	CHECK(l.n == 8);
+	if (l.n != 8) {
+		maildir_list_free(&l);
+		return;
+	}
+	CHECK_STR(entry_name(&l, 0, name), "999999999.M5P1Q1.h,W=7");
+	CHECK(l.msg[0].size == 7);
+	CHECK_STR(entry_name(&l, 1, name), "1700000100.M000001P1Q1.h");
+	CHECK(l.msg[1].size == MAILDIR_SIZE_UNKNOWN);
+	CHECK_STR(entry_name(&l, 2, name), "1700000100.M000002P1Q1.h,S=2,W=4");
+	CHECK(l.msg[2].size == 4);
+	CHECK_STR(entry_name(&l, 3, name),
+	    "1700000300.M000001P1Q1.h,S=3,W=5:2,S");
+	CHECK(l.msg[3].size == 5 && l.msg[3].in_new == 0);
+	CHECK(l.msg[3].uidl_len == strlen("1700000300.M000001P1Q1.h,S=3,W=5"));
+	CHECK(l.msg[4].size == MAILDIR_SIZE_UNKNOWN);
+	CHECK(l.msg[5].size == MAILDIR_SIZE_UNKNOWN);
+	CHECK(l.msg[6].size == MAILDIR_SIZE_UNKNOWN);
+	CHECK_STR(entry_name(&l, 7, name), "zzz-foreign-name");
+
+	/* unknown sizes are measured (LF counted twice) and cached */
+	CHECK(maildir_msg_size(md, &l, 1, &sz) == 0 && sz == 6);
+	CHECK(l.msg[1].size == 6);
+	CHECK(maildir_msg_size(md, &l, 4, &sz) == 0 && sz == 6);
+	CHECK(maildir_msg_size(md, &l, 0, &sz) == 0 && sz == 7);  /* name */
+	CHECK(maildir_msg_size(md, &l, 99, &sz) == -1);
+
+	/* to_cur keeps the UIDL; a name with ':' keeps its info */
+	{
+		char uidl[MAILDIR_NAME_MAX];
+		memcpy(uidl, l.names + l.msg[1].name_off, l.msg[1].uidl_len);
+		uidl[l.msg[1].uidl_len] = '\0';
+		CHECK(maildir_msg_to_cur(md, &l, 1) == 0);
+		CHECK(l.msg[1].in_new == 0);
+		CHECK_STR(entry_name(&l, 1, name),
+		    "1700000100.M000001P1Q1.h:2,");
+		CHECK(l.msg[1].uidl_len == strlen(uidl) &&
+		    memcmp(l.names + l.msg[1].name_off, uidl,
+		    strlen(uidl)) == 0);
+		snprintf(path, sizeof(path),
+		    "%s/cur/1700000100.M000001P1Q1.h:2,", md);
+		CHECK(access(path, F_OK) == 0);
+		CHECK(maildir_msg_to_cur(md, &l, 1) == 0);   /* no-op */
+		CHECK(maildir_msg_to_cur(md, &l, 3) == 0);   /* in cur */
+		/* the neighbour in the arena is intact */
+		CHECK_STR(entry_name(&l, 2, name),
+		    "1700000100.M000002P1Q1.h,S=2,W=4");
+		int fd = maildir_msg_open(md, &l, 1);
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+	}
+
+	/* moved by another program meanwhile: followed */
+	{
+		char from[MAILDIR_PATH_MAX], to[MAILDIR_PATH_MAX];
+		snprintf(from, sizeof(from),
+		    "%s/new/1700000100.M000002P1Q1.h,S=2,W=4", md);
+		snprintf(to, sizeof(to),
+		    "%s/cur/1700000100.M000002P1Q1.h,S=2,W=4:2,", md);
+		CHECK(rename(from, to) == 0);
+		int fd = maildir_msg_open(md, &l, 2);       /* still in_new */
+		CHECK(fd >= 0);
+		if (fd >= 0)
+			close(fd);
+		CHECK(maildir_msg_to_cur(md, &l, 2) == 0);
+		CHECK(l.msg[2].in_new == 0);
+		CHECK(access(to, F_OK) == 0);
+	}
+	/* deleted by another program: to_cur and open report ENOENT */
+	{
+		snprintf(path, sizeof(path), "%s/new/999999999.M5P1Q1.h,W=7",
+		    md);
+		CHECK(unlink(path) == 0);
+		errno = 0;
+		CHECK(maildir_msg_open(md, &l, 0) == -1 && errno == ENOENT);
+		errno = 0;
+		CHECK(maildir_msg_to_cur(md, &l, 0) == -1 && errno == ENOENT);
+		CHECK(l.msg[0].in_new == 1);
+		CHECK(maildir_msg_delete(md, &l, 0) == 0);   /* ENOENT = ok */
+	}
+	/* delete */
+	CHECK(maildir_msg_delete(md, &l, 3) == 0);
+	snprintf(path, sizeof(path), "%s/cur/1700000300.M000001P1Q1.h,S=3,W=5:2,S",
+	    md);
+	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
+	CHECK(maildir_msg_delete(md, &l, 3) == 0);
+	CHECK(maildir_sync(md) == 0);
+	maildir_list_free(&l);
+
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 6);
+	maildir_list_free(&l);
+}
+
+static void test_abort_and_tmp(void)
+{
+	char md[700], path[MAILDIR_PATH_MAX];
+	static struct maildir_delivery d;
+	struct timeval tv[2];
+
+	snprintf(md, sizeof(md), "%s/abort", top);
+	CHECK(maildir_deliver_open(&d, md) == 0);
+	CHECK(maildir_deliver_write(&d, "hello\n", 6) == 0);
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	CHECK(count_dir(path) == 1);
+	maildir_deliver_abort(&d);
+	CHECK(count_dir(path) == 0);
+	snprintf(path, sizeof(path), "%s/new", md);
+	CHECK(count_dir(path) == 0);
+	errno = 0;
+	CHECK(maildir_deliver_write(&d, "x", 1) == -1 && errno == EBADF);
+
+	/* tmp sweeper: old files go, fresh ones stay */
+	snprintf(path, sizeof(path), "%s/tmp/old", md);
+	CHECK(write_file(path, "x", 1) == 0);
+	tv[0].tv_sec = tv[1].tv_sec = time(NULL) - 200000;
+	tv[0].tv_usec = tv[1].tv_usec = 0;
+	CHECK(utimes(path, tv) == 0);
+	snprintf(path, sizeof(path), "%s/tmp/fresh", md);
+	CHECK(write_file(path, "x", 1) == 0);
+	maildir_clean_tmp(md, 36 * 3600);
+	snprintf(path, sizeof(path), "%s/tmp/old", md);
+	CHECK(access(path, F_OK) < 0);
+	snprintf(path, sizeof(path), "%s/tmp/fresh", md);
+	CHECK(access(path, F_OK) == 0);
+}
+
+static void test_lock(void)
+{
+	char md[700];
+	int fd, st, p[2];
+	pid_t pid;
+
+	snprintf(md, sizeof(md), "%s/lock/Maildir", top);
+	fd = maildir_lock(md);                 /* creates the maildir */
+	CHECK(fd >= 0);
+	CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	{
+		char path[MAILDIR_PATH_MAX];
+		snprintf(path, sizeof(path), "%s/new", md);
+		CHECK(access(path, F_OK) == 0);
+	}
+	pid = fork();
+	if (pid == 0) {
+		int f = maildir_lock(md);
+		_exit(f < 0 && errno == EWOULDBLOCK ? 0 : 1);
+	}
+	CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) &&
+	    WEXITSTATUS(st) == 0);
+	close(fd);
+
+	/* a holder that dies (SIGKILL) releases the lock */
+	CHECK(pipe(p) == 0);
+	pid = fork();
+	if (pid == 0) {
+		int f = maildir_lock(md);
+		char c = f >= 0 ? 'y' : 'n';
+		if (write(p[1], &c, 1) != 1)
+			_exit(1);
+		pause();
+		_exit(0);
+	}
+	{
+		char c = 0;
+		CHECK(read(p[0], &c, 1) == 1 && c == 'y');
+		errno = 0;
+		CHECK(maildir_lock(md) == -1 && errno == EWOULDBLOCK);
+		kill(pid, SIGKILL);
+		waitpid(pid, &st, 0);
+		fd = maildir_lock(md);
+		CHECK(fd >= 0);
+		close(fd);
+	}
+	close(p[0]);
+	close(p[1]);
+}
+
+static void test_enospc(void)
+{
+	char mnt[700], md[800], path[MAILDIR_PATH_MAX];
+	static char big[256 * 1024];
+	static struct maildir_delivery d;
+	int r, e;
+
+	snprintf(mnt, sizeof(mnt), "%s/tiny", top);
+	mkdir(mnt, 0700);
+	if (mount("tmpfs", mnt, "tmpfs", 0, "size=64k") < 0) {
+		printf("SKIP: ENOSPC test: cannot mount a tmpfs (%s)\n",
+		    strerror(errno));
+		skipped++;
+		return;
+	}
+	snprintf(md, sizeof(md), "%s/Maildir", mnt);
+	memset(big, 'y', sizeof(big));
+	r = maildir_deliver_open(&d, md);
+	CHECK(r == 0);
+	if (r == 0) {
+		r = maildir_deliver_write(&d, big, sizeof(big));
+		e = errno;
+		if (r == 0) {
+			r = maildir_deliver_commit(&d);
+			e = errno;
+		} else
+			maildir_deliver_abort(&d);
+		CHECK(r == -1 && e == ENOSPC);
+	}
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	CHECK(count_dir(path) == 0);
+	snprintf(path, sizeof(path), "%s/new", md);
+	CHECK(count_dir(path) == 0);
+	/* a small message still goes through afterwards */
+	CHECK(deliver(md, "ok\n", 3) == 0);
+	CHECK(count_dir(path) == 1);
+	/* a failure only at commit (data in the buffer): also ENOSPC */
+	r = maildir_deliver_open(&d, md);
+	CHECK(r == 0);
+	if (r == 0) {
+		CHECK(maildir_deliver_write(&d, big, 60000) == 0);
+		CHECK(maildir_deliver_write(&d, big, 5000) == 0);
+		errno = 0;
+		r = maildir_deliver_commit(&d);
+		CHECK(r == -1 && errno == ENOSPC);
+	}
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	CHECK(count_dir(path) == 0);
+	snprintf(path, sizeof(path), "%s/new", md);
+	CHECK(count_dir(path) == 1);
+	if (umount(mnt) < 0)
+		printf("note: umount %s: %s\n", mnt, strerror(errno));
+}
+
+static double now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+static void test_big(void)
+{
+	enum { N = 100000 };
+	char md[700], path[MAILDIR_PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct maildir_list l;
+	struct rusage ru;
+	double t0, t1;
+	uint64_t total = 0;
+	long rss0;
+	int ok = 1;
+	size_t i;
+
+	snprintf(md, sizeof(md), "%s/big", top);
+	CHECK(maildir_make(md) == 0);
+	t0 = now_ms();
+	for (i = 0; i < N; i++) {
+		/* interleave new/ and cur/, created in scrambled order */
+		size_t k = (i * 7919) % N;
+		int fd;
+		snprintf(path, sizeof(path),
+		    "%s/%s/%llu.M%06luP4242Q%zu.bench.example,S=1024,W=1056%s",
+		    md, k % 3 ? "cur" : "new",
+		    (unsigned long long)(1700000000 + k / 1000),
+		    (unsigned long)(k % 1000) * 997, k + 1,
+		    k % 3 ? ":2," : "");
+		fd = open(path, O_CREAT | O_WRONLY, 0600);
+		if (fd < 0) {
+			ok = 0;
+			break;
+		}
+		close(fd);
+	}
+	CHECK(ok);
+	t1 = now_ms();
+	printf("info: created %d files in %.0f ms\n", N, t1 - t0);
+
+	getrusage(RUSAGE_SELF, &ru);
+	rss0 = ru.ru_maxrss;
+	t0 = now_ms();
+	CHECK(maildir_scan(md, &l) == 0);
+	t1 = now_ms();
+	getrusage(RUSAGE_SELF, &ru);
+	CHECK(l.n == N);
+	for (i = 0; i < l.n; i++)
+		total += l.msg[i].size;
+	CHECK(total == (uint64_t)N * 1056);
+	for (i = 0; i < l.n; i++) {
+		size_t k = i;
+		char want[MAILDIR_NAME_MAX];
+		snprintf(want, sizeof(want),
+		    "%llu.M%06luP4242Q%zu.bench.example,S=1024,W=1056%s",
+		    (unsigned long long)(1700000000 + k / 1000),
+		    (unsigned long)(k % 1000) * 997, k + 1,
+		    k % 3 ? ":2," : "");
+		if (strcmp(entry_name(&l, i, name), want) != 0 ||
+		    l.msg[i].in_new != (k % 3 == 0)) {
+			ok = 0;
+			printf("FAIL: entry %zu: %s != %s\n", i, name, want);
+			break;
+		}
+	}
+	CHECK(ok);
+	printf("info: scan of %d messages: %.1f ms, entries %zu KiB, names "
+	    "%zu KiB, max RSS %ld KiB (before scan %ld KiB)\n", N, t1 - t0,
+	    l.cap * sizeof(*l.msg) / 1024, l.names_len / 1024, ru.ru_maxrss,
+	    rss0);
+	maildir_list_free(&l);
+	{
+		uint64_t bytes, count;
+		t0 = now_ms();
+		CHECK(maildir_usage(md, &bytes, &count) == 0 &&
+		    count == N && bytes == (uint64_t)N * 1056);
+		printf("info: usage of %d messages: %.1f ms\n", N,
+		    now_ms() - t0);
+	}
+}
+
+int main(void)
+{
+	char cwd[256];
+
+	if (!getcwd(cwd, sizeof(cwd)))
+		return 1;
+	snprintf(top, sizeof(top), "%s/tests/tmp/maildir_test.%ld", cwd,
+	    (long)getpid());
+	mkdir("tests", 0755);
+	mkdir("tests/tmp", 0755);
+	rm_rf(top);
+	if (mkdir(top, 0700) < 0) {
+		printf("cannot create %s: %s\n", top, strerror(errno));
+		return 1;
+	}
+	test_unique();
+	test_deliver_scan();
+	test_names();
+	test_abort_and_tmp();
+	test_lock();
+	test_enospc();
+	test_big();
+	rm_rf(top);
+	if (skipped) {
+		printf("%d passed, %d failed, %d skipped\n", test_passed,
+		    test_failed, skipped);
+		return test_failed ? 1 : 0;
+	}
+	return TEST_SUMMARY();
+}
