@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <arpa/nameser.h>
+#include <sys/file.h>
 #include <sys/wait.h>
 
 #include "addr.h"
@@ -439,6 +440,29 @@ holdflush_run(const struct holdflush_opts *o)
 	return r == 2 ? 1 : r;
 }
 
+/* Only one detached flusher per node stays around to retry: the others
+ * end after their pass. 1 = we are the one (lock kept until exit). */
+static int
+retry_owner(const struct holdflush_opts *o)
+{
+	char q[ADDR_DOMAIN_MAX + 16], path[MAILDIR_PATH_MAX];
+	int fd, n;
+
+	if (queue_hold_name(o->node, q, sizeof q) < 0)
+		return 0;
+	n = snprintf(path, sizeof path, "%s/%s/.retry", o->spool, q);
+	if (n < 0 || (size_t)n >= sizeof path)
+		return 0;
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		return 0;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		close(fd);
+		return 0;
+	}
+	return 1;
+}
+
 static void
 null_stdio(void)
 {
@@ -478,6 +502,8 @@ holdflush_spawn(const struct holdflush_opts *o)
 		signal(SIGPIPE, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
 		r = flush_pass(o, 1, &due);
+		if (r == 1 && !retry_owner(o))
+			_exit(0);
 		while (r == 1 && due > 0) {
 			int64_t now = (int64_t)time(NULL);
 			if (due - start > HOLDFLUSH_RETRY_WINDOW)
