@@ -1,0 +1,260 @@
+/* throttle_test.c - unit tests of throttle.c: the delay policy, success
+ * clearing, ageing, re-initialisation of a damaged file, a fixed file
+ * size, and 50 concurrent failing processes whose counts add up. */
+#include "test.h"
+#include "throttle.h"
+
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define HDR   64
+#define SLOT  80
+#define SLOTS 1024
+#define FULL  ((off_t)HDR + (off_t)SLOTS * SLOT)
+
+static char dir[256], path[300];
+
+static off_t
+size_of(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0 ? st.st_size : -1;
+}
+
+/* moves addr's last failure back by secs (white-box: the slot layout) */
+static int
+age(const char *addr, int64_t secs)
+{
+	FILE *f = fopen(path, "r+b");
+	char a[64];
+	int64_t last;
+	int k, found = 0;
+
+	if (f == NULL)
+		return 0;
+	for (k = 0; k < SLOTS && !found; k++) {
+		if (fseek(f, HDR + (long)k * SLOT, SEEK_SET) != 0 ||
+		    fread(a, 1, sizeof a, f) != sizeof a)
+			break;
+		if (strcmp(a, addr) != 0)
+			continue;
+		fseek(f, HDR + (long)k * SLOT + 72, SEEK_SET);
+		if (fread(&last, sizeof last, 1, f) != 1)
+			break;
+		last -= secs;
+		fseek(f, HDR + (long)k * SLOT + 72, SEEK_SET);
+		found = fwrite(&last, sizeof last, 1, f) == 1;
+	}
+	fclose(f);
+	return found;
+}
+
+static void
+test_policy(void)
+{
+	unsigned d;
+	int i;
+
+	CHECK(throttle_delay(path, "192.0.2.1") == 0);
+	CHECK(size_of(path) == FULL);
+	CHECK(throttle_failures(path, "192.0.2.1") == 0);
+	for (i = 0; i < 3; i++)
+		throttle_failed(path, "192.0.2.1");
+	CHECK(throttle_failures(path, "192.0.2.1") == 3);
+	CHECK(throttle_delay(path, "192.0.2.1") == 0);
+	throttle_failed(path, "192.0.2.1");
+	d = throttle_delay(path, "192.0.2.1");
+	CHECK(d >= 1 && d <= 2);
+	throttle_failed(path, "192.0.2.1");
+	d = throttle_delay(path, "192.0.2.1");
+	CHECK(d >= 3 && d <= 4);
+	throttle_failed(path, "192.0.2.1");
+	d = throttle_delay(path, "192.0.2.1");
+	CHECK(d >= 7 && d <= 8);
+	for (i = 0; i < 100; i++)
+		throttle_failed(path, "192.0.2.1");
+	CHECK(throttle_failures(path, "192.0.2.1") == 106);
+	d = throttle_delay(path, "192.0.2.1");
+	CHECK(d >= 59 && d <= 60);
+	/* others are not affected */
+	CHECK(throttle_delay(path, "192.0.2.2") == 0);
+	CHECK(throttle_delay(path, "2001:db8::1") == 0);
+	/* the wait counts from the last failure */
+	CHECK(age("192.0.2.1", 30));
+	d = throttle_delay(path, "192.0.2.1");
+	CHECK(d >= 29 && d <= 30);
+	CHECK(age("192.0.2.1", 31));
+	CHECK(throttle_delay(path, "192.0.2.1") == 0);
+	CHECK(throttle_failures(path, "192.0.2.1") == 106);
+	/* old failures are forgotten */
+	CHECK(age("192.0.2.1", 15 * 60));
+	CHECK(throttle_failures(path, "192.0.2.1") == 0);
+	CHECK(throttle_delay(path, "192.0.2.1") == 0);
+	throttle_failed(path, "192.0.2.1");
+	CHECK(throttle_failures(path, "192.0.2.1") == 1);
+	/* a success clears */
+	for (i = 0; i < 6; i++)
+		throttle_failed(path, "2001:db8::1");
+	CHECK(throttle_delay(path, "2001:db8::1") > 0);
+	throttle_succeeded(path, "2001:db8::1");
+	CHECK(throttle_failures(path, "2001:db8::1") == 0);
+	CHECK(throttle_delay(path, "2001:db8::1") == 0);
+	throttle_succeeded(path, "198.51.100.9");   /* unknown: no-op */
+	CHECK(throttle_failures(path, "192.0.2.1") == 1);
+	CHECK(size_of(path) == FULL);
+}
+
+static void
+test_bad_input(void)
+{
+	char p2[400], longaddr[100];
+
+	/* no usable file: fail open */
+	snprintf(p2, sizeof p2, "%s/no/such/dir/throttle", dir);
+	CHECK(throttle_delay(p2, "192.0.2.1") == 0);
+	throttle_failed(p2, "192.0.2.1");
+	CHECK(throttle_failures(p2, "192.0.2.1") == 0);
+	CHECK(throttle_delay(NULL, "192.0.2.1") == 0);
+	CHECK(throttle_delay("", "192.0.2.1") == 0);
+	/* a symlink is not followed */
+	snprintf(p2, sizeof p2, "%s/link", dir);
+	CHECK(symlink("throttle", p2) == 0);
+	throttle_failed(p2, "192.0.2.77");
+	CHECK(throttle_failures(path, "192.0.2.77") == 0);
+	/* addresses: empty or too long are ignored */
+	memset(longaddr, 'a', 64);
+	longaddr[64] = 0;
+	throttle_failed(path, longaddr);
+	CHECK(throttle_failures(path, longaddr) == 0);
+	CHECK(throttle_delay(path, "") == 0);
+	throttle_failed(path, NULL);
+	longaddr[63] = 0;
+	throttle_failed(path, longaddr);
+	CHECK(throttle_failures(path, longaddr) == 1);
+}
+
+static void
+test_damage(void)
+{
+	FILE *f;
+
+	throttle_failed(path, "203.0.113.5");
+	CHECK(throttle_failures(path, "203.0.113.5") == 1);
+	/* short file */
+	CHECK(truncate(path, 100) == 0);
+	CHECK(throttle_failures(path, "203.0.113.5") == 0);
+	CHECK(size_of(path) == FULL);
+	throttle_failed(path, "203.0.113.5");
+	CHECK(throttle_failures(path, "203.0.113.5") == 1);
+	/* too long */
+	CHECK(truncate(path, FULL + 4096) == 0);
+	CHECK(throttle_failures(path, "203.0.113.5") == 0);
+	CHECK(size_of(path) == FULL);
+	/* bad header */
+	throttle_failed(path, "203.0.113.5");
+	f = fopen(path, "r+b");
+	fputs("garbage!", f);
+	fclose(f);
+	CHECK(throttle_failures(path, "203.0.113.5") == 0);
+	CHECK(size_of(path) == FULL);
+	/* garbage slots (no NUL in the address) are treated as free */
+	f = fopen(path, "r+b");
+	fseek(f, HDR, SEEK_SET);
+	{
+		static char junk[SLOTS * SLOT];
+		memset(junk, 'x', sizeof junk);
+		fwrite(junk, 1, sizeof junk, f);
+	}
+	fclose(f);
+	throttle_failed(path, "203.0.113.6");
+	CHECK(throttle_failures(path, "203.0.113.6") == 1);
+	CHECK(size_of(path) == FULL);
+}
+
+static void
+test_many(void)
+{
+	char a[64];
+	int i, kept = 0;
+
+	/* more addresses than slots: the size stays, recent ones count */
+	for (i = 0; i < 3000; i++) {
+		snprintf(a, sizeof a, "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
+		    i & 255);
+		throttle_failed(path, a);
+	}
+	CHECK(size_of(path) == FULL);
+	for (i = 2990; i < 3000; i++) {
+		snprintf(a, sizeof a, "10.%d.%d.%d", i >> 16, (i >> 8) & 255,
+		    i & 255);
+		kept += throttle_failures(path, a) == 1;
+	}
+	CHECK(kept == 10);
+}
+
+static void
+test_concurrent(void)
+{
+	pid_t pids[50];
+	int i, st, ok = 1, each = 1;
+	char a[64];
+
+	for (i = 0; i < 50; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			int k;
+			for (k = 0; k < 10; k++)
+				throttle_failed(path, "198.51.100.1");
+			snprintf(a, sizeof a, "198.51.100.%d", 100 + i);
+			throttle_failed(path, a);
+			(void)throttle_delay(path, "198.51.100.1");
+			_exit(0);
+		}
+		if (pids[i] < 0)
+			ok = 0;
+	}
+	for (i = 0; i < 50; i++)
+		if (pids[i] > 0 && (waitpid(pids[i], &st, 0) != pids[i] ||
+		    !WIFEXITED(st) || WEXITSTATUS(st) != 0))
+			ok = 0;
+	CHECK(ok);
+	CHECK(throttle_failures(path, "198.51.100.1") == 500);
+	for (i = 0; i < 50; i++) {
+		snprintf(a, sizeof a, "198.51.100.%d", 100 + i);
+		if (throttle_failures(path, a) != 1)
+			each = 0;
+	}
+	CHECK(each);
+	CHECK(size_of(path) == FULL);
+}
+
+int
+main(void)
+{
+	char cmd[600];
+
+	mkdir("tests", 0755);
+	mkdir("tests/tmp", 0755);
+	snprintf(dir, sizeof dir, "tests/tmp/throttle_test.%ld", (long)getpid());
+	if (mkdir(dir, 0700) != 0) {
+		perror(dir);
+		return 1;
+	}
+	snprintf(path, sizeof path, "%s/throttle", dir);
+	test_policy();
+	test_bad_input();
+	test_damage();
+	unlink(path);
+	test_concurrent();
+	test_many();
+	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+	if (test_failed == 0 && system(cmd) != 0)
+		printf("note: could not remove %s\n", dir);
+	return TEST_SUMMARY();
+}
