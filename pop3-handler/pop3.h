@@ -1,0 +1,178 @@
+/* pop3.h - the pop3-handler session: options, the session state shared by
+ * the state machine (pop3.c), authentication (pop3_auth.c), the maildir
+ * session (pop3_mbox.c), STLS/implicit TLS (pop3_tls.c) and the reply
+ * table (pop3_reply.c). One process serves one connection; the session
+ * lives in static storage and exit() is its free. */
+#ifndef POP3_H
+#define POP3_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "maildir.h"
+#include "startup.h"
+#include "userdb.h"
+
+#define POP3_LINE_MAX     256    /* 255 octets of command + NUL (RFC 2449) */
+#define POP3_SASL_LINE    2048   /* a SASL continuation line */
+#define POP3_AUTH_TRIES   3      /* failed logins per connection */
+#define POP3_UIDL_MAX     70     /* RFC 1939 unique-id length */
+#define POP3_XFER_IN      65536  /* RETR/TOP read block */
+
+enum pop3_tls_mode { POP3_TLS_NONE, POP3_TLS_STARTTLS, POP3_TLS_IMPLICIT };
+
+struct pop3_opts {
+	const char *users;          /* CDB path */
+	const char *cert, *key;     /* NULL: $CREDENTIALS_DIRECTORY */
+	const char *client_ca;
+	const char *hostname;
+	const char *run_as;         /* --user */
+	const char *throttle;       /* throttle state file */
+	enum pop3_tls_mode tls_mode;
+	int allow_plaintext;
+	unsigned timeout;           /* idle, per command line */
+	unsigned session_timeout;   /* whole session, 0 = none */
+	unsigned max_errors;        /* errors in a row before closing */
+	unsigned fail_delay;        /* seconds, times the failure count */
+};
+
+enum pop3_state { POP3_AUTHORIZATION, POP3_TRANSACTION, POP3_UPDATE };
+
+/* What a command handler tells the dispatcher. */
+enum pop3_ev {
+	EV_OK,      /* write "+OK" with s->rid / s->rarg */
+	EV_ERR,     /* write "-ERR" with s->rid / s->rarg (counts an error) */
+	EV_QUIET,   /* the handler wrote its own reply (success) */
+	EV_DROP     /* close the connection now, nothing more to say */
+};
+
+/* Every reply text and response code, defined once (pop3_reply.c). */
+enum reply_id {
+	R_NONE = 0,
+	R_GREETING, R_BYE, R_BYE_UPDATE, R_UPDATE_FAILED,
+	R_UNKNOWN, R_BADSTATE, R_SYNTAX, R_TOOLONG, R_NUL, R_TOOMANY,
+	R_CAPA, R_NOOP,
+	R_USER_OK, R_USER_BAD, R_PLAINTEXT, R_NEED_USER,
+	R_AUTH_FAILED, R_AUTH_FAILED_LAST, R_AUTH_LOCKED, R_AUTH_BARRED,
+	R_AUTH_TEMP, R_AUTH_THROTTLED, R_APOP_NONE, R_AUTH_MECH,
+	R_AUTH_CANCEL, R_AUTH_BADB64, R_AUTH_AUTHZID, R_AUTH_LIST,
+	R_INUSE, R_MAILDIR_TEMP, R_LOGGED_IN,
+	R_STLS_GO, R_STLS_NONE, R_STLS_ACTIVE, R_STLS_AFTER_USER,
+	R_STAT, R_LIST_ALL, R_LIST_ONE, R_UIDL_ALL, R_UIDL_ONE,
+	R_NOSUCHMSG, R_DELETED_ALREADY, R_DELE_OK, R_RSET,
+	R_RETR, R_TOP, R_VANISHED, R_READ_FAILED,
+	R_COUNT
+};
+
+struct reply {
+	const char *code;           /* RFC 2449/3206 response code or NULL */
+	const char *text;           /* may be "" */
+};
+
+/* The open mailbox of the TRANSACTION state. */
+struct pop3_mbox {
+	char maildir[USERDB_PATH_MAX];
+	int lock_fd;
+	struct maildir_list list;
+	uint64_t live_count;        /* messages not marked deleted */
+	uint64_t live_bytes;
+	uint64_t marked;            /* marked deleted */
+	int moved;                  /* a new/ -> cur/ move happened */
+};
+
+struct tls;
+struct tls_cred;
+struct tls_anchors;
+
+struct pop3 {
+	struct io io;
+	struct peer peer;
+	const struct pop3_opts *opt;
+	char hostname[256];
+	enum pop3_state state;
+	int leave;                  /* close after this reply */
+	const char *result;         /* summary RESULT= */
+	int exit_code;
+	int64_t start_ms;
+
+	/* TLS */
+	struct tls *tls;            /* non-NULL once TLS is established */
+	const struct tls_cred *cred;        /* loaded credentials or NULL */
+	const struct tls_anchors *client_ca;/* or NULL */
+	int ext_state;              /* EXTERNAL: 0 unknown, 1 ok, -1 no */
+	char ext_user[USERDB_KEY_MAX];
+
+	/* AUTHORIZATION */
+	int apop;                   /* greeting carries a timestamp */
+	char timestamp[320];
+	char user[USERDB_KEY_MAX];  /* from USER */
+	int have_user;
+	unsigned auth_failures;
+	unsigned errors;            /* errors in a row */
+	char login[USERDB_KEY_MAX]; /* authenticated user */
+	const char *mech;           /* USER, APOP, PLAIN, EXTERNAL */
+
+	/* reply of the current command */
+	enum reply_id rid;
+	char rarg[128];
+
+	/* TRANSACTION */
+	struct pop3_mbox mb;
+	uint64_t retrieved, deleted;
+};
+
+/* pop3.c */
+void pop3_run(struct pop3 *s);
+void pop3_enter_state(struct pop3 *s, enum pop3_state st);
+/* Splits args at single spaces into v[max]; -1 on an empty token or too
+ * many tokens. args may be NULL (0 tokens). Callers check lengths. */
+int pop3_args(char *args, char **v, int max);
+/* Sets rid/rarg and returns EV_ERR / EV_OK (shorthands for handlers). */
+enum pop3_ev pop3_err(struct pop3 *s, enum reply_id id);
+enum pop3_ev pop3_ok(struct pop3 *s, enum reply_id id);
+/* Decimal of v at buf (no NUL); returns the length (<= 20). */
+size_t pop3_u64(char *buf, uint64_t v);
+
+/* pop3_reply.c */
+const struct reply *reply_get(enum reply_id id);
+/* Writes one status line: +OK/-ERR [code] text [arg]. */
+void reply_status(struct pop3 *s, int ok, enum reply_id id, const char *arg);
+
+/* pop3_auth.c */
+int pop3_plaintext_ok(const struct pop3 *s);
+int pop3_external_ok(struct pop3 *s);
+int pop3_apop_possible(const char *users_cdb);
+void pop3_make_timestamp(struct pop3 *s);
+enum pop3_ev cmd_user(struct pop3 *s, char *args);
+enum pop3_ev cmd_pass(struct pop3 *s, char *args);
+enum pop3_ev cmd_apop(struct pop3 *s, char *args);
+enum pop3_ev cmd_auth(struct pop3 *s, char *args);
+
+/* pop3_mbox.c */
+/* Locks and scans the user's maildir; on success the session is in
+ * TRANSACTION. Sets the reply either way. */
+enum pop3_ev mbox_open(struct pop3 *s, const char *maildir);
+enum pop3_ev cmd_stat(struct pop3 *s, char *args);
+enum pop3_ev cmd_list(struct pop3 *s, char *args);
+enum pop3_ev cmd_uidl(struct pop3 *s, char *args);
+enum pop3_ev cmd_retr(struct pop3 *s, char *args);
+enum pop3_ev cmd_top(struct pop3 *s, char *args);
+enum pop3_ev cmd_dele(struct pop3 *s, char *args);
+enum pop3_ev cmd_rset(struct pop3 *s, char *args);
+/* UPDATE state: removes marked messages. 0 all gone, -1 some failed. */
+int mbox_update(struct pop3 *s);
+
+/* pop3_tls.c */
+/* Loads the credentials for --tls starttls/implicit (and --client-ca).
+ * Returns 0, or -1 when implicit TLS cannot work (logged). */
+int pop3_tls_setup(struct pop3 *s);
+/* Implicit TLS handshake at byte 0. 0 / -1 (logged). */
+int pop3_tls_implicit(struct pop3 *s);
+int pop3_stls_available(const struct pop3 *s);
+enum pop3_ev cmd_stls(struct pop3 *s, char *args);
+/* Version, suite, client certificate for the summary ("" without TLS). */
+void pop3_tls_summary(struct pop3 *s, const char **version,
+    const char **suite, const char **cert);
+
+#endif

@@ -1,0 +1,126 @@
+/* pop3_tls.c - TLS for pop3-handler: credentials at start-up (a mode
+ * whose certificate or key cannot be loaded is a logged configuration
+ * error: implicit TLS closes at once, STLS is simply not offered),
+ * implicit TLS (RFC 8314) at byte 0, and STLS (RFC 2595): only in the
+ * AUTHORIZATION state before USER, pipelined bytes after the command are
+ * discarded and logged, nothing learned in plaintext survives. */
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "pop3.h"
+#include "tls.h"
+
+static struct tls_cred cred;
+static struct tls_anchors anchors;
+static struct tls tls;
+
+int pop3_tls_setup(struct pop3 *s)
+{
+	const struct pop3_opts *o = s->opt;
+	char cert[1024], key[1024];
+	const char *error = NULL, *warn = NULL;
+
+	if (o->tls_mode == POP3_TLS_NONE)
+		return 0;
+	if (!tls_cred_paths(o->cert, o->key, cert, key, sizeof cert)) {
+		log_msg(LOG_ERR, "configuration error: --tls %s needs --cert "
+		    "and --key (or tls.crt and tls.key in "
+		    "$CREDENTIALS_DIRECTORY)", o->tls_mode == POP3_TLS_IMPLICIT
+		    ? "implicit" : "starttls");
+		return o->tls_mode == POP3_TLS_IMPLICIT ? -1 : 0;
+	}
+	if (tls_cred_load(&cred, cert, key, &error, &warn) < 0) {
+		log_msg(LOG_ERR, "configuration error: TLS credentials "
+		    "%s, %s: %s%s", cert, key, error ? error : "cannot load",
+		    o->tls_mode == POP3_TLS_IMPLICIT ? "" :
+		    "; STLS not offered");
+		return o->tls_mode == POP3_TLS_IMPLICIT ? -1 : 0;
+	}
+	if (warn)
+		log_msg(LOG_WARNING, "%s: %s", key, warn);
+	s->cred = &cred;
+	if (o->client_ca) {
+		if (tls_anchors_load(&anchors, o->client_ca, &error) < 0)
+			log_msg(LOG_ERR, "configuration error: --client-ca "
+			    "%s: %s; client certificates not requested",
+			    o->client_ca, error ? error : "cannot load");
+		else
+			s->client_ca = &anchors;
+	}
+	return 0;
+}
+
+static int handshake(struct pop3 *s)
+{
+	const char *error = NULL;
+
+	if (tls_server_start(&tls, s->cred, s->client_ca, s->io.rfd,
+	    s->io.wfd, io_deadline(&s->io), &error) < 0) {
+		log_msg(LOG_NOTICE, "TLS handshake with %s failed: %s",
+		    s->peer.addr, error ? error : "?");
+		s->result = "tls-failed";
+		return -1;
+	}
+	io_use_tls(&s->io, &tls);
+	s->tls = &tls;
+	s->ext_state = 0;
+	log_msg(LOG_DEBUG, "TLS established: %s %s", tls_version_name(&tls),
+	    tls_suite_name(&tls));
+	return 0;
+}
+
+int pop3_tls_implicit(struct pop3 *s)
+{
+	if (!s->cred)
+		return -1;
+	return handshake(s);
+}
+
+int pop3_stls_available(const struct pop3 *s)
+{
+	return s->opt->tls_mode == POP3_TLS_STARTTLS && s->cred && !s->tls;
+}
+
+enum pop3_ev cmd_stls(struct pop3 *s, char *args)
+{
+	size_t junk;
+
+	if (args)
+		return pop3_err(s, R_SYNTAX);
+	if (s->tls)
+		return pop3_err(s, R_STLS_ACTIVE);
+	if (!pop3_stls_available(s))
+		return pop3_err(s, R_STLS_NONE);
+	if (s->have_user)
+		return pop3_err(s, R_STLS_AFTER_USER);
+	reply_status(s, 1, R_STLS_GO, NULL);
+	/* Anything pipelined after STLS came in plaintext: it must never
+	 * be taken as if it came through TLS. */
+	junk = io_discard_pending(&s->io);
+	if (junk)
+		log_msg(LOG_WARNING, "discarded %zu bytes sent by %s after "
+		    "STLS before the TLS handshake", junk, s->peer.addr);
+	if (io_flush(&s->io) < 0)
+		return EV_DROP;
+	if (handshake(s) < 0)
+		return EV_DROP;
+	/* Forget the plaintext state (there is none worth keeping: STLS is
+	 * refused after USER). */
+	s->have_user = 0;
+	s->user[0] = '\0';
+	return EV_QUIET;
+}
+
+void pop3_tls_summary(struct pop3 *s, const char **version,
+    const char **suite, const char **cert)
+{
+	*version = *suite = *cert = "";
+	if (!s->tls)
+		return;
+	*version = tls_version_name(s->tls);
+	*suite = tls_suite_name(s->tls);
+	if (s->tls->peer.presented)
+		*cert = s->tls->peer.email[0] ? s->tls->peer.email :
+		    s->tls->peer.cn;
+}
