@@ -514,12 +514,15 @@ holdflush_spawn(const struct holdflush_opts *o)
 		}
 		_exit(r < 0 ? 1 : 0);
 	}
-	while (waitpid(pid, &status, 0) < 0)
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno == ECHILD)
+			return 0;       /* SIGCHLD ignored: reaped already */
 		if (errno != EINTR) {
 			log_msg(LOG_ERR, "holdflush: waitpid: %s",
 			    strerror(errno));
 			return -1;
 		}
+	}
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
 		log_msg(LOG_ERR, "holdflush: could not start the flusher for %s",
 		    o->node);
