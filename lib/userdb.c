@@ -525,13 +525,16 @@ userdb_resolve(const char *path, const char *address,
 	if (r <= 0)
 		return r;
 	if (e->kind == USERDB_HOLD) {
-		*domain_kind_r = USERDB_HOLD;
-		/* any local part, as long as it is sane text */
+		/* any local part, as long as it is sane text; else "ours, but
+		 * no such recipient" */
+		*domain_kind_r = USERDB_DOMAIN;
+		errno = EINVAL;
 		if (llen == 0 || llen > ADDR_LOCAL_MAX)
 			return 0;
 		for (i = 0; i < llen; i++)
 			if (key[i] <= ' ' || key[i] >= 0x7f || key[i] == '@')
 				return 0;
+		*domain_kind_r = USERDB_HOLD;
 		return 1;
 	}
 	if (e->kind != USERDB_DOMAIN) {

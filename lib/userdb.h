@@ -78,9 +78,10 @@ int userdb_lookup(const char *path, const char *key, struct userdb_entry *e);
  *          -1 temporary failure.
  * Details (additive): on 1, *domain_kind_r is USERDB_DOMAIN for a user or
  * alias and USERDB_HOLD for a hold domain. A hold domain accepts any local
- * part of 1..64 printable non-blank ASCII octets (else 0 with
- * USERDB_HOLD); a local domain requires a valid mailbox name (else 0 with
- * USERDB_DOMAIN, errno EINVAL). A malformed domain part is 0 with 0. */
+ * part of 1..64 printable non-blank ASCII octets; a local domain requires
+ * a valid mailbox name. Otherwise 0 with USERDB_DOMAIN (= "the domain is
+ * ours, no such recipient", errno EINVAL). A malformed domain part is 0
+ * with 0 (errno EINVAL). */
 int userdb_resolve(const char *path, const char *address,
     struct userdb_entry *e, int *domain_kind_r);
 

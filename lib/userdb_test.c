@@ -289,8 +289,8 @@ test_lookup(void)
 	CHECK(e.kind == USERDB_HOLD && dk == USERDB_HOLD);
 	CHECK_STR(e.host, "127.0.0.1");
 	CHECK(userdb_resolve(db, "o'brien@dialup.example", &e, &dk) == 1 && dk == USERDB_HOLD);
-	CHECK(userdb_resolve(db, "a b@dialup.example", &e, &dk) == 0 && dk == USERDB_HOLD);
-	CHECK(userdb_resolve(db, "@dialup.example", &e, &dk) == 0 && dk == USERDB_HOLD);
+	CHECK(userdb_resolve(db, "a b@dialup.example", &e, &dk) == 0 && dk == USERDB_DOMAIN);
+	CHECK(userdb_resolve(db, "@dialup.example", &e, &dk) == 0 && dk == USERDB_DOMAIN);
 	CHECK(userdb_resolve(db, "broken@example.jp", &e, &dk) == -1);
 	CHECK(userdb_resolve(db, "x@nodomain.example", &e, &dk) == -1);
 	/* "a@b@example.jp": the domain is after the last '@', the local part
