@@ -1,0 +1,133 @@
+/* main.c - smtp-handler: serves one SMTP connection on stdin/stdout (or
+ * the socket systemd passes as fd 3). Start-up (fds, peer, TLS
+ * credentials, privilege drop), the greeting, the command loop, and the
+ * session summary in the log. */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "log.h"
+#include "smtp.h"
+#include "util.h"
+
+static struct smtp_config cfg;
+static struct session sess;
+
+static void
+summary(struct session *s, const char *result)
+{
+	char f[14][400];
+	const char *fields[15];
+	int n = 0;
+
+#define FIELD(...) (snprintf(f[n], sizeof f[n], __VA_ARGS__), \
+	fields[n] = f[n], n++)
+	FIELD("REMOTE_ADDR=%s", s->peer.addr);
+	FIELD("HELO=%s", s->helo[0] ? s->helo : "-");
+	FIELD("USER=%s", s->auth_user[0] ? s->auth_user : "-");
+	FIELD("AUTH_MECH=%s", s->auth_mech ? s->auth_mech : "-");
+	FIELD("TLS_VERSION=%s", s->tls_on ? s->tls_version : "-");
+	FIELD("TLS_CIPHER=%s", s->tls_on ? s->tls_suite : "-");
+	FIELD("CLIENT_CERT=%s", s->cert_user[0] ? s->cert_user : "-");
+	FIELD("MESSAGES=%u", s->messages);
+	FIELD("RCPTS=%u", s->rcpts_total);
+	FIELD("BYTES_ACCEPTED=%llu", (unsigned long long)s->bytes_accepted);
+	FIELD("BYTES_IN=%llu", (unsigned long long)s->io.bytes_in);
+	FIELD("BYTES_OUT=%llu", (unsigned long long)s->io.bytes_out);
+	FIELD("DURATION_MS=%lld", (long long)(clock_ms() - s->started_ms));
+	FIELD("RESULT=%s", result);
+#undef FIELD
+	fields[n] = NULL;
+	log_fields(LOG_INFO, "smtp session", fields);
+}
+
+static const char *
+serve(struct session *s)
+{
+	int n, flags;
+
+	reply_arg(s, R_GREETING, s->cfg->hostname);
+	for (;;) {
+		n = io_getline(&s->io, s->line, sizeof s->line, &flags);
+		if (n == IO_EOF)
+			return s->state == ST_INIT || s->state == ST_READY
+			    ? "disconnected" : "disconnected in transaction";
+		if (n == IO_TIMEOUT) {
+			reply_arg(s, R_TIMEOUT, s->cfg->hostname);
+			transaction_reset(s);
+			return "timeout";
+		}
+		if (n == IO_ERROR) {
+			transaction_reset(s);
+			return "i/o error";
+		}
+		if (n == IO_TOOLONG)
+			reply(s, R_LINE_TOO_LONG);
+		else
+			smtp_dispatch(s, s->line, (size_t)n, flags);
+		if (s->quit)
+			return "quit";
+		if (s->errors >= s->cfg->max_errors) {
+			reply_arg(s, R_TOO_MANY_ERRORS, s->cfg->hostname);
+			transaction_reset(s);
+			log_msg(LOG_NOTICE, "%s: too many errors, disconnecting",
+			    s->peer.addr);
+			return "too many errors";
+		}
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct session *s = &sess;
+	const char *result, *err = NULL;
+	int rc;
+
+	if (startup_fds() < 0)
+		return 1;
+	log_open("smtp-handler");
+	signal(SIGPIPE, SIG_IGN);
+	rc = options_parse(&cfg, argc, argv);
+	if (rc != 0)
+		return rc > 0 ? 0 : 64;
+	s->cfg = &cfg;
+	s->started_ms = clock_ms();
+	s->state = ST_INIT;
+	peer_get(&s->peer);
+	if (!cfg.hostname[0])
+		startup_hostname(cfg.hostname, sizeof cfg.hostname);
+	if (cfg.relay_clients) {
+		int bad = 0;
+		s->relay_client = cidr_match(s->peer.addr, cfg.relay_clients,
+		    &bad);
+		if (bad)
+			log_msg(LOG_WARNING, "--relay-clients has invalid entries: "
+			    "%s", cfg.relay_clients);
+	}
+	if (tlsup_load(s) < 0 && cfg.tls_mode == TLSM_IMPLICIT) {
+		log_msg(LOG_ERR, "implicit TLS without a certificate: closing");
+		return 1;
+	}
+	if (startup_drop_user(cfg.run_user, &err) < 0) {
+		log_msg(LOG_ERR, "--user %s: %s", cfg.run_user ? cfg.run_user : "",
+		    err ? err : "failed");
+		return 1;
+	}
+	io_init(&s->io, 0, 1);
+	io_set_timeouts(&s->io, cfg.timeout, cfg.session_timeout);
+	log_msg(LOG_DEBUG, "connection from %s", s->peer.addr);
+	if (cfg.tls_mode == TLSM_IMPLICIT && tlsup_start(s) < 0) {
+		summary(s, "tls handshake failed");
+		return 1;
+	}
+	if (!cfg.ways) {
+		reply(s, R_NOT_ENABLED);
+		result = "not enabled";
+	} else
+		result = serve(s);
+	io_flush(&s->io);
+	tlsup_close(s);
+	summary(s, result);
+	return 0;
+}

@@ -1,0 +1,221 @@
+/* options.c - smtp-handler's command line (smtp-handler(8) documents
+ * every option). Numbers are parsed strictly. An invalid --auth list is
+ * not a usage error: the port is "not enabled" and says so (421). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "smtp.h"
+#include "util.h"
+
+enum {
+	O_USERS = 256, O_SPOOL, O_AUTH, O_TLS, O_REQUIRE_TLS, O_CERT, O_KEY,
+	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
+	O_MAX_ERRORS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY,
+	O_QUOTA_TEMP, O_USER, O_DEBUG, O_HELP, O_VERSION
+};
+
+static const struct option longopts[] = {
+	{ "users", required_argument, NULL, O_USERS },
+	{ "spool", required_argument, NULL, O_SPOOL },
+	{ "auth", required_argument, NULL, O_AUTH },
+	{ "tls", required_argument, NULL, O_TLS },
+	{ "require-tls", no_argument, NULL, O_REQUIRE_TLS },
+	{ "cert", required_argument, NULL, O_CERT },
+	{ "key", required_argument, NULL, O_KEY },
+	{ "client-ca", required_argument, NULL, O_CLIENT_CA },
+	{ "client-revoked", required_argument, NULL, O_CLIENT_REVOKED },
+	{ "relay-clients", required_argument, NULL, O_RELAY },
+	{ "max-size", required_argument, NULL, O_MAX_SIZE },
+	{ "max-recipients", required_argument, NULL, O_MAX_RCPTS },
+	{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
+	{ "hostname", required_argument, NULL, O_HOSTNAME },
+	{ "timeout", required_argument, NULL, O_TIMEOUT },
+	{ "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
+	{ "auth-delay", required_argument, NULL, O_AUTH_DELAY },
+	{ "quota-tempfail", no_argument, NULL, O_QUOTA_TEMP },
+	{ "user", required_argument, NULL, O_USER },
+	{ "debug", no_argument, NULL, O_DEBUG },
+	{ "help", no_argument, NULL, O_HELP },
+	{ "version", no_argument, NULL, O_VERSION },
+	{ NULL, 0, NULL, 0 }
+};
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+"usage: smtp-handler [options]   (serves one SMTP connection on stdin/stdout)\n"
+"  --users PATH            user database CDB (default " USERDB_DEFAULT ")\n"
+"  --spool DIR             queue spool (default " QUEUE_DEFAULT_SPOOL ")\n"
+"  --auth LIST             ways in: anonymous,password,certificate\n"
+"                          (default anonymous)\n"
+"  --tls MODE              none, starttls or implicit (default none)\n"
+"  --require-tls           refuse MAIL and AUTH before TLS\n"
+"  --cert PATH --key PATH  PEM certificate chain and key (default:\n"
+"                          $CREDENTIALS_DIRECTORY/tls.crt and tls.key)\n"
+"  --client-ca PATH        request client certificates signed by this CA\n"
+"  --client-revoked PATH   CDB of revoked serials / SHA-256 fingerprints\n"
+"  --relay-clients CIDRS   clients allowed to relay without AUTH\n"
+"  --max-size BYTES        largest message, K/M/G allowed (default 50M)\n"
+"  --max-recipients N      recipients per message (default 100, max %d)\n"
+"  --max-errors N          errors before disconnect (default %d)\n"
+"  --hostname NAME         our name in greetings and Received:\n"
+"  --timeout SECONDS       wait for each command or data read (default 300)\n"
+"  --session-timeout SECS  whole session limit (default 3600, 0 = none)\n"
+"  --auth-delay MS         delay after a failed AUTH (default 1000)\n"
+"  --quota-tempfail        refuse over-quota mail with 452 4.2.2, not 552\n"
+"  --user NAME             switch to this user when started as root\n"
+"  --debug                 log state changes\n"
+"  --help, --version\n", SMTP_RCPT_HARD, SMTP_DEFAULT_ERRORS);
+}
+
+static int
+number(const char *opt, const char *arg, uint64_t max, uint64_t *out)
+{
+	if (parse_uint(arg, strlen(arg), max, out) < 0) {
+		fprintf(stderr, "smtp-handler: %s: not a number up to %llu: %s\n",
+		    opt, (unsigned long long)max, arg);
+		return -1;
+	}
+	return 0;
+}
+
+/* "anonymous,password,certificate" -> WAY_* bits; 0 if empty/invalid. */
+static unsigned
+parse_ways(const char *list)
+{
+	char buf[256], *w, *save = NULL;
+	unsigned ways = 0;
+
+	if (copy_str(buf, sizeof buf, list) < 0)
+		return 0;
+	for (w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+		if (!strcmp(w, "anonymous"))
+			ways |= WAY_ANONYMOUS;
+		else if (!strcmp(w, "password"))
+			ways |= WAY_PASSWORD;
+		else if (!strcmp(w, "certificate"))
+			ways |= WAY_CERT;
+		else
+			return 0;
+	}
+	return ways;
+}
+
+int
+options_parse(struct smtp_config *c, int argc, char **argv)
+{
+	int ch;
+	uint64_t v;
+
+	memset(c, 0, sizeof *c);
+	c->users = USERDB_DEFAULT;
+	c->spool = QUEUE_DEFAULT_SPOOL;
+	c->ways = WAY_ANONYMOUS;
+	c->tls_mode = TLSM_NONE;
+	c->max_size = SMTP_DEFAULT_SIZE;
+	c->max_rcpts = SMTP_DEFAULT_RCPTS;
+	c->max_errors = SMTP_DEFAULT_ERRORS;
+	c->timeout = 300;
+	c->session_timeout = 3600;
+	c->auth_delay_ms = 1000;
+	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+		switch (ch) {
+		case O_USERS: c->users = optarg; break;
+		case O_SPOOL: c->spool = optarg; break;
+		case O_AUTH:
+			if (!(c->ways = parse_ways(optarg)))
+				log_msg(LOG_ERR, "--auth \"%s\": empty or invalid "
+				    "list (anonymous,password,certificate): this "
+				    "port is not enabled", optarg);
+			break;
+		case O_TLS:
+			if (!strcmp(optarg, "none"))
+				c->tls_mode = TLSM_NONE;
+			else if (!strcmp(optarg, "starttls"))
+				c->tls_mode = TLSM_STARTTLS;
+			else if (!strcmp(optarg, "implicit"))
+				c->tls_mode = TLSM_IMPLICIT;
+			else {
+				fprintf(stderr, "smtp-handler: --tls: none, "
+				    "starttls or implicit\n");
+				return -1;
+			}
+			break;
+		case O_REQUIRE_TLS: c->require_tls = 1; break;
+		case O_CERT: c->cert = optarg; break;
+		case O_KEY: c->key = optarg; break;
+		case O_CLIENT_CA: c->client_ca = optarg; break;
+		case O_CLIENT_REVOKED: c->client_revoked = optarg; break;
+		case O_RELAY: c->relay_clients = optarg; break;
+		case O_MAX_SIZE:
+			if (parse_size(optarg, &v) < 0 || v == 0 ||
+			    v > UINT64_MAX / 4) {
+				fprintf(stderr, "smtp-handler: --max-size: a size "
+				    "above 0 (K/M/G allowed): %s\n", optarg);
+				return -1;
+			}
+			c->max_size = v;
+			break;
+		case O_MAX_RCPTS:
+			if (number("--max-recipients", optarg, SMTP_RCPT_HARD, &v)
+			    < 0 || v == 0)
+				return -1;
+			c->max_rcpts = (unsigned)v;
+			break;
+		case O_MAX_ERRORS:
+			if (number("--max-errors", optarg, 1000, &v) < 0 || v == 0)
+				return -1;
+			c->max_errors = (unsigned)v;
+			break;
+		case O_HOSTNAME:
+			if (copy_str(c->hostname, sizeof c->hostname, optarg) < 0 ||
+			    strpbrk(optarg, " \t\r\n()")) {
+				fprintf(stderr, "smtp-handler: --hostname: bad "
+				    "name\n");
+				return -1;
+			}
+			break;
+		case O_TIMEOUT:
+			if (number("--timeout", optarg, 86400, &v) < 0 || v == 0)
+				return -1;
+			c->timeout = (unsigned)v;
+			break;
+		case O_SESSION_TIMEOUT:
+			if (number("--session-timeout", optarg, 86400 * 7, &v) < 0)
+				return -1;
+			c->session_timeout = (unsigned)v;
+			break;
+		case O_AUTH_DELAY:
+			if (number("--auth-delay", optarg, 60000, &v) < 0)
+				return -1;
+			c->auth_delay_ms = (unsigned)v;
+			break;
+		case O_QUOTA_TEMP: c->quota_temp = 1; break;
+		case O_USER: c->run_user = optarg; break;
+		case O_DEBUG: log_set_debug(1); break;
+		case O_HELP:
+			usage(stdout);
+			return 1;
+		case O_VERSION:
+			printf("smtp-handler (postern) %s\n", POSTERN_VERSION);
+			return 1;
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "smtp-handler: unexpected argument: %s\n",
+		    argv[optind]);
+		return -1;
+	}
+	if ((c->cert == NULL) != (c->key == NULL)) {
+		fprintf(stderr, "smtp-handler: --cert and --key go together\n");
+		return -1;
+	}
+	return 0;
+}
