@@ -96,4 +96,15 @@ int queue_lock(const char *spool, const char *queue, int block);
 int queue_env_parse(const char *text, size_t len, struct queue_env *env);
 long queue_env_format(const struct queue_env *env, char *out, size_t size);
 
+/* Upper bound of a formatted envelope (a buffer this large always fits). */
+#define QUEUE_ENV_TEXT_MAX 65536
+
+/* 1 if id may name a queue file (no '/', no leading '.', printable
+ * ASCII without blanks, shorter than QUEUE_ID_MAX), else 0. */
+int queue_id_valid(const char *id);
+
+/* Removes tmp/ files and msg/ files without an env/ (left by a crash)
+ * older than max_age seconds. Call it under queue_lock(). */
+void queue_clean(const char *spool, const char *queue, unsigned max_age);
+
 #endif

@@ -1,0 +1,938 @@
+/* queue.c - the spool's queues (outbound, hold/NODE): a message is
+ * msg/ID plus env/ID, written through tmp/ and renamed in (msg first, env
+ * last, each fsync'd with its directory), removed env first. Envelopes
+ * are a small versioned text format, parsed strictly:
+ *
+ *   postern-queue 1
+ *   id ID
+ *   sender ADDR | sender <>
+ *   arrival SECONDS
+ *   attempts N
+ *   next-try SECONDS
+ *   size BYTES
+ *   rcpt STATE ADDR[ LAST-REPLY]     (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
+ *   end
+ */
+#include "queue.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#define ENV_MAGIC "postern-queue 1\n"
+
+__attribute__((format(printf, 3, 4)))
+static int path_fmt(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int queue_id_valid(const char *id)
+{
+	size_t i;
+
+	if (!id || id[0] == '\0' || id[0] == '.')
+		return 0;
+	for (i = 0; id[i]; i++) {
+		unsigned char c = (unsigned char)id[i];
+		if (i + 1 >= QUEUE_ID_MAX || c <= ' ' || c >= 0x7f || c == '/')
+			return 0;
+	}
+	return 1;
+}
+
+/* "outbound" or "hold/NODE" with NODE a lowercase valid domain. */
+static int queue_valid(const char *queue)
+{
+	const char *node;
+	size_t i;
+
+	if (!queue)
+		return 0;
+	if (strcmp(queue, QUEUE_OUTBOUND) == 0)
+		return 1;
+	if (strncmp(queue, "hold/", 5) != 0)
+		return 0;
+	node = queue + 5;
+	for (i = 0; node[i]; i++)
+		if (node[i] >= 'A' && node[i] <= 'Z')
+			return 0;
+	return addr_domain_valid(node, i);
+}
+
+int queue_hold_name(const char *node, char *out, size_t size)
+{
+	size_t i, len = node ? strlen(node) : 0;
+
+	if (!addr_domain_valid(node, len) || size < len + 6) {
+		errno = EINVAL;
+		return -1;
+	}
+	memcpy(out, "hold/", 5);
+	for (i = 0; i <= len; i++) {
+		char c = node[i];
+		out[5 + i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+	}
+	return 0;
+}
+
+/* SPOOL/QUEUE into buf after validating queue (and id when given). */
+static int queue_dir(char *buf, size_t size, const char *spool,
+    const char *queue)
+{
+	if (!spool || !queue_valid(queue)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return path_fmt(buf, size, "%s/%s", spool, queue);
+}
+
+static int file_path(char *buf, size_t size, const char *spool,
+    const char *queue, const char *sub, const char *id)
+{
+	if (!spool || !queue_valid(queue) || !queue_id_valid(id)) {
+		errno = EINVAL;
+		return -1;
+	}
+	return path_fmt(buf, size, "%s/%s/%s/%s", spool, queue, sub, id);
+}
+
+static int mkdir_p(const char *path)
+{
+	char buf[MAILDIR_PATH_MAX];
+	size_t i, len = strlen(path);
+
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	if (len == 0 || len >= sizeof(buf)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		if (buf[i - 1] == '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -1;
+		buf[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
+/* Creates SPOOL/QUEUE/{tmp,msg,env}. */
+static int queue_make(const char *dir)
+{
+	static const char *const sub[] = { "tmp", "msg", "env" };
+	char buf[MAILDIR_PATH_MAX];
+	size_t i;
+
+	if (mkdir_p(dir) < 0)
+		return -1;
+	for (i = 0; i < 3; i++) {
+		if (path_fmt(buf, sizeof(buf), "%s/%s", dir, sub[i]) < 0)
+			return -1;
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -1;
+	}
+	return 0;
+}
+
+static int fsync_dir(const char *dir, const char *sub)
+{
+	char buf[MAILDIR_PATH_MAX];
+	int fd, r, e;
+
+	if (path_fmt(buf, sizeof(buf), "%s/%s", dir, sub) < 0)
+		return -1;
+	fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+static int write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	while (n > 0) {
+		ssize_t r = write(fd, s, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+/* ---- envelope text ---- */
+
+/* Address-like token: 1..ADDR_MAX bytes, no blanks or controls. */
+static int token_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > ADDR_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c <= ' ' || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int reply_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len >= sizeof(((struct queue_rcpt *)0)->last_reply))
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < ' ' || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+struct out {
+	char *p;
+	size_t len, size;
+	int full;
+};
+
+__attribute__((format(printf, 2, 3)))
+static void out_fmt(struct out *o, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (o->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(o->p + o->len, o->size - o->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= o->size - o->len)
+		o->full = 1;
+	else
+		o->len += (size_t)n;
+}
+
+long queue_env_format(const struct queue_env *env, char *out, size_t size)
+{
+	struct out o = { out, 0, size, 0 };
+	size_t i, slen;
+
+	slen = strnlen(env->sender, sizeof(env->sender));
+	if (size == 0 || !queue_id_valid(env->id) ||
+	    slen >= sizeof(env->sender) ||
+	    (slen > 0 && !token_ok(env->sender, slen)) ||
+	    env->arrival < 0 || env->next_try < 0 || env->nrcpt == 0 ||
+	    env->nrcpt > QUEUE_RCPT_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	out_fmt(&o, ENV_MAGIC "id %s\nsender %s\narrival %lld\nattempts %u\n"
+	    "next-try %lld\nsize %llu\n", env->id, slen ? env->sender : "<>",
+	    (long long)env->arrival, env->attempts, (long long)env->next_try,
+	    (unsigned long long)env->size);
+	for (i = 0; i < env->nrcpt; i++) {
+		const struct queue_rcpt *r = &env->rcpt[i];
+		size_t alen = strnlen(r->addr, sizeof(r->addr));
+		size_t rlen = strnlen(r->last_reply, sizeof(r->last_reply) - 1);
+		size_t k;
+
+		if (alen >= sizeof(r->addr) || !token_ok(r->addr, alen) ||
+		    (r->state != QUEUE_PENDING && r->state != QUEUE_DONE &&
+		    r->state != QUEUE_FAILED)) {
+			errno = EINVAL;
+			return -1;
+		}
+		out_fmt(&o, "rcpt %c %s", r->state, r->addr);
+		if (rlen > 0 && !o.full) {
+			if (o.size - o.len < rlen + 2) {
+				o.full = 1;
+				break;
+			}
+			o.p[o.len++] = ' ';
+			for (k = 0; k < rlen; k++) {
+				unsigned char c = (unsigned char)r->last_reply[k];
+				/* a server's text must not break the format */
+				o.p[o.len++] = (char)(c < ' ' || c == 0x7f ?
+				    ' ' : c);
+			}
+			o.p[o.len] = '\0';
+		}
+		out_fmt(&o, "\n");
+	}
+	out_fmt(&o, "end\n");
+	if (o.full) {
+		errno = ENOSPC;
+		return -1;
+	}
+	return (long)o.len;
+}
+
+/* Next line of text[*pos..len) without its '\n'; -1 if there is none or
+ * it holds a NUL. */
+static int next_line(const char *text, size_t len, size_t *pos,
+    const char **line_r, size_t *llen_r)
+{
+	const char *start = text + *pos, *nl;
+
+	if (*pos >= len)
+		return -1;
+	nl = memchr(start, '\n', len - *pos);
+	if (!nl || memchr(start, '\0', (size_t)(nl - start)))
+		return -1;
+	*line_r = start;
+	*llen_r = (size_t)(nl - start);
+	*pos += *llen_r + 1;
+	return 0;
+}
+
+/* "KEY VALUE": value of a line that begins with "KEY ". */
+static int field(const char *line, size_t llen, const char *key,
+    const char **val_r, size_t *vlen_r)
+{
+	size_t klen = strlen(key);
+
+	if (llen <= klen || memcmp(line, key, klen) != 0 || line[klen] != ' ')
+		return -1;
+	*val_r = line + klen + 1;
+	*vlen_r = llen - klen - 1;
+	return 0;
+}
+
+static int field_num(const char *text, size_t len, size_t *pos,
+    const char *key, uint64_t max, uint64_t *v_r)
+{
+	const char *line, *val;
+	size_t llen, vlen;
+
+	if (next_line(text, len, pos, &line, &llen) < 0 ||
+	    field(line, llen, key, &val, &vlen) < 0)
+		return -1;
+	return parse_uint(val, vlen, max, v_r);
+}
+
+int queue_env_parse(const char *text, size_t len, struct queue_env *env)
+{
+	const char *line, *val;
+	size_t pos = 0, llen, vlen;
+	uint64_t v;
+
+	memset(env, 0, offsetof(struct queue_env, rcpt));
+	if (len < sizeof(ENV_MAGIC) - 1 || len > QUEUE_ENV_TEXT_MAX ||
+	    memcmp(text, ENV_MAGIC, sizeof(ENV_MAGIC) - 1) != 0)
+		goto bad;
+	pos = sizeof(ENV_MAGIC) - 1;
+
+	if (next_line(text, len, &pos, &line, &llen) < 0 ||
+	    field(line, llen, "id", &val, &vlen) < 0 ||
+	    vlen >= sizeof(env->id))
+		goto bad;
+	memcpy(env->id, val, vlen);
+	env->id[vlen] = '\0';
+	if (!queue_id_valid(env->id))
+		goto bad;
+
+	if (next_line(text, len, &pos, &line, &llen) < 0 ||
+	    field(line, llen, "sender", &val, &vlen) < 0)
+		goto bad;
+	if (!(vlen == 2 && memcmp(val, "<>", 2) == 0)) {
+		if (!token_ok(val, vlen))
+			goto bad;
+		memcpy(env->sender, val, vlen);
+		env->sender[vlen] = '\0';
+	}
+
+	if (field_num(text, len, &pos, "arrival", INT64_MAX, &v) < 0)
+		goto bad;
+	env->arrival = (int64_t)v;
+	if (field_num(text, len, &pos, "attempts", UINT32_MAX, &v) < 0)
+		goto bad;
+	env->attempts = (unsigned)v;
+	if (field_num(text, len, &pos, "next-try", INT64_MAX, &v) < 0)
+		goto bad;
+	env->next_try = (int64_t)v;
+	if (field_num(text, len, &pos, "size", UINT64_MAX, &v) < 0)
+		goto bad;
+	env->size = v;
+
+	for (;;) {
+		struct queue_rcpt *r;
+		const char *sp;
+		size_t alen;
+
+		if (next_line(text, len, &pos, &line, &llen) < 0)
+			goto bad;
+		if (llen == 3 && memcmp(line, "end", 3) == 0)
+			break;
+		if (field(line, llen, "rcpt", &val, &vlen) < 0 || vlen < 3 ||
+		    val[1] != ' ' || env->nrcpt >= QUEUE_RCPT_MAX)
+			goto bad;
+		r = &env->rcpt[env->nrcpt];
+		r->state = val[0];
+		if (r->state != QUEUE_PENDING && r->state != QUEUE_DONE &&
+		    r->state != QUEUE_FAILED)
+			goto bad;
+		val += 2;
+		vlen -= 2;
+		sp = memchr(val, ' ', vlen);
+		alen = sp ? (size_t)(sp - val) : vlen;
+		if (!token_ok(val, alen))
+			goto bad;
+		memcpy(r->addr, val, alen);
+		r->addr[alen] = '\0';
+		r->last_reply[0] = '\0';
+		if (sp) {
+			size_t rlen = vlen - alen - 1;
+			if (rlen == 0 || !reply_ok(sp + 1, rlen))
+				goto bad;
+			memcpy(r->last_reply, sp + 1, rlen);
+			r->last_reply[rlen] = '\0';
+		}
+		env->nrcpt++;
+	}
+	if (pos != len || env->nrcpt == 0)
+		goto bad;
+	return 0;
+bad:
+	env->nrcpt = 0;
+	errno = EINVAL;
+	return -1;
+}
+
+/* ---- writing ---- */
+
+int queue_write_open(struct queue_writer *w, const char *spool,
+    const char *queue)
+{
+	char path[MAILDIR_PATH_MAX];
+	int tries, made = 0;
+
+	w->fd = -1;
+	w->size = 0;
+	w->wlen = 0;
+	w->id[0] = '\0';
+	if (queue_dir(w->dir, sizeof(w->dir), spool, queue) < 0)
+		return -1;
+	for (tries = 0; tries < 8; tries++) {
+		maildir_unique(w->id, sizeof(w->id));
+		if (path_fmt(path, sizeof(path), "%s/tmp/%s", w->dir, w->id) < 0)
+			return -1;
+		w->fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (w->fd >= 0)
+			return 0;
+		if (errno == ENOENT && !made) {
+			made = 1;
+			if (queue_make(w->dir) < 0)
+				return -1;
+			continue;
+		}
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
+int queue_write(struct queue_writer *w, const void *p, size_t n)
+{
+	if (w->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	w->size += n;
+	if (w->wlen + n <= sizeof(w->wbuf)) {
+		memcpy(w->wbuf + w->wlen, p, n);
+		w->wlen += n;
+		return 0;
+	}
+	if (w->wlen > 0) {
+		if (write_all(w->fd, w->wbuf, w->wlen) < 0)
+			return -1;
+		w->wlen = 0;
+	}
+	if (n >= sizeof(w->wbuf))
+		return write_all(w->fd, p, n);
+	memcpy(w->wbuf, p, n);
+	w->wlen = n;
+	return 0;
+}
+
+void queue_write_abort(struct queue_writer *w)
+{
+	char path[MAILDIR_PATH_MAX];
+	int e = errno;
+
+	if (w->fd >= 0) {
+		close(w->fd);
+		w->fd = -1;
+	}
+	if (w->id[0] && path_fmt(path, sizeof(path), "%s/tmp/%s", w->dir,
+	    w->id) == 0)
+		unlink(path);
+	w->id[0] = '\0';
+	errno = e;
+}
+
+/* Writes text to tmp/NAME (fresh name), fsyncs, renames to env/ID and
+ * fsyncs env/. Leaves nothing behind on failure. */
+static int env_install(const char *dir, const char *id, const char *text,
+    size_t len)
+{
+	char tmp[MAILDIR_PATH_MAX], dst[MAILDIR_PATH_MAX];
+	char name[MAILDIR_NAME_MAX];
+	int fd, e, tries;
+
+	if (path_fmt(dst, sizeof(dst), "%s/env/%s", dir, id) < 0)
+		return -1;
+	for (tries = 0;; tries++) {
+		maildir_unique(name, sizeof(name));
+		if (path_fmt(tmp, sizeof(tmp), "%s/tmp/%s", dir, name) < 0)
+			return -1;
+		fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (fd >= 0)
+			break;
+		if (errno != EEXIST || tries >= 8)
+			return -1;
+	}
+	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+		e = errno;
+		close(fd);
+		goto fail;
+	}
+	if (close(fd) < 0 || rename(tmp, dst) < 0) {
+		e = errno;
+		goto fail;
+	}
+	if (fsync_dir(dir, "env") < 0)
+		return -1;
+	return 0;
+fail:
+	unlink(tmp);
+	errno = e;
+	return -1;
+}
+
+int queue_write_commit(struct queue_writer *w, struct queue_env *env)
+{
+	char text[QUEUE_ENV_TEXT_MAX];
+	char tmp[MAILDIR_PATH_MAX], msg[MAILDIR_PATH_MAX];
+	size_t i;
+	long len;
+	int fd, e;
+
+	if (w->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if (copy_str(env->id, sizeof(env->id), w->id) < 0) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	env->size = w->size;
+	for (i = 0; i < env->nrcpt && i < QUEUE_RCPT_MAX; i++)
+		if (env->rcpt[i].state == '\0')
+			env->rcpt[i].state = QUEUE_PENDING;
+	len = queue_env_format(env, text, sizeof(text));
+	if (len < 0)
+		goto fail;
+	if ((w->wlen > 0 && write_all(w->fd, w->wbuf, w->wlen) < 0) ||
+	    fsync(w->fd) < 0)
+		goto fail;
+	w->wlen = 0;
+	fd = w->fd;
+	w->fd = -1;
+	if (close(fd) < 0 ||
+	    path_fmt(tmp, sizeof(tmp), "%s/tmp/%s", w->dir, w->id) < 0 ||
+	    path_fmt(msg, sizeof(msg), "%s/msg/%s", w->dir, w->id) < 0 ||
+	    rename(tmp, msg) < 0)
+		goto fail;
+	/* msg/ID must be durable before env/ID can appear */
+	if (fsync_dir(w->dir, "msg") < 0 ||
+	    env_install(w->dir, w->id, text, (size_t)len) < 0) {
+		char env_path[MAILDIR_PATH_MAX];
+		e = errno;
+		if (path_fmt(env_path, sizeof(env_path), "%s/env/%s", w->dir,
+		    w->id) == 0)
+			unlink(env_path);
+		unlink(msg);
+		w->id[0] = '\0';
+		errno = e;
+		return -1;
+	}
+	w->id[0] = '\0';
+	return 0;
+fail:
+	queue_write_abort(w);
+	return -1;
+}
+
+/* ---- reading ---- */
+
+int queue_env_read(const char *spool, const char *queue, const char *id,
+    struct queue_env *env)
+{
+	char path[MAILDIR_PATH_MAX];
+	char text[QUEUE_ENV_TEXT_MAX + 1];
+	size_t n = 0;
+	int fd, e;
+
+	if (file_path(path, sizeof(path), spool, queue, "env", id) < 0)
+		return -1;
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	while (n < sizeof(text)) {
+		ssize_t r = read(fd, text + n, sizeof(text) - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			e = errno;
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	close(fd);
+	if (n > QUEUE_ENV_TEXT_MAX || queue_env_parse(text, n, env) < 0 ||
+	    strcmp(env->id, id) != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+int queue_env_update(const char *spool, const char *queue,
+    const struct queue_env *env)
+{
+	char text[QUEUE_ENV_TEXT_MAX];
+	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
+	long len;
+
+	if (file_path(path, sizeof(path), spool, queue, "env", env->id) < 0 ||
+	    queue_dir(dir, sizeof(dir), spool, queue) < 0)
+		return -1;
+	len = queue_env_format(env, text, sizeof(text));
+	if (len < 0)
+		return -1;
+	/* never resurrect a removed message */
+	if (access(path, F_OK) < 0)
+		return -1;
+	return env_install(dir, env->id, text, (size_t)len);
+}
+
+int queue_msg_open(const char *spool, const char *queue, const char *id)
+{
+	char path[MAILDIR_PATH_MAX];
+
+	if (file_path(path, sizeof(path), spool, queue, "msg", id) < 0)
+		return -1;
+	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+}
+
+int queue_remove(const char *spool, const char *queue, const char *id)
+{
+	char path[MAILDIR_PATH_MAX], dir[MAILDIR_PATH_MAX];
+
+	if (file_path(path, sizeof(path), spool, queue, "env", id) < 0 ||
+	    queue_dir(dir, sizeof(dir), spool, queue) < 0)
+		return -1;
+	if (unlink(path) < 0) {
+		if (errno != ENOENT)
+			return -1;
+	} else if (fsync_dir(dir, "env") < 0) {
+		return -1;
+	}
+	if (file_path(path, sizeof(path), spool, queue, "msg", id) < 0)
+		return -1;
+	if (unlink(path) < 0 && errno != ENOENT)
+		return -1;
+	return 0;
+}
+
+int queue_lock(const char *spool, const char *queue, int block)
+{
+	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
+	int fd, e;
+
+	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
+	    path_fmt(path, sizeof(path), "%s/.lock", dir) < 0)
+		return -1;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 && errno == ENOENT) {
+		if (queue_make(dir) < 0)
+			return -1;
+		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+		    0600);
+	}
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | (block ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		e = errno;
+		close(fd);
+		errno = e == EAGAIN ? EWOULDBLOCK : e;
+		return -1;
+	}
+	return fd;
+}
+
+/* ---- listing ---- */
+
+/* Names of a directory accepted by keep(), in one arena, sorted. */
+struct names {
+	char *arena;
+	size_t len, cap;
+	size_t *off;
+	size_t n, ncap;
+};
+
+static void names_free(struct names *s)
+{
+	free(s->arena);
+	free(s->off);
+	memset(s, 0, sizeof(*s));
+}
+
+static int names_add(struct names *s, const char *name)
+{
+	size_t len = strlen(name) + 1;
+
+	if (s->n == s->ncap) {
+		size_t cap = s->ncap ? s->ncap * 2 : 64;
+		size_t *p = realloc(s->off, cap * sizeof(*p));
+		if (!p)
+			return -1;
+		s->off = p;
+		s->ncap = cap;
+	}
+	if (s->len + len > s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 4096;
+		char *p;
+		while (cap < s->len + len)
+			cap *= 2;
+		p = realloc(s->arena, cap);
+		if (!p)
+			return -1;
+		s->arena = p;
+		s->cap = cap;
+	}
+	memcpy(s->arena + s->len, name, len);
+	s->off[s->n++] = s->len;
+	s->len += len;
+	return 0;
+}
+
+static int names_cmp(const void *a, const void *b, void *arena)
+{
+	return strcmp((const char *)arena + *(const size_t *)a,
+	    (const char *)arena + *(const size_t *)b);
+}
+
+/* Reads dir (missing = empty); want_dir selects directories, else
+ * regular files. 0 / -1. */
+static int names_read(const char *dir, int want_dir,
+    int (*keep)(const char *), struct names *s)
+{
+	struct dirent *de;
+	DIR *d;
+	int e;
+
+	memset(s, 0, sizeof(*s));
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de) {
+			if (errno)
+				goto fail;
+			break;
+		}
+		if (de->d_type != DT_UNKNOWN &&
+		    de->d_type != (want_dir ? DT_DIR : DT_REG))
+			continue;
+		if (!keep(de->d_name))
+			continue;
+		if (names_add(s, de->d_name) < 0)
+			goto fail;
+	}
+	closedir(d);
+	if (s->n > 1)
+		qsort_r(s->off, s->n, sizeof(*s->off), names_cmp, s->arena);
+	return 0;
+fail:
+	e = errno;
+	closedir(d);
+	names_free(s);
+	errno = e;
+	return -1;
+}
+
+int queue_foreach(const char *spool, const char *queue,
+    int (*fn)(const char *id, void *arg), void *arg)
+{
+	char dir[MAILDIR_PATH_MAX];
+	struct names s;
+	size_t i;
+	int r = 0;
+
+	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
+	    path_fmt(dir + strlen(dir), sizeof(dir) - strlen(dir), "/env") < 0 ||
+	    names_read(dir, 0, queue_id_valid, &s) < 0)
+		return -1;
+	for (i = 0; i < s.n && r == 0; i++)
+		r = fn(s.arena + s.off[i], arg);
+	names_free(&s);
+	return r;
+}
+
+long queue_count(const char *spool, const char *queue)
+{
+	char dir[MAILDIR_PATH_MAX];
+	struct dirent *de;
+	DIR *d;
+	long n = 0;
+	int e;
+
+	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
+	    path_fmt(dir + strlen(dir), sizeof(dir) - strlen(dir), "/env") < 0)
+		return -1;
+	d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -1;
+	for (;;) {
+		errno = 0;
+		de = readdir(d);
+		if (!de)
+			break;
+		if ((de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
+		    queue_id_valid(de->d_name))
+			n++;
+	}
+	e = errno;
+	closedir(d);
+	if (e) {
+		errno = e;
+		return -1;
+	}
+	return n;
+}
+
+static int node_ok(const char *name)
+{
+	size_t i;
+
+	for (i = 0; name[i]; i++)
+		if (name[i] >= 'A' && name[i] <= 'Z')
+			return 0;
+	return addr_domain_valid(name, i);
+}
+
+int queue_foreach_node(const char *spool,
+    int (*fn)(const char *node, void *arg), void *arg)
+{
+	char dir[MAILDIR_PATH_MAX];
+	struct names s;
+	size_t i;
+	int r = 0;
+
+	if (!spool) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (path_fmt(dir, sizeof(dir), "%s/hold", spool) < 0 ||
+	    names_read(dir, 1, node_ok, &s) < 0)
+		return -1;
+	for (i = 0; i < s.n && r == 0; i++)
+		r = fn(s.arena + s.off[i], arg);
+	names_free(&s);
+	return r;
+}
+
+static int any_name(const char *name)
+{
+	return name[0] != '.';
+}
+
+void queue_clean(const char *spool, const char *queue, unsigned max_age)
+{
+	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
+	time_t now = time(NULL);
+	struct names s;
+	struct stat st;
+	size_t i;
+
+	if (queue_dir(dir, sizeof(dir), spool, queue) < 0)
+		return;
+	if (path_fmt(path, sizeof(path), "%s/tmp", dir) == 0 &&
+	    names_read(path, 0, any_name, &s) == 0) {
+		for (i = 0; i < s.n; i++) {
+			const char *n = s.arena + s.off[i];
+			if (path_fmt(path, sizeof(path), "%s/tmp/%s", dir, n) == 0
+			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_mtime + (time_t)max_age < now)
+				unlink(path);
+		}
+		names_free(&s);
+	}
+	if (path_fmt(path, sizeof(path), "%s/msg", dir) == 0 &&
+	    names_read(path, 0, queue_id_valid, &s) == 0) {
+		for (i = 0; i < s.n; i++) {
+			const char *n = s.arena + s.off[i];
+			if (path_fmt(path, sizeof(path), "%s/env/%s", dir, n) < 0 ||
+			    access(path, F_OK) == 0 || errno != ENOENT)
+				continue;
+			if (path_fmt(path, sizeof(path), "%s/msg/%s", dir, n) == 0
+			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
+			    st.st_mtime + (time_t)max_age < now)
+				unlink(path);
+		}
+		names_free(&s);
+	}
+}
