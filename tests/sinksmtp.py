@@ -15,6 +15,7 @@ arguments masked) and each ETRN argument to OUT/etrn.log.
   data CODE TEXT            reply after the data instead of 250
   etrn CODE TEXT            reply to ETRN instead of 250
   greeting CODE TEXT        first reply
+  delay SECONDS             wait this long before the reply after the data
 Blank lines and # comments are ignored.
 """
 import argparse, json, os, socket, socketserver, ssl, sys, threading
@@ -24,7 +25,7 @@ counter = [0]
 
 
 def load_replies(path):
-    r = {"rcpt": {}, "data": None, "etrn": None, "greeting": None}
+    r = {"rcpt": {}, "data": None, "etrn": None, "greeting": None, "delay": None}
     if not path or not os.path.exists(path):
         return r
     with open(path) as f:
@@ -36,7 +37,7 @@ def load_replies(path):
             if parts[0] == "rcpt" and len(parts) == 3:
                 addr, rest = parts[1], parts[2]
                 r["rcpt"][addr.lower()] = rest
-            elif parts[0] in ("data", "etrn", "greeting"):
+            elif parts[0] in ("data", "etrn", "greeting", "delay"):
                 r[parts[0]] = " ".join(parts[1:])
     return r
 
@@ -154,6 +155,9 @@ class Handler(socketserver.StreamRequestHandler):
                         raw = raw[1:]
                     data.append(raw)
                 rep = load_replies(a.replies)
+                if rep["delay"]:
+                    import time
+                    time.sleep(float(rep["delay"]))
                 if rep["data"] and not rep["data"].startswith("2"):
                     self.send(rep["data"])
                 else:
