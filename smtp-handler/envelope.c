@@ -166,7 +166,8 @@ envelope_path(char **pp, char *out, size_t size, int is_rcpt, int utf8)
 		for (i = 0; i < dn; i++)
 			if ((unsigned char)dom[i] >= 0x80 && !utf8)
 				return R_UTF8_ADDR;
-		return strchr(dom, '@') && (size_t)(strchr(dom, '@') - dom) < dn
+		return is_rcpt && strchr(dom, '@') &&
+		    (size_t)(strchr(dom, '@') - dom) < dn
 		    ? R_RELAY_TRICK : bad;
 	}
 	if (quoted && !is_dot_string(local, ln, utf8)) {

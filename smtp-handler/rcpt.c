@@ -121,24 +121,23 @@ resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
 		}
 		return add_queued(s, addr, qname, orig);
 	case USERDB_ALIAS: {
-		char *t, *save = NULL;
+		char target[ADDR_MAX + 1];
+		size_t pos = 0;
 		enum reply r;
+		int got;
 		if (depth >= SMTP_ALIAS_DEPTH) {
 			log_msg(LOG_ERR, "alias %s: expansion too deep (loop?)",
 			    e.key);
 			return R_ALIAS_LOOP;
 		}
-		for (t = strtok_r(e.targets, ", \t", &save); t;
-		    t = strtok_r(NULL, ", \t", &save)) {
-			char target[ADDR_MAX + 1];
-			if (copy_str(target, sizeof target, t) < 0) {
-				log_msg(LOG_ERR, "alias %s: target too long", e.key);
-				return R_TEMP_ALIAS;
-			}
-			ascii_lower(target);
+		while ((got = userdb_alias_next(e.targets, &pos, target,
+		    sizeof target)) > 0)
 			if ((r = resolve(s, target, orig, depth + 1, budget))
 			    != R_NONE)
 				return r;
+		if (got < 0) {
+			log_msg(LOG_ERR, "alias %s: target too long", e.key);
+			return R_TEMP_ALIAS;
 		}
 		return R_NONE;
 	}

@@ -1,0 +1,144 @@
+#!/usr/bin/env bash
+# t-smtp-golden.sh - golden transcripts for smtp-handler.
+#
+# Each tests/golden/smtp/NAME.in is piped into smtp-handler in one write
+# (so every case is also a pipelined batch); the replies, followed by a
+# dump of everything delivered (maildir files byte for byte, queue
+# envelopes and messages), must equal NAME.out after masking what
+# changes from run to run (dates, unique names, ids).
+#
+# NAME.in format: one client line per line, sent with CRLF appended.
+# printf %b escapes work inside a line (\r \n \0 \xHH \\), and a line
+# ending in \c is sent without the CRLF. Lines starting with "##" are
+# comments. Directives:
+#   #!args OPTIONS...   extra smtp-handler options
+#   #!env NAME=VALUE    environment (e.g. TCPREMOTEIP=192.0.2.7)
+#   #!pre COMMAND       shell command run before (in $T, with $MAIL set)
+# UPDATE_GOLDEN=1 rewrites the .out files (review the diff!).
+. "$(dirname "$0")/lib.sh"
+
+G=$top/tests/golden/smtp
+SMTP=${SMTP_BIN:-$SMTP}   # SMTP_BIN: test another build
+if [ ! -x "$SMTP" ]; then
+	skip smtp-golden "smtp-handler is not built"
+	summary; exit
+fi
+for tool in cdb openssl python3; do
+	if ! command -v $tool >/dev/null; then
+		skip smtp-golden "$tool is not installed"
+		summary; exit
+	fi
+done
+
+MAIL=$T/mail
+HASH=$(openssl passwd -6 secret)
+cat > "$T/users" <<EOF
+# test database for the golden transcripts
+example.test              domain
+other.test                domain
+dialup.test               hold      host=127.0.0.1:2525  etrn-from=192.0.2.0/24
+alice@example.test        $HASH     $MAIL/alice
+bob@example.test          $HASH     $MAIL/bob            quota=2K
+carol@example.test        $HASH     $MAIL/carol          nosmtp
+dave@example.test         !$HASH    $MAIL/dave
+erin@example.test         $HASH     $MAIL/erin           locked
+postmaster@example.test   alias     alice@example.test
+list@example.test         alias     alice@example.test,bob@example.test,friend@remote.test,alice@example.test
+loop1@example.test        alias     loop2@example.test
+loop2@example.test        alias     loop1@example.test
+broken@example.test       alias     nobody@example.test
+EOF
+if ! cdb -c -m "$T/users.cdb" "$T/users"; then
+	fail smtp-golden "cannot build the user database"
+	summary; exit
+fi
+
+# dump DIR: what was delivered, with run-specific parts masked
+dump() {
+	python3 - "$1" <<'PY'
+import os, re, sys
+root = sys.argv[1]
+def mask(t):
+    t = re.sub(r'\d{9,}\.M\d+P\d+Q\d+\.[A-Za-z0-9.-]+', 'UNIQUE', t)
+    t = re.sub(r'(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w\w\w \d{4} \d\d:\d\d:\d\d [+-]\d{4}', 'DATE', t)
+    t = re.sub(r'\b1\d{9}\b', 'TIME', t)
+    return t
+def show(path):
+    data = open(path, 'rb').read()
+    text = data.decode('utf-8', 'backslashreplace')
+    text = text.replace('\r', '\\r')
+    sys.stdout.write(mask(text))
+    if not text.endswith('\n'):
+        sys.stdout.write('\\c\n')
+for dirpath, dirs, files in sorted(os.walk(root)):
+    dirs.sort()
+    rel = os.path.relpath(dirpath, root)
+    for f in sorted(files):
+        if f.startswith('.'):
+            continue
+        full = os.path.join(dirpath, f)
+        r = os.path.join(rel, f)
+        if 'tmp' in r.split(os.sep)[:-1]:
+            print('=== STRAY TMP FILE', mask(r))
+            continue
+        print('===', mask(r), '(%d octets)' % os.path.getsize(full))
+        show(full)
+PY
+}
+
+mask_replies() {
+	sed -e 's/\r$//' \
+	    -e 's/[0-9]\{9,\}\.M[0-9]*P[0-9]*Q[0-9]*\.[A-Za-z0-9.-]*/UNIQUE/g'
+}
+
+run_case() {
+	local in=$1 name args=() envs=() pre=() line
+	name=$(basename "$in" .in)
+	rm -rf "$MAIL" "$T/spool" "$T/case"
+	mkdir -p "$MAIL" "$T/spool" "$T/case"
+	: > "$T/case/input"
+	while IFS= read -r line || [ -n "$line" ]; do
+		case $line in
+		'#!args '*) read -r -a more <<<"${line#\#!args }"; args+=("${more[@]}") ;;
+		'#!env '*) envs+=("${line#\#!env }") ;;
+		'#!pre '*) pre+=("${line#\#!pre }") ;;
+		'##'*) ;;
+		*) printf '%b\r\n' "$line" >> "$T/case/input" ;;
+		esac
+	done < "$in"
+	for c in "${pre[@]}"; do (cd "$T" && MAIL=$MAIL eval "$c"); done
+	env "${envs[@]}" "$SMTP" --users "$T/users.cdb" --spool "$T/spool" \
+		--hostname mx.test --auth-delay 0 "${args[@]}" \
+		< "$T/case/input" > "$T/case/replies" 2> "$T/case/log"
+	echo "exit $?" >> "$T/case/replies"
+	{
+		mask_replies < "$T/case/replies"
+		echo "--- mail"
+		dump "$MAIL"
+		echo "--- spool"
+		dump "$T/spool"
+	} > "$T/case/actual"
+	if [ -n "${UPDATE_GOLDEN:-}" ]; then
+		cp "$T/case/actual" "$G/$name.out"
+	fi
+	if [ ! -f "$G/$name.out" ]; then
+		fail "golden $name" "no $name.out (make it with UPDATE_GOLDEN=1, then review it)"
+	elif diff -u "$G/$name.out" "$T/case/actual" > "$T/case/diff"; then
+		pass "golden $name"
+	else
+		fail "golden $name" "transcript differs"
+		head -n 60 "$T/case/diff"
+		echo "    log:"; sed 's/^/    /' "$T/case/log" | tail -n 15
+	fi
+}
+
+for in in "$G"/*.in; do
+	[ -f "$in" ] || continue
+	case " ${*:-} " in
+	"  ") ;;
+	*" $(basename "$in" .in) "*) ;;
+	*) continue ;;
+	esac
+	run_case "$in"
+done
+summary
