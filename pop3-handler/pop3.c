@@ -234,7 +234,7 @@ void pop3_run(struct pop3 *s)
 		} else if (n == IO_ERROR) {
 			s->result = "io-error";
 			break;
-		} else if (n == IO_TOOLONG) {
+		} else if (n == IO_TOOLONG || n > POP3_CMD_MAX) {
 			ev = pop3_err(s, R_TOOLONG);
 		} else if (flags & IO_LINE_NUL) {
 			ev = pop3_err(s, R_NUL);

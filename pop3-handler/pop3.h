@@ -14,7 +14,8 @@
 #include "startup.h"
 #include "userdb.h"
 
-#define POP3_LINE_MAX     256    /* 255 octets of command + NUL (RFC 2449) */
+#define POP3_CMD_MAX      253    /* RFC 2449: 255 octets with the CRLF */
+#define POP3_LINE_MAX     256    /* read buffer: the above, a CR, NUL */
 #define POP3_SASL_LINE    2048   /* a SASL continuation line */
 #define POP3_AUTH_TRIES   3      /* failed logins per connection */
 #define POP3_UIDL_MAX     70     /* RFC 1939 unique-id length */

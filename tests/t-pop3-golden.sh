@@ -21,6 +21,7 @@
 # GOLDEN_UPDATE=1 rewrites NAME.out / NAME.files from the actual results.
 . "$(dirname "$0")/lib.sh"
 G=$top/tests/golden/pop3
+POP3=${POP3_TEST_BIN:-$POP3}   # to try another build
 
 if [ ! -x "$POP3" ]; then
 	skip pop3-golden "pop3-handler not built"; summary; exit
