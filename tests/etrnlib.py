@@ -1,0 +1,144 @@
+"""tests/etrnlib.py - shared set-up for the ETRN tests (t-etrn-*.py):
+a user database with local and hold domains, SMTP sessions piped into
+smtp-handler, the recording sink (tests/sinksmtp.py), queue inspection,
+and clean-up of detached hold-queue flushers started by the tests."""
+import atexit, glob, json, os, signal, subprocess, sys, time
+
+from harness import *
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+SINK = os.path.join(HERE, "sinksmtp.py")
+
+
+def make_db(d, sink_port, extra=""):
+    """users + users.cdb in d; returns the CDB path."""
+    h = subprocess.run(["openssl", "passwd", "-6", "secret"], capture_output=True,
+                       text=True, check=True).stdout.strip()
+    mail = os.path.join(d, "mail")
+    text = """# ETRN test database
+example.jp            domain
+dialup.example        hold   host=127.0.0.1:%(p)d  etrn-from=192.0.2.0/24,127.0.0.1
+sub.dialup.example    hold   host=127.0.0.1:%(p)d  etrn-from=192.0.2.0/24
+authonly.example.jp   hold   host=127.0.0.1:%(p)d
+alice@example.jp      %(h)s  %(m)s/alice
+postmaster@example.jp alias  alice@example.jp
+%(x)s
+""" % {"p": sink_port, "h": h, "m": mail, "x": extra}
+    src = os.path.join(d, "users")
+    with open(src, "w") as f:
+        f.write(text)
+    subprocess.run(["cdb", "-c", "-m", src + ".cdb", src], check=True)
+    return src + ".cdb"
+
+
+def smtp_session(users, spool, lines, peer="192.0.2.5", args=(), log=None):
+    """Pipes lines (CRLF added) into smtp-handler; returns its reply lines."""
+    env = dict(os.environ)
+    env["TCPREMOTEIP"] = peer
+    data = "".join(l + "\r\n" for l in lines).encode()
+    errf = open(log or os.path.join(TMP, "smtp.log"), "ab")
+    p = subprocess.run([SMTP, "--users", users, "--spool", spool,
+                        "--hostname", "mx.example.jp"] + list(args),
+                       input=data, stdout=subprocess.PIPE, stderr=errf, env=env,
+                       timeout=30)
+    errf.close()
+    return p.stdout.decode("utf-8", "replace").splitlines()
+
+
+def hold_session(rcpts, sender="alice@example.jp", tag="held"):
+    """Client lines that send one message per recipient."""
+    lines = ["EHLO client.test"]
+    for i, r in enumerate(rcpts):
+        lines += ["MAIL FROM:<%s>" % sender, "RCPT TO:<%s>" % r, "DATA",
+                  "Subject: %s %d" % (tag, i), "Message-ID: <%s.%d@test>" % (tag, i),
+                  "", "body %s %d" % (tag, i), "..line starting with a dot", "."]
+    lines.append("QUIT")
+    return lines
+
+
+def codes(replies):
+    return [l[:3] for l in replies if len(l) >= 4 and l[3] == " "]
+
+
+def queue_ids(spool, queue):
+    d = os.path.join(spool, queue, "env")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def read_env(spool, queue, ident):
+    out = {"rcpt": []}
+    with open(os.path.join(spool, queue, "env", ident)) as f:
+        for line in f:
+            k, _, v = line.rstrip("\n").partition(" ")
+            if k == "rcpt":
+                out["rcpt"].append(v)
+            else:
+                out[k] = v
+    return out
+
+
+def sink_messages(d):
+    out = []
+    for j in sorted(glob.glob(os.path.join(d, "msg-*.json"))):
+        with open(j) as f:
+            e = json.load(f)
+        eml = j[:-5] + ".eml"
+        if os.path.exists(eml):
+            e["data"] = open(eml, "rb").read()
+            out.append(e)
+    return out
+
+
+def wait_for(cond, timeout=15.0):
+    end = time.time() + timeout
+    while time.time() < end:
+        if cond():
+            return True
+        time.sleep(0.1)
+    return cond()
+
+
+def start_sink(d, port, *extra):
+    os.makedirs(d, exist_ok=True)
+    s = Server([sys.executable, SINK, "--port", str(port), "--dir", d] + list(extra),
+               log=os.path.join(TMP, "sink-%d.log" % port))
+    if not wait_port(port):
+        raise RuntimeError("sink did not start")
+    return s
+
+
+def backdate(spool, queue):
+    """Makes the next ETRN for queue start a flush (rate limit passed)."""
+    p = os.path.join(spool, queue, ".etrn-stamp")
+    if os.path.exists(p):
+        t = time.time() - 3600
+        os.utime(p, (t, t))
+
+
+def _flushers():
+    """PIDs of processes holding files under TMP open (detached flushers)."""
+    pids = []
+    for fd_dir in glob.glob("/proc/[0-9]*/fd"):
+        pid = int(fd_dir.split("/")[2])
+        if pid == os.getpid():
+            continue
+        try:
+            for fd in os.listdir(fd_dir):
+                try:
+                    if os.readlink(os.path.join(fd_dir, fd)).startswith(TMP):
+                        pids.append(pid)
+                        break
+                except OSError:
+                    pass
+        except OSError:
+            pass
+    return pids
+
+
+@atexit.register
+def _kill_flushers():
+    for pid in _flushers():
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except OSError:
+            pass
