@@ -12,6 +12,7 @@ import subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *  # noqa: E402,F403
 
+POP3 = os.environ.get("POP3_TEST_BIN", POP3)  # to try another build
 if not os.access(POP3, os.X_OK):
     skip("pop3-clients", "pop3-handler not built")
     summary()
@@ -201,6 +202,33 @@ try:
     p.quit()
 except Exception as e:  # noqa: BLE001
     check("AUTH PLAIN over POP3S", False, repr(e))
+
+# --- AUTH EXTERNAL with a client certificate (alice@example.org) -------------
+try:
+    port, _, _ = serve("pop3s-ca", handler("--tls", "implicit", "--cert", EC[0], "--key", EC[1],
+                                           "--client-ca", CA, throttle="throttle-ca"))
+    cctx = ssl.create_default_context(cafile=CA)
+    cctx.load_cert_chain(os.path.join(PKI, "client.crt"), os.path.join(PKI, "client.key"))
+    p = poplib.POP3_SSL("127.0.0.1", port, context=cctx, timeout=10)
+    caps = p.capa()
+    check("client cert: SASL PLAIN EXTERNAL offered", caps.get("SASL") == ["PLAIN", "EXTERNAL"], caps)
+    r = p._shortcmd("AUTH EXTERNAL =")
+    check("client cert: AUTH EXTERNAL logs in as alice", r.startswith(b"+OK") and
+          p.stat()[0] == 3, r)
+    p.quit()
+    p = poplib.POP3_SSL("127.0.0.1", port, context=CTX, timeout=10)
+    caps = p.capa()
+    check("no client cert: no EXTERNAL, password still works",
+          caps.get("SASL") == ["PLAIN"] and p.user("alice@example.org") and
+          p.pass_(PW).startswith(b"+OK"), caps)
+    try:
+        p._shortcmd("AUTH EXTERNAL =")
+        check("no client cert: AUTH EXTERNAL refused", False)
+    except poplib.error_proto:
+        check("no client cert: AUTH EXTERNAL refused", True)
+    p.quit()
+except Exception as e:  # noqa: BLE001
+    check("AUTH EXTERNAL", False, repr(e))
 
 # --- curl ----------------------------------------------------------------------
 if shutil.which("curl"):

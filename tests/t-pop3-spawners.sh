@@ -6,6 +6,7 @@
 # inetd mode. Every session logs in, lists, retrieves, deletes one
 # message and quits; the maildir must then have lost exactly that one.
 . "$(dirname "$0")/lib.sh"
+POP3=${POP3_TEST_BIN:-$POP3}   # to try another build
 
 if [ ! -x "$POP3" ]; then
 	skip pop3-spawners "pop3-handler not built"; summary; exit
