@@ -105,7 +105,7 @@ static void parse_opts(int argc, char **argv, struct pop3_opts *o)
 	o->max_errors = 10;
 	o->fail_delay = 1;
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
 		case O_USERS: o->users = optarg; break;
 		case O_TLS:

@@ -112,6 +112,28 @@ run_one() {
 	pass "$name"
 }
 
+# Options: --help lists every option, bad ones exit 64 before any
+# protocol (nothing on stdout, which may be the client's connection).
+help=$("$POP3" --help) && rc=0 || rc=$?
+ok=1
+for o in --users --tls --cert --key --client-ca --allow-plaintext-auth --hostname \
+	--timeout --session-timeout --user --throttle-file --max-errors --fail-delay \
+	--debug --help --version; do
+	grep -q -e "$o" <<<"$help" || { ok=0; echo "missing in --help: $o"; }
+done
+check "--help lists every option (exit 0)" test $ok = 1 -a $rc = 0
+check "--version" bash -c '"$1" --version | grep -q "^pop3-handler (postern) [0-9]"' _ "$POP3"
+for bad in "--bogus" "--tls maybe" "--timeout 0" "--timeout 12x" "--cert x" "--max-errors -1" \
+	"--client-ca x" "extra-argument" "--users"; do
+	read -r -a a <<<"$bad"
+	out=$(echo QUIT | "$POP3" "${a[@]}" 2>"$T/usage.err") && rc=0 || rc=$?
+	if [ $rc = 64 ] && [ -z "$out" ] && grep -q usage "$T/usage.err"; then
+		pass "bad option '$bad': usage, exit 64, nothing on stdout"
+	else
+		fail "bad option '$bad'" "exit $rc, stdout '$out'"
+	fi
+done
+
 for f in "$G"/*.in; do
 	name=${f##*/}
 	name=${name%.in}
