@@ -70,6 +70,14 @@ struct tls {
 	br_sha256_context ee_hash;
 	int ee_seen;
 	br_name_element names[2];
+	/* internals of tls_*.c */
+	const br_x509_class *x509_wrap;  /* forwards to xc, captures */
+	const br_x509_class *x509_real;  /* the wrapped engine (&xc) */
+	size_t ee_len;                   /* length of the end-entity cert */
+	int cert_index;                  /* certificates seen in the chain */
+	int x509_err;                    /* what end_chain returned */
+	int io_eof, io_err;              /* transport EOF / error / timeout */
+	char errbuf[160];                /* for *error_r */
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
@@ -104,5 +112,20 @@ const char *tls_suite_name(struct tls *t);
 
 /* Text for a BearSSL error code (engine, X.509, alerts). */
 const char *tls_error_text(int err);
+
+/* The BearSSL error code of the session (0 = none; BR_ERR_IO for a
+ * transport error/timeout/EOF). */
+int tls_last_error(struct tls *t);
+
+/* Internal to tls_*.c: the suite list (server preference order), entropy
+ * from getrandom(), and the engine loop: runs I/O until one of the
+ * "want" state bits (BR_SSL_SENDAPP, BR_SSL_RECVAPP) is set; 0, or -1
+ * (closed, EOF, error, deadline: see t->io_eof, t->io_err, errno). */
+extern const uint16_t tls_suites[];
+extern const size_t tls_suites_n;
+int tls_entropy(br_ssl_engine_context *eng);
+int tls_run(struct tls *t, unsigned want, int64_t deadline);
+/* Fills t->errbuf with what ended a failed handshake; returns it. */
+const char *tls_handshake_error(struct tls *t, const char *what);
 
 #endif
