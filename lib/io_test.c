@@ -321,12 +321,14 @@ test_big_write(void)
 		int ok = 1;
 		close(sv[0]);
 		while ((r = read(sv[1], rb, sizeof rb)) > 0) {
-			for (ssize_t j = 0; j < r; j += 4093, pos += 0)
-				if (rb[j] != (char)('a' + (total + (size_t)j) % 26))
+			for (ssize_t j = 0; j < r; j += 4093) {
+				pos = total + (size_t)j;
+				if (pos < sizeof big &&
+				    rb[j] != (char)('a' + pos % 26))
 					ok = 0;
+			}
 			total += (size_t)r;
 		}
-		(void)pos;
 		_exit(ok && total == sizeof big + 6 ? 0 : 1);
 	}
 	close(sv[1]);
