@@ -1,11 +1,13 @@
 /* data.c - message data: DATA (dot-terminated) and BDAT (counted chunks,
- * RFC 3030), one pass, nothing held in memory.
+ * RFC 3030), one byte-level pass, nothing held in memory, no line limit.
  *
- * DATA is read line by line: only a line "." that follows a CRLF and
- * itself ends in CRLF ends it. A bare LF (a line end without CR) or a
- * bare CR inside a line never ends anything; the message is read to its
- * real end and refused (554 5.6.0): see "BARE CR AND LF" in
+ * DATA: only <CRLF>.<CRLF> ends it. A bare LF (LF without CR) or a bare
+ * CR never ends anything and never starts a line; the message is read to
+ * its real end and refused (554 5.6.0): see "Bare CR and LF" in
  * smtp-handler(8). Leading dots are unstuffed; lines are stored with LF.
+ * The machine looks at the bytes already buffered in struct io (read
+ * only) and consumes exactly up to the end of the data with io_read(),
+ * so pipelined commands after the final dot stay in the buffer.
  * BDAT chunks are converted CRLF -> LF with the same bare CR/LF rule.
  *
  * Every stored byte goes through body_emit(), which counts the size
@@ -20,11 +22,10 @@
 #include "smtp.h"
 #include "util.h"
 
-#define DATA_LINE_MAX 65536        /* longest line in message data */
 #define BDAT_BUF      16384
 
-static char data_line[DATA_LINE_MAX + 1];
 static unsigned char bdat_buf[BDAT_BUF];
+static unsigned char scratch[IO_INBUF];
 
 /* Header tracking for the hop count, on the stored (LF) stream. */
 struct hdr_scan {
@@ -34,10 +35,13 @@ struct hdr_scan {
 	char start[9];
 };
 
+/* DATA machine states */
+enum { D_LS, D_MID, D_CR, D_DOT, D_DOTCR };
+
 struct body_state {
 	struct smtp_body b;
 	struct hdr_scan h;
-	int line_too_long;
+	int dstate;               /* DATA: D_* */
 	int cr_pending;           /* BDAT: chunk ended in CR */
 };
 
@@ -75,32 +79,30 @@ body_start(void)
 	body.h.at_line_start = 1;
 }
 
-/* Stores n bytes (already in stored form) unless the message is dead. */
+/* Stores n bytes (in stored form: LF line ends), counting the size as
+ * on the wire (each LF was a CRLF) against --max-size. */
 static void
 body_emit(struct session *s, const char *p, size_t n)
 {
 	struct smtp_body *b = &body.b;
+	const char *q = p, *end = p + n;
+	uint64_t lf = 0;
 
+	while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
+		lf++;
+		q++;
+	}
+	b->size += n + lf;
 	hdr_feed(&body.h, b, p, n);
-	if (b->too_big || b->write_errno)
-		return;
-	b->stored += n;
-	deliver_write(s, b, p, n);
-}
-
-/* Counts wire octets; returns 0 when the data is over the limit. */
-static int
-body_count(struct session *s, uint64_t wire)
-{
-	struct smtp_body *b = &body.b;
-
-	b->size += wire;
 	if (b->size > s->cfg->max_size && !b->too_big) {
 		b->too_big = 1;
 		log_msg(LOG_NOTICE, "message over %llu octets: refusing it",
 		    (unsigned long long)s->cfg->max_size);
 	}
-	return !b->too_big;
+	if (b->too_big || b->write_errno)
+		return;
+	b->stored += n;
+	deliver_write(s, b, p, n);
 }
 
 static enum reply
@@ -113,70 +115,119 @@ open_failed(struct session *s, int err)
 static enum reply
 finish(struct session *s)
 {
-	enum reply r;
+	enum reply r = deliver_finish(s, &body.b, msg_id);
 
-	if (body.line_too_long) {
-		deliver_abort(s);
-		r = R_DATA_LINE;
-	} else
-		r = deliver_finish(s, &body.b, msg_id);
 	transaction_reset(s);
 	return r;
+}
+
+/* Runs the DATA machine over p[0..n). Returns how many bytes belong to
+ * the data; *end_r is set when they include the final <CRLF>.<CRLF>. */
+static size_t
+data_feed(struct session *s, const unsigned char *p, size_t n, int *end_r)
+{
+	size_t i = 0, j;
+
+	*end_r = 0;
+	while (i < n) {
+		switch (body.dstate) {
+		case D_LS:
+			if (p[i] == '.') {
+				body.dstate = D_DOT;
+				i++;
+				break;
+			}
+			body.dstate = D_MID;
+			break;
+		case D_MID:
+			for (j = i; j < n && p[j] != '\r' && p[j] != '\n'; j++)
+				;
+			if (j > i)
+				body_emit(s, (const char *)p + i, j - i);
+			i = j;
+			if (i == n)
+				break;
+			if (p[i] == '\r')
+				body.dstate = D_CR;
+			else {
+				body.b.bare_eol = 1;          /* LF without CR */
+				body_emit(s, "\n", 1);
+			}
+			i++;
+			break;
+		case D_CR:
+			if (p[i] == '\n') {
+				body_emit(s, "\n", 1);
+				body.dstate = D_LS;
+				i++;
+			} else {
+				body.b.bare_eol = 1;          /* CR without LF */
+				body_emit(s, "\r", 1);
+				body.dstate = D_MID;
+			}
+			break;
+		case D_DOT:                /* "." at a line start: unstuff */
+			if (p[i] == '\r') {
+				body.dstate = D_DOTCR;
+				i++;
+			} else
+				body.dstate = D_MID;
+			break;
+		case D_DOTCR:
+			if (p[i] == '\n') {
+				*end_r = 1;
+				return i + 1;
+			}
+			body.b.bare_eol = 1;
+			body_emit(s, "\r", 1);
+			body.dstate = D_MID;
+			break;
+		}
+	}
+	return n;
 }
 
 enum reply
 smtp_data(struct session *s, char *args)
 {
-	int at_start = 1, flags;
-	long n;
+	struct io *io = &s->io;
+	int end = 0;
+	long n = 0;
 
 	(void)args;
 	maildir_unique(msg_id, sizeof msg_id);
 	if (deliver_open(s, msg_id) < 0)
 		return open_failed(s, errno);
 	body_start();
+	body.dstate = D_LS;
 	reply(s, R_DATA_GO);
-	for (;;) {
-		char *p;
-		size_t len;
-		int crlf;
+	while (!end) {
+		size_t have = io->in_len - io->in_off, k;
 
-		n = io_getline(&s->io, data_line, sizeof data_line, &flags);
-		if (n == IO_TOOLONG) {
-			/* the line is gone: the message cannot be stored */
-			body.line_too_long = 1;
-			body.b.too_big = 1;
-			at_start = 1;
+		if (have == 0) {
+			/* nothing buffered: one byte through io_read() waits
+			 * (flushing the 354) and buffers whatever came */
+			if ((n = io_read(io, scratch, 1)) <= 0)
+				break;
+			data_feed(s, scratch, 1, &end);
 			continue;
 		}
-		if (n < 0) {
-			deliver_abort(s);
-			transaction_reset(s);
-			if (n == IO_TIMEOUT)
-				reply_arg(s, R_TIMEOUT, s->cfg->hostname);
-			log_msg(LOG_NOTICE, "connection %s during DATA: "
-			    "message discarded", n == IO_TIMEOUT ? "timed out"
-			    : "lost");
-			s->quit = 1;
-			return R_NONE;
+		/* peek at the buffered bytes, consume only the data */
+		k = data_feed(s, io->in + io->in_off, have, &end);
+		if ((n = io_read(io, scratch, k)) != (long)k) {
+			n = IO_ERROR;
+			break;
 		}
-		len = (size_t)n;
-		crlf = !(flags & IO_LINE_BARELF);
-		if (at_start && crlf && len == 1 && data_line[0] == '.')
-			break;                                 /* <CRLF>.<CRLF> */
-		p = data_line;
-		if (at_start && len > 0 && p[0] == '.') {
-			p++;                                   /* unstuff */
-			len--;
-		}
-		if (!crlf || memchr(p, '\r', len))
-			body.b.bare_eol = 1;
-		if (body_count(s, len + 2)) {
-			p[len] = '\n';
-			body_emit(s, p, len + 1);
-		} else
-			hdr_feed(&body.h, &body.b, p, len);
-		at_start = crlf;
+	}
+	if (!end) {
+		deliver_abort(s);
+		transaction_reset(s);
+		if (n == IO_TIMEOUT)
+			reply_arg(s, R_TIMEOUT, s->cfg->hostname);
+		log_msg(LOG_NOTICE, "connection %s during DATA: message "
+		    "discarded", n == IO_TIMEOUT ? "timed out" : "lost");
+		s->quit = 1;
+		return R_NONE;
 	}
 	return finish(s);
 }
@@ -187,8 +238,6 @@ bdat_feed(struct session *s, const unsigned char *p, size_t n)
 {
 	size_t i, start = 0;
 
-	if (!body_count(s, n))
-		return;
 	for (i = 0; i < n; i++) {
 		if (body.cr_pending) {
 			body.cr_pending = 0;

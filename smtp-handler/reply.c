@@ -82,7 +82,6 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_TLS_ACTIVE]      = { 503, "5.5.1", "TLS already active", 1 },
 	[R_PARAM_HELO]      = { 555, "5.5.4", "Parameters need EHLO", 1 },
 	[R_BDAT_FAILED]     = { 554, "5.5.0", "Transaction failed, send RSET", 1 },
-	[R_DATA_LINE]       = { 554, "5.6.0", "Line too long in message data (65536 octets at most)", 1 },
 	[R_TEMP_ALIAS]      = { 451, "4.3.0", "<%s>: Local configuration problem, try again later", 1 },
 };
 
