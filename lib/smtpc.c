@@ -7,6 +7,7 @@
 #include <netdb.h>
 #include <poll.h>
 #include <stdarg.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -425,7 +426,9 @@ opportunistic_handshake(struct tls *t, int rfd, int wfd, int64_t deadline,
 	br_ssl_engine_context *eng;
 	unsigned char seed[32];
 
-	memset(&t->ctx, 0, sizeof t->ctx);
+	/* everything but the record buffer starts from zero (tls_io.c keeps
+	 * its transport state in the struct too) */
+	memset(t, 0, offsetof(struct tls, iobuf));
 	t->rfd = rfd;
 	t->wfd = wfd;
 	t->is_server = 0;
