@@ -4,7 +4,7 @@ held by smtp-handler; a permitted ETRN (peer from TCPREMOTEIP, pipe mode)
 flushes it in the background to the node's host (tests/sinksmtp.py);
 counts, 251/253/459/501; 4xx stays and is retried; 5xx -> a DSN in the
 sender's maildir."""
-import os, sys, time
+import os, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
 
@@ -13,7 +13,8 @@ if not os.access(SMTP, os.X_OK):
     summary()
 
 port = free_port()
-users = make_db(TMP, port)
+tport = free_port()
+users = make_db(TMP, port, "secure.example hold host=127.0.0.1:%d etrn-from=192.0.2.0/24" % tport)
 spool = os.path.join(TMP, "spool")
 sinkdir = os.path.join(TMP, "sink")
 replies = os.path.join(TMP, "replies")
@@ -185,6 +186,21 @@ r = smtp_session(users, spool, ["EHLO c.test", "ETRN dialup.example", "QUIT"])
 check("null sender + 5xx: removed", wait_for(lambda: queue_ids(spool, HOLD) == []))
 time.sleep(0.3)
 check("null sender + 5xx: no DSN", len(dsns()) == 2)
+
+# opportunistic STARTTLS towards a node's host that offers it
+pki = os.path.join(TOP, "tests", "tmp", "pki")
+subprocess.run([os.path.join(TOP, "tests", "mkcerts"), pki], check=True)
+tsink = os.path.join(TMP, "sink-tls")
+start_sink(tsink, tport, "--cert", os.path.join(pki, "ec.crt"), "--key",
+           os.path.join(pki, "ec.key"))
+r = smtp_session(users, spool, hold_session(["t@secure.example"], tag="tls"))
+r = smtp_session(users, spool, ["EHLO c.test", "ETRN secure.example", "QUIT"])
+check("flush to a host offering STARTTLS: delivered",
+      wait_for(lambda: len(sink_messages(tsink)) == 1))
+m = sink_messages(tsink)
+check("flush used STARTTLS (opportunistic, unverified: the name is an IP here)",
+      bool(m) and m[0]["tls"] is True, m)
+check("EHLO repeated after STARTTLS", bool(m) and m[0]["helo"] == "mx.example.jp")
 
 # an unreachable host: messages stay, ETRN still 253
 os.rename(users, users + ".bak")
