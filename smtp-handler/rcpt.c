@@ -130,13 +130,18 @@ resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
 			    e.key);
 			return R_ALIAS_LOOP;
 		}
+		unsigned ntargets = 0;
 		while ((got = userdb_alias_next(e.targets, &pos, target,
-		    sizeof target)) > 0)
+		    sizeof target)) > 0) {
+			ntargets++;
 			if ((r = resolve(s, target, orig, depth + 1, budget))
 			    != R_NONE)
 				return r;
-		if (got < 0) {
-			log_msg(LOG_ERR, "alias %s: target too long", e.key);
+		}
+		if (got < 0 || ntargets == 0) {
+			/* never accept mail that would go nowhere */
+			log_msg(LOG_ERR, "alias %s: %s", e.key, got < 0
+			    ? "target too long" : "no targets");
 			return R_TEMP_ALIAS;
 		}
 		return R_NONE;
