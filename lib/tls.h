@@ -32,15 +32,23 @@ struct tls_anchors {
 int tls_cred_load(struct tls_cred *c, const char *cert_path,
     const char *key_path, const char **error_r, const char **warn_r);
 
-/* Finds cert/key: explicit paths win; else, when $CREDENTIALS_DIRECTORY
- * is set and holds tls.crt and tls.key, those. Returns 1 and fills the
- * paths, 0 when nothing is configured. */
+/* Finds cert/key: explicit paths win (a cert without a key: the key is
+ * in the same file); else, when $CREDENTIALS_DIRECTORY is set and holds
+ * tls.crt and tls.key, those. Returns 1 and fills the paths, 0 when
+ * nothing is configured. tls_cred_load also checks that the key belongs
+ * to the first certificate. */
 int tls_cred_paths(const char *cert_opt, const char *key_opt,
     char *cert_r, char *key_r, size_t size);
 
-/* Loads every CA certificate of a PEM file as a trust anchor. 0 / -1. */
+/* Loads every CA certificate of a PEM file as a trust anchor. 0 / -1.
+ * path NULL = the system bundle TLS_SYSTEM_CA. */
+#define TLS_SYSTEM_CA "/etc/ssl/certs/ca-certificates.crt"
 int tls_anchors_load(struct tls_anchors *a, const char *path,
     const char **error_r);
+
+/* Free what the loaders allocated (exit does it too; for tests). */
+void tls_cred_free(struct tls_cred *c);
+void tls_anchors_free(struct tls_anchors *a);
 
 /* Client-certificate outcome, filled after a server handshake. */
 struct tls_peer_cert {

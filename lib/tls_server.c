@@ -1,0 +1,321 @@
+/* tls_server.c - the server side: engine set-up with postern's policy
+ * (TLS 1.2, ECDHE+AEAD, server preference, no renegotiation), the
+ * optional client certificate, and the facts about it that BearSSL does
+ * not give: SHA-256 fingerprint, serial number, Extended Key Usage.
+ * For that, the X.509 engine is wrapped: a small class that forwards
+ * every call to br_x509_minimal and hashes/captures the first
+ * certificate of the chain on the way. */
+#include <stddef.h>
+#include <string.h>
+
+#include "tls.h"
+
+static struct tls *
+wrap_tls(const br_x509_class **ctx)
+{
+	return (struct tls *)(void *)((char *)ctx -
+	    offsetof(struct tls, x509_wrap));
+}
+
+static void
+wrap_start_chain(const br_x509_class **ctx, const char *server_name)
+{
+	struct tls *t = wrap_tls(ctx);
+
+	t->cert_index = 0;
+	t->ee_seen = 0;
+	t->ee_len = 0;
+	t->capture_len = 0;
+	t->x509_err = 0;
+	br_sha256_init(&t->ee_hash);
+	t->x509_real->start_chain(&t->x509_real, server_name);
+}
+
+static void
+wrap_start_cert(const br_x509_class **ctx, uint32_t length)
+{
+	struct tls *t = wrap_tls(ctx);
+
+	if (t->cert_index == 0)
+		t->ee_len = length;
+	t->x509_real->start_cert(&t->x509_real, length);
+}
+
+static void
+wrap_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
+{
+	struct tls *t = wrap_tls(ctx);
+	size_t room, n = len;
+
+	if (t->cert_index == 0) {
+		br_sha256_update(&t->ee_hash, buf, len);
+		room = sizeof t->capture - t->capture_len;
+		if (n > room)
+			n = room;   /* too big to capture: parse fails */
+		memcpy(t->capture + t->capture_len, buf, n);
+		t->capture_len += n;
+	}
+	t->x509_real->append(&t->x509_real, buf, len);
+}
+
+static void
+wrap_end_cert(const br_x509_class **ctx)
+{
+	struct tls *t = wrap_tls(ctx);
+
+	if (t->cert_index == 0) {
+		br_sha256_out(&t->ee_hash, t->peer.sha256);
+		t->ee_seen = 1;
+	}
+	t->cert_index++;
+	t->x509_real->end_cert(&t->x509_real);
+}
+
+static unsigned
+wrap_end_chain(const br_x509_class **ctx)
+{
+	struct tls *t = wrap_tls(ctx);
+	unsigned err;
+
+	err = t->x509_real->end_chain(&t->x509_real);
+	t->x509_err = (int)err;
+	return err;
+}
+
+static const br_x509_pkey *
+wrap_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
+{
+	struct tls *t = wrap_tls((const br_x509_class **)(uintptr_t)ctx);
+
+	return t->x509_real->get_pkey(&t->x509_real, usages);
+}
+
+static const br_x509_class wrap_vtable = {
+	sizeof(const br_x509_class *),
+	wrap_start_chain,
+	wrap_start_cert,
+	wrap_append,
+	wrap_end_cert,
+	wrap_end_chain,
+	wrap_get_pkey,
+};
+
+/* Minimal DER walking over the captured end-entity certificate. */
+
+struct der {
+	const unsigned char *p, *end;
+};
+
+/* Reads one TLV: 0 and tag/value, or -1. */
+static int
+der_next(struct der *d, int *tag, struct der *val)
+{
+	size_t len, n;
+
+	if (d->end - d->p < 2)
+		return -1;
+	*tag = *d->p++;
+	if ((*tag & 0x1f) == 0x1f)
+		return -1;   /* high tag numbers: not in certificates */
+	len = *d->p++;
+	if (len & 0x80) {
+		n = len & 0x7f;
+		if (n == 0 || n > 4 || (size_t)(d->end - d->p) < n)
+			return -1;
+		for (len = 0; n > 0; n--)
+			len = (len << 8) | *d->p++;
+	}
+	if ((size_t)(d->end - d->p) < len)
+		return -1;
+	val->p = d->p;
+	val->end = d->p + len;
+	d->p += len;
+	return 0;
+}
+
+static int
+der_is(const struct der *v, const unsigned char *oid, size_t len)
+{
+	return (size_t)(v->end - v->p) == len && memcmp(v->p, oid, len) == 0;
+}
+
+/* Parses the EKU extension value; 1 when clientAuth (or any) is in it. */
+static int
+eku_has_client_auth(struct der v)
+{
+	static const unsigned char client_auth[] = {
+		0x2b, 0x06, 0x01, 0x05, 0x05, 0x07, 0x03, 0x02 };
+	static const unsigned char any_eku[] = { 0x55, 0x1d, 0x25, 0x00 };
+	struct der seq, oid;
+	int tag;
+
+	if (der_next(&v, &tag, &seq) < 0 || tag != 0x30)
+		return 0;
+	while (seq.p < seq.end) {
+		if (der_next(&seq, &tag, &oid) < 0 || tag != 0x06)
+			return 0;
+		if (der_is(&oid, client_auth, sizeof client_auth) ||
+		    der_is(&oid, any_eku, sizeof any_eku))
+			return 1;
+	}
+	return 0;
+}
+
+/* Fills serial_hex and eku_ok from the captured certificate. */
+static void
+parse_ee(struct tls *t)
+{
+	static const unsigned char eku_oid[] = { 0x55, 0x1d, 0x25 };
+	static const char hex[] = "0123456789abcdef";
+	struct der d, cert, tbs, v, exts, ext, f;
+	int tag, i;
+	size_t n, o;
+
+	t->peer.eku_ok = 0;
+	t->peer.serial_hex[0] = '\0';
+	if (t->capture_len != t->ee_len)
+		return;   /* not captured whole */
+	d.p = t->capture;
+	d.end = t->capture + t->capture_len;
+	if (der_next(&d, &tag, &cert) < 0 || tag != 0x30)
+		return;
+	if (der_next(&cert, &tag, &tbs) < 0 || tag != 0x30)
+		return;
+	if (der_next(&tbs, &tag, &v) < 0)
+		return;
+	if (tag == 0xa0 && der_next(&tbs, &tag, &v) < 0)
+		return;   /* skipped the version */
+	if (tag != 0x02)
+		return;
+	/* serial: lowercase hex, leading zero (sign) bytes dropped */
+	while (v.end - v.p > 1 && *v.p == 0)
+		v.p++;
+	n = (size_t)(v.end - v.p);
+	if (n * 2 + 1 > sizeof t->peer.serial_hex)
+		return;
+	for (o = 0; v.p < v.end; v.p++) {
+		t->peer.serial_hex[o++] = hex[*v.p >> 4];
+		t->peer.serial_hex[o++] = hex[*v.p & 15];
+	}
+	t->peer.serial_hex[o] = '\0';
+	/* signature, issuer, validity, subject, subjectPublicKeyInfo */
+	for (i = 0; i < 5; i++)
+		if (der_next(&tbs, &tag, &v) < 0 || tag != 0x30)
+			return;
+	t->peer.eku_ok = 1;   /* no EKU extension: no restriction */
+	while (tbs.p < tbs.end) {
+		if (der_next(&tbs, &tag, &v) < 0) {
+			t->peer.eku_ok = 0;
+			return;
+		}
+		if (tag != 0xa3)
+			continue;   /* issuer/subject unique IDs */
+		if (der_next(&v, &tag, &exts) < 0 || tag != 0x30) {
+			t->peer.eku_ok = 0;
+			return;
+		}
+		while (exts.p < exts.end) {
+			if (der_next(&exts, &tag, &ext) < 0 || tag != 0x30 ||
+			    der_next(&ext, &tag, &f) < 0 || tag != 0x06) {
+				t->peer.eku_ok = 0;
+				return;
+			}
+			if (!der_is(&f, eku_oid, sizeof eku_oid))
+				continue;
+			if (der_next(&ext, &tag, &v) < 0) {
+				t->peer.eku_ok = 0;
+				return;
+			}
+			if (tag == 0x01 && der_next(&ext, &tag, &v) < 0) {
+				t->peer.eku_ok = 0;
+				return;   /* skipped "critical" */
+			}
+			if (tag != 0x04 || !eku_has_client_auth(v)) {
+				t->peer.eku_ok = 0;
+				return;
+			}
+		}
+	}
+}
+
+static void
+fill_peer(struct tls *t)
+{
+	struct tls_peer_cert *pc = &t->peer;
+
+	pc->presented = t->ee_seen;
+	if (!pc->presented) {
+		memset(pc, 0, sizeof *pc);
+		return;
+	}
+	pc->verified = t->x509_err == BR_ERR_X509_OK;
+	if (t->names[0].status != 1)
+		pc->email[0] = '\0';
+	if (t->names[1].status != 1)
+		pc->cn[0] = '\0';
+	parse_ee(t);
+}
+
+int
+tls_server_start(struct tls *t, const struct tls_cred *cred,
+    const struct tls_anchors *client_ca, int rfd, int wfd,
+    int64_t deadline, const char **error_r)
+{
+	static const unsigned char oid_email[] = { 0x00, 0x01 };
+	static const unsigned char oid_cn[] = { 0x03, 0x55, 0x04, 0x03 };
+	br_ssl_server_context *sc = &t->ctx.s;
+	br_ssl_engine_context *eng = &sc->eng;
+
+	memset(t, 0, offsetof(struct tls, iobuf));
+	t->rfd = rfd;
+	t->wfd = wfd;
+	t->is_server = 1;
+	if (cred->key_type == BR_KEYTYPE_RSA)
+		br_ssl_server_init_full_rsa(sc, cred->chain, cred->chain_len,
+		    br_skey_decoder_get_rsa(&cred->skey));
+	else
+		br_ssl_server_init_full_ec(sc, cred->chain, cred->chain_len,
+		    (unsigned)cred->issuer_key_type,
+		    br_skey_decoder_get_ec(&cred->skey));
+	t->eng = eng;
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(eng, tls_suites, tls_suites_n);
+	br_ssl_engine_add_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES |
+	    BR_OPT_NO_RENEGOTIATION);
+	if (client_ca != NULL && client_ca->n > 0) {
+		br_x509_minimal_init_full(&t->xc, client_ca->ta, client_ca->n);
+		t->names[0].oid = oid_email;
+		t->names[0].buf = t->peer.email;
+		t->names[0].len = sizeof t->peer.email;
+		t->names[1].oid = oid_cn;
+		t->names[1].buf = t->peer.cn;
+		t->names[1].len = sizeof t->peer.cn;
+		br_x509_minimal_set_name_elements(&t->xc, t->names, 2);
+		t->x509_real = t->xc.vtable;
+		t->x509_wrap = &wrap_vtable;
+		br_ssl_engine_set_x509(eng, &t->x509_wrap);
+		br_ssl_server_set_trust_anchor_names_alt(sc, client_ca->ta,
+		    client_ca->n);
+		/* the full profiles install no signature verifiers: without
+		 * them clients send no certificate at all */
+		br_ssl_engine_set_default_rsavrfy(eng);
+		br_ssl_engine_set_default_ecdsa(eng);
+		br_ssl_engine_add_flags(eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
+	}
+	br_ssl_engine_set_buffer(eng, t->iobuf, sizeof t->iobuf, 1);
+	if (tls_entropy(eng) < 0) {
+		*error_r = "TLS: getrandom() failed";
+		return -1;
+	}
+	if (!br_ssl_server_reset(sc)) {
+		*error_r = tls_handshake_error(t, "TLS set-up failed");
+		return -1;
+	}
+	if (tls_run(t, BR_SSL_SENDAPP, deadline) < 0) {
+		*error_r = tls_handshake_error(t, "TLS handshake failed");
+		return -1;
+	}
+	if (client_ca != NULL && client_ca->n > 0)
+		fill_peer(t);
+	return 0;
+}
