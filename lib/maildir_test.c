@@ -339,6 +339,38 @@ static void test_names(void)
 	maildir_list_free(&l);
 }
 
+/* W= placement: before S=, inside the info part, in new/ with info. */
+static void test_names2(void)
+{
+	char md[700], path[MAILDIR_PATH_MAX], name[MAILDIR_NAME_MAX];
+	struct maildir_list l;
+	static const char *const files[] = {
+		"new/1700000001.M1P1Q1.h,W=5,S=3",
+		"cur/1700000002.M1P1Q1.h:2,W=5",
+		"new/1700000003.M1P1Q1.h,S=3,W=9:2,F",
+	};
+	size_t i;
+
+	snprintf(md, sizeof(md), "%s/names2", top);
+	CHECK(maildir_make(md) == 0);
+	for (i = 0; i < 3; i++) {
+		snprintf(path, sizeof(path), "%s/%s", md, files[i]);
+		CHECK(write_file(path, "abc", 3) == 0);
+	}
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 3);
+	if (l.n == 3) {
+		CHECK(l.msg[0].size == 5);
+		CHECK(l.msg[1].size == MAILDIR_SIZE_UNKNOWN);
+		CHECK(l.msg[2].size == 9 && l.msg[2].in_new);
+		CHECK(maildir_msg_to_cur(md, &l, 2) == 0);
+		CHECK_STR(entry_name(&l, 2, name),
+		    "1700000003.M1P1Q1.h,S=3,W=9:2,F");
+		snprintf(path, sizeof(path), "%s/cur/%s", md, name);
+		CHECK(access(path, F_OK) == 0);
+	}
+	maildir_list_free(&l);
+}
+
 static void test_abort_and_tmp(void)
 {
 	char md[700], path[MAILDIR_PATH_MAX];
@@ -578,6 +610,7 @@ int main(void)
 	test_unique();
 	test_deliver_scan();
 	test_names();
+	test_names2();
 	test_abort_and_tmp();
 	test_lock();
 	test_enospc();
