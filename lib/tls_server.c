@@ -28,7 +28,7 @@ wrap_start_chain(const br_x509_class **ctx, const char *server_name)
 	t->capture_len = 0;
 	t->x509_err = 0;
 	br_sha256_init(&t->ee_hash);
-	t->x509_real->start_chain(&t->x509_real, server_name);
+	t->x509_real->start_chain(&t->xc.vtable, server_name);
 }
 
 static void
@@ -38,7 +38,7 @@ wrap_start_cert(const br_x509_class **ctx, uint32_t length)
 
 	if (t->cert_index == 0)
 		t->ee_len = length;
-	t->x509_real->start_cert(&t->x509_real, length);
+	t->x509_real->start_cert(&t->xc.vtable, length);
 }
 
 static void
@@ -55,7 +55,7 @@ wrap_append(const br_x509_class **ctx, const unsigned char *buf, size_t len)
 		memcpy(t->capture + t->capture_len, buf, n);
 		t->capture_len += n;
 	}
-	t->x509_real->append(&t->x509_real, buf, len);
+	t->x509_real->append(&t->xc.vtable, buf, len);
 }
 
 static void
@@ -68,7 +68,7 @@ wrap_end_cert(const br_x509_class **ctx)
 		t->ee_seen = 1;
 	}
 	t->cert_index++;
-	t->x509_real->end_cert(&t->x509_real);
+	t->x509_real->end_cert(&t->xc.vtable);
 }
 
 static unsigned
@@ -77,8 +77,9 @@ wrap_end_chain(const br_x509_class **ctx)
 	struct tls *t = wrap_tls(ctx);
 	unsigned err;
 
-	err = t->x509_real->end_chain(&t->x509_real);
-	t->x509_err = (int)err;
+	err = t->x509_real->end_chain(&t->xc.vtable);
+	/* 0 means the chain validated; keep the X.509 code for that */
+	t->x509_err = err == 0 ? BR_ERR_X509_OK : (int)err;
 	return err;
 }
 
@@ -87,7 +88,7 @@ wrap_get_pkey(const br_x509_class *const *ctx, unsigned *usages)
 {
 	struct tls *t = wrap_tls((const br_x509_class **)(uintptr_t)ctx);
 
-	return t->x509_real->get_pkey(&t->x509_real, usages);
+	return t->x509_real->get_pkey(&t->xc.vtable, usages);
 }
 
 static const br_x509_class wrap_vtable = {
