@@ -61,14 +61,22 @@ int io_getline(struct io *io, char *buf, size_t size, int *flags_r);
  * when it has to block. Returns >0, 0 at EOF, IO_TIMEOUT or IO_ERROR. */
 long io_read(struct io *io, void *buf, size_t n);
 
-/* Bytes received but not yet consumed (for the STARTTLS rule). */
+/* Bytes received but not yet consumed (for the STARTTLS rule); with
+ * TLS on, decrypted bytes still in the engine count too. */
 size_t io_pending(const struct io *io);
 
-/* Drops the received-but-unconsumed bytes; returns how many. */
+/* Drops the received-but-unconsumed bytes of the line buffer; returns
+ * how many. STARTTLS, server side: after reading the command line,
+ * n = io_discard_pending() (log n if > 0), reply, io_flush(), then
+ * tls_server_start(&t, cred, ca, io.rfd, io.wfd, io_deadline(&io), &e)
+ * and io_use_tls(&io, &t). Client side the same after the 220. */
 size_t io_discard_pending(struct io *io);
 
-/* Queues output; flushes when the buffer fills. Returns 0, or -1 once
- * the connection failed (the session should end). */
+/* Queues output; flushes when the buffer fills; a write of IO_OUTBUF
+ * bytes or more goes straight to the fd (or TLS) after what was queued.
+ * Each blocked write waits at most the idle limit (and the session
+ * deadline). Returns 0, or -1 once the connection failed (the session
+ * should end). io_printf output is cut at IO_OUTBUF-1 bytes per call. */
 int io_write(struct io *io, const void *p, size_t n);
 int io_puts(struct io *io, const char *s);
 int io_printf(struct io *io, const char *fmt, ...)

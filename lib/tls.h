@@ -58,8 +58,13 @@ struct tls_peer_cert {
 	char email[256];             /* e-mail SAN, "" if none */
 	char cn[256];                /* subject CN, "" if none */
 	unsigned char sha256[32];    /* fingerprint of the end-entity cert */
-	char serial_hex[80];         /* serial number, lowercase hex */
+	char serial_hex[80];         /* serial number, lowercase hex
+	                                without leading 00 bytes (as
+	                                `openssl x509 -serial`, lowercased);
+	                                "" if unparsable */
 };
+/* Map a certificate to a user only when presented && verified &&
+ * eku_ok; email/cn are filled even for untrusted chains. */
 
 struct tls {
 	int rfd, wfd;
