@@ -118,6 +118,7 @@ def backdate(spool, queue):
 def _flushers():
     """PIDs of processes holding files under TMP open (detached flushers)."""
     pids = []
+    roots = (TMP, os.path.realpath(TMP))
     for fd_dir in glob.glob("/proc/[0-9]*/fd"):
         pid = int(fd_dir.split("/")[2])
         if pid == os.getpid():
@@ -125,7 +126,7 @@ def _flushers():
         try:
             for fd in os.listdir(fd_dir):
                 try:
-                    if os.readlink(os.path.join(fd_dir, fd)).startswith(TMP):
+                    if os.readlink(os.path.join(fd_dir, fd)).startswith(roots):
                         pids.append(pid)
                         break
                 except OSError:
