@@ -213,8 +213,8 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 		    argv[optind]);
 		return -1;
 	}
-	if ((c->cert == NULL) != (c->key == NULL)) {
-		fprintf(stderr, "smtp-handler: --cert and --key go together\n");
+	if (c->key && !c->cert) {
+		fprintf(stderr, "smtp-handler: --key needs --cert\n");
 		return -1;
 	}
 	return 0;

@@ -145,7 +145,7 @@ check "--help exits 0 and lists every option${missing:+ (missing:$missing)}" \
 	test "$rc" = 0 -a -z "$missing"
 check "--version" bash -c '"$0" --version | grep -q "^smtp-handler (postern) [0-9]"' "$SMTP"
 for bad in "--bogus" "--max-size abc" "--max-size 0" "--tls maybe" \
-    "--timeout 0" "--max-recipients 1001" "--cert x" "extra"; do
+    "--timeout 0" "--max-recipients 1001" "--key x" "extra"; do
 	"$SMTP" $bad </dev/null >/dev/null 2>&1; rc=$?
 	check "usage error exits 64: $bad" test "$rc" = 64
 done
