@@ -137,7 +137,11 @@ deliver_open(struct session *s, const char *id)
 	is_open = 1;
 	for (i = 0; i < s->nlocal; i++) {
 		const struct smtp_local *l = &s->local[i];
-		if (maildir_deliver_open(&md[i], l->maildir) < 0)
+		/* maildir_make() first: maildir_deliver_open() creates a
+		 * missing maildir with tmp/ before new/, so a concurrent
+		 * first delivery could find tmp/ but not yet new/ */
+		if (maildir_make(l->maildir) < 0 ||
+		    maildir_deliver_open(&md[i], l->maildir) < 0)
 			goto fail;
 		md_open++;
 		n = snprintf(hdr, sizeof hdr, "Return-Path: <%s>\n"

@@ -58,15 +58,15 @@ dump() {
 	python3 - "$1" <<'PY'
 import os, re, sys
 root = sys.argv[1]
+# Sizes depend on run-specific text (pid digits in ids), so they are
+# checked here against the file and shown as "ok" rather than numbers.
 def mask(t):
     t = re.sub(r'\d{9,}\.M\d+P\d+Q\d+\.[A-Za-z0-9.-]+', 'UNIQUE', t)
     t = re.sub(r'(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d \w\w\w \d{4} \d\d:\d\d:\d\d [+-]\d{4}', 'DATE', t)
     t = re.sub(r'\b1\d{9}\b', 'TIME', t)
     return t
-def show(path):
-    data = open(path, 'rb').read()
-    text = data.decode('utf-8', 'backslashreplace')
-    text = text.replace('\r', '\\r')
+def show(data):
+    text = data.decode('utf-8', 'backslashreplace').replace('\r', '\\r')
     sys.stdout.write(mask(text))
     if not text.endswith('\n'):
         sys.stdout.write('\\c\n')
@@ -81,8 +81,18 @@ for dirpath, dirs, files in sorted(os.walk(root)):
         if 'tmp' in r.split(os.sep)[:-1]:
             print('=== STRAY TMP FILE', mask(r))
             continue
-        print('===', mask(r), '(%d octets)' % os.path.getsize(full))
-        show(full)
+        data = open(full, 'rb').read()
+        m = re.search(r',S=(\d+),W=(\d+)', f)
+        if m:
+            s_ok = int(m.group(1)) == len(data)
+            w_ok = int(m.group(2)) == len(data) + data.count(b'\n')
+            r = r[:r.index(',S=')] + ',S=%s,W=%s' % ('ok' if s_ok else 'BAD', 'ok' if w_ok else 'BAD') + r[r.index(',S=') + len(m.group(0)):]
+        if os.path.basename(dirpath) == 'env':
+            msg = os.path.join(os.path.dirname(dirpath), 'msg', f)
+            want = os.path.getsize(msg) if os.path.exists(msg) else -1
+            data = re.sub(rb'^size (\d+)$', lambda m: b'size ' + (b'ok' if int(m.group(1)) == want else b'BAD'), data, flags=re.M)
+        print('===', mask(r))
+        show(data)
 PY
 }
 
