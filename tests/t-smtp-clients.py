@@ -39,6 +39,8 @@ load@example.test {HASH} {MAIL}/load
 kill@example.test {HASH} {MAIL}/kill
 full@example.test {HASH} {FULL}/maildir
 postmaster@example.test alias alice@example.test
+example.org domain
+alice@example.org {HASH} {MAIL}/certuser
 """)
 DB = os.path.join(TMP, "users.cdb")
 subprocess.run(["cdb", "-c", "-m", DB, os.path.join(TMP, "users")], check=True)
@@ -56,6 +58,8 @@ def serve(args, env=None):
 P_MX = serve(["--auth", "anonymous,password", "--tls", "starttls"] + TLSARGS)
 P_SUB = serve(["--auth", "password", "--tls", "starttls", "--require-tls"] + TLSARGS)
 P_SMTPS = serve(["--auth", "password", "--tls", "implicit"] + TLSARGS)
+P_CERT = serve(["--auth", "certificate,password", "--tls", "implicit",
+                "--client-ca", CA] + TLSARGS)
 
 CTX = ssl.create_default_context(cafile=CA)
 CTX.check_hostname = False          # the certificate names localhost
@@ -155,9 +159,11 @@ def t02():
         check("submission: MAIL before AUTH is 530", code == 530, code)
         c.rset()
         c.login("alice@example.test", "secret")
+        envdir = os.path.join(SPOOL, "outbound", "env")
+        queued = len(os.listdir(envdir)) if os.path.isdir(envdir) else 0
         r = c.sendmail("alice@example.test", ["friend@remote.test"], b"Subject: out\r\n\r\nout\r\n")
         check("submission: relayed to the outbound queue", r == {}
-              and len(os.listdir(os.path.join(SPOOL, "outbound", "env"))) == 1)
+              and len(os.listdir(envdir)) == queued + 1)
 
 
 # --- SMTPS + AUTH PLAIN
@@ -386,7 +392,32 @@ def t12():
         check("fd 3 activation", False, "server did not start")
 
 
+# --- AUTH EXTERNAL with a client certificate
+def t_external():
+    ctx = ssl.create_default_context(cafile=CA)
+    ctx.check_hostname = False
+    ctx.load_cert_chain(os.path.join(PKI, "client.crt"), os.path.join(PKI, "client.key"))
+    with smtplib.SMTP_SSL("127.0.0.1", P_CERT, timeout=10, context=ctx) as c:
+        c.ehlo("cert.client")
+        check("certificate: EXTERNAL offered", "EXTERNAL" in c.esmtp_features.get("auth", ""),
+              c.esmtp_features)
+        code, msg = c.docmd("AUTH", "EXTERNAL =")
+        check("certificate: AUTH EXTERNAL", code == 235, (code, msg))
+        r = c.sendmail("alice@example.org", ["friend@remote.test"], b"Subject: cert\r\n\r\nx\r\n")
+        check("certificate: may relay", r == {})
+    with smtplib.SMTP_SSL("127.0.0.1", P_CERT, timeout=10, context=CTX) as c:
+        c.ehlo("nocert.client")
+        check("no certificate: no EXTERNAL, password offered",
+              "EXTERNAL" not in c.esmtp_features.get("auth", "")
+              and "PLAIN" in c.esmtp_features.get("auth", ""), c.esmtp_features)
+        code, _ = c.docmd("AUTH", "EXTERNAL =")
+        check("no certificate: AUTH EXTERNAL refused", code == 504, code)
+        code, _ = c.mail("a@remote.test")
+        check("certificate,password port: MAIL before AUTH is 530", code == 530, code)
+
+
 section('smtplib, plain, 8BITMIME', t00)
+section('AUTH EXTERNAL', t_external)
 section('smtplib STARTTLS + AUTH LOGIN', t01)
 section('submission: --require-tls', t02)
 section('SMTPS + AUTH PLAIN', t03)
