@@ -131,6 +131,7 @@ def t00():
 
 # --- smtplib STARTTLS + AUTH LOGIN
 def t01():
+    before = len(mailbox("bob"))
     with smtplib.SMTP("127.0.0.1", P_MX, timeout=10) as c:
         c.ehlo("tls.client")
         c.starttls(context=CTX)
@@ -140,7 +141,7 @@ def t01():
         code, _ = c.auth("LOGIN", c.auth_login)
         check("STARTTLS: AUTH LOGIN", code == 235, code)
         c.sendmail("alice@example.test", ["bob@example.test"], b"Subject: tls\r\n\r\nvia tls\r\n")
-    check("STARTTLS: delivered", wait_count("bob", 1) == 1)
+    check("STARTTLS: delivered", wait_count("bob", before + 1) == before + 1)
     hdr, rest = split_headers(read_msg("bob", mailbox("bob")[-1]))
     check("STARTTLS: Received names TLS and the user", hdr and b"with ESMTPSA" in hdr
           and b"TLSv1.2" in hdr and b"authenticated as alice@example.test" in hdr, hdr)
@@ -416,7 +417,30 @@ def t_external():
         check("certificate,password port: MAIL before AUTH is 530", code == 530, code)
 
 
+# --- a 25 MiB message: stored exactly, memory stays flat
+def t_big():
+    if not os.path.exists("/usr/bin/time"):
+        skip("25 MiB", "/usr/bin/time is not installed")
+        return
+    line = b"0123456789" * 7 + b"abcdef\r\n"          # 78 octets
+    n = 25 * 1024 * 1024 // len(line)
+    msg = b"Subject: big\r\n\r\n" + line * n
+    inp = (b"EHLO big.client\r\nMAIL FROM:<a@remote.test> SIZE=%d\r\n"
+           b"RCPT TO:<bob@example.test>\r\nDATA\r\n" % len(msg)) + msg + b".\r\nQUIT\r\n"
+    before = len(mailbox("bob"))
+    r = subprocess.run(["/usr/bin/time", "-f", "maxrss=%M"] + BASE, input=inp,
+                       capture_output=True, timeout=120)
+    rss = int(re.search(rb"maxrss=(\d+)", r.stderr).group(1))
+    check("25 MiB: accepted", b"250 2.0.0 OK id=" in r.stdout and len(mailbox("bob")) == before + 1,
+          r.stdout[-300:])
+    name = mailbox("bob")[-1]
+    _, rest = split_headers(read_msg("bob", name))
+    check("25 MiB: body exact", rest == msg.replace(b"\r\n", b"\n"))
+    check("25 MiB: peak RSS under 8 MiB (%d KiB)" % rss, rss < 8192, rss)
+
+
 section('smtplib, plain, 8BITMIME', t00)
+section('25 MiB message', t_big)
 section('AUTH EXTERNAL', t_external)
 section('smtplib STARTTLS + AUTH LOGIN', t01)
 section('submission: --require-tls', t02)
