@@ -45,11 +45,17 @@ int pop3_external_ok(struct pop3 *s)
 		return s->ext_state > 0;
 	pc = &s->tls->peer;
 	s->ext_state = -1;
-	if (!pc->presented || !pc->verified || !pc->eku_ok)
+	if (!pc->presented)
 		return 0;
 	id = pc->email[0] ? pc->email : pc->cn;
-	if (!id[0] || copy_str(s->ext_user, sizeof s->ext_user, id) < 0)
+	if (!pc->verified || !pc->eku_ok || !id[0] ||
+	    copy_str(s->ext_user, sizeof s->ext_user, id) < 0) {
+		log_msg(LOG_NOTICE, "client certificate \"%.100s\" (serial "
+		    "%s) not used: %s", id, pc->serial_hex, !pc->verified ?
+		    "chain not trusted" : !pc->eku_ok ? "no clientAuth usage" :
+		    "no usable name");
 		return 0;
+	}
 	ascii_lower(s->ext_user);
 	r = auth_identity(s->opt->users, AUTH_POP3, s->ext_user, &e);
 	wipe(&e, sizeof e);
@@ -57,6 +63,9 @@ int pop3_external_ok(struct pop3 *s)
 		s->ext_state = 0;       /* ask again at AUTH time */
 	else if (r != AUTH_REJECTED)
 		s->ext_state = 1;
+	else
+		log_msg(LOG_NOTICE, "client certificate \"%s\" names no POP3 "
+		    "user", s->ext_user);
 	return r != AUTH_REJECTED;
 }
 
