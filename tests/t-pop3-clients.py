@@ -28,7 +28,7 @@ MAIL = os.path.join(TMP, "mail")
 PW = "pw"
 HASH = subprocess.run(["openssl", "passwd", "-6", PW], check=True,
                       capture_output=True, text=True).stdout.strip()
-USERS = ["alice", "fred", "big", "huge", "kim", "lock", "erin", "curl"]
+USERS = ["alice", "fred", "big", "huge", "kim", "lock", "erin", "curl", "gone"]
 with open(os.path.join(TMP, "users"), "w") as f:
     f.write("example.org domain\n")
     for u in USERS:
@@ -384,6 +384,57 @@ try:
     c.close()
 except Exception as e:  # noqa: BLE001
     check("kill -9", False, repr(e))
+
+# --- a message removed by another program during the session ---------------
+try:
+    for i in range(1, 3):
+        deliver("gone", msg(i))
+    c = Raw(P_PLAIN)
+    c.cmd("USER gone@example.org")
+    c.cmd("PASS pw")
+    d = os.path.join(MAIL, "gone", "new")
+    first = sorted(os.listdir(d))[0]
+    os.unlink(os.path.join(d, first))
+    r = c.cmd("RETR 1")
+    r2 = c.cmd("STAT")
+    c.sock.sendall(b"RETR 2\r\n")
+    r3 = c.line()
+    c.multi()
+    r4 = c.cmd("DELE 1")
+    r5 = c.cmd("QUIT")
+    c.close()
+    check("vanished message: -ERR [SYS/TEMP], the session continues",
+          r.startswith(b"-ERR [SYS/TEMP]") and r2.startswith(b"+OK 2 ") and
+          r3.startswith(b"+OK") and r4.startswith(b"+OK") and r5.startswith(b"+OK"),
+          (r, r2, r3, r4, r5))
+    check("vanished message: the other one is intact", maildir_count("gone") == 1)
+except Exception as e:  # noqa: BLE001
+    check("vanished message", False, repr(e))
+
+# --- a client trickling bytes is cut off by --timeout ------------------------
+try:
+    port, _, _ = serve("trickle", handler("--timeout", "1", throttle="throttle-trickle"))
+    c = Raw(port)
+    t0 = time.time()
+    closed = False
+    try:
+        for ch in b"NOOPNOOPNOOPNOOPNOOPNOOP":
+            c.sock.sendall(bytes([ch]))
+            time.sleep(0.25)
+            c.sock.settimeout(0.01)
+            try:
+                if c.sock.recv(100) == b"":
+                    closed = True
+                    break
+            except socket.timeout:
+                pass
+    except OSError:
+        closed = True
+    dt = time.time() - t0
+    check("trickling client cut off after ~1 s", closed and dt < 3.0, (closed, dt))
+    c.close()
+except Exception as e:  # noqa: BLE001
+    check("trickle", False, repr(e))
 
 # --- a 10 MiB message, byte-exact --------------------------------------------
 try:
