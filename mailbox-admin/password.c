@@ -106,10 +106,11 @@ tty_ask(const char *prompt, char *buf)
 	t = tty_saved;
 	t.c_lflag &= ~(tcflag_t)(ECHO | ECHOE | ECHOK);
 	t.c_lflag |= ECHONL | ICANON;
-	(void)!write(tty_fd, prompt, strlen(prompt));
 	tty_changed = 1;
 	if (tcsetattr(tty_fd, TCSAFLUSH, &t) < 0)
 		die(EX_IOERR, "/dev/tty: %s", strerror(errno));
+	/* the prompt after the flush, so that an early answer is kept */
+	(void)!write(tty_fd, prompt, strlen(prompt));
 	r = read_line(tty_fd, buf);
 	tty_restore();
 	sa.sa_handler = SIG_DFL;

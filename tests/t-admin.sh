@@ -121,6 +121,54 @@ else
 	skip "no terminal" "setsid missing"
 fi
 
+# the terminal prompt (a pseudo-terminal): twice, echo off
+ttypw() { # ttypw ADDRESS FIRST SECOND: prints the exit status, then "ECHO" if a password was echoed
+	python3 - "$ADMIN" "$DB" "$@" <<'PY'
+import os, pty, select, sys
+admin, db, addr, first, second = sys.argv[1:]
+pid, fd = pty.fork()
+if pid == 0:
+    os.execv(admin, [admin, "--db", db, "passwd", addr])
+buf = b""
+def expect(s):
+    global buf
+    while s not in buf:
+        r, _, _ = select.select([fd], [], [], 10)
+        if not r:
+            return
+        try:
+            d = os.read(fd, 1024)
+        except OSError:
+            return
+        if not d:
+            return
+        buf += d
+expect(b"New password: ")
+os.write(fd, first.encode() + b"\n")
+expect(b"Retype new password: ")
+os.write(fd, second.encode() + b"\n")
+while True:
+    try:
+        d = os.read(fd, 1024)
+    except OSError:
+        break
+    if not d:
+        break
+    buf += d
+_, st = os.waitpid(pid, 0)
+print(os.waitstatus_to_exitcode(st))
+if first.encode() in buf or second.encode() in buf:
+    print("ECHO")
+PY
+}
+out=$(ttypw alice@example.jp 'tty pass' 'tty pass')
+check "passwd on a terminal: exit 0, no echo" [ "$out" = 0 ]
+check "terminal password verifies" verify 'tty pass' "$(hash_of alice@example.jp)"
+before=$(snap)
+out=$(ttypw alice@example.jp 'one pass' 'other pass')
+check "passwd on a terminal: mismatch -> 65, no echo" [ "$out" = 65 ]
+check "mismatch changed nothing" [ "$before" = "$(snap)" ]
+
 # lock, unlock, quota
 check "lock" A lock alice@example.jp
 check "locked in the CDB" grep -q 'quota=100M,locked$' <<<"$(q alice@example.jp)"
@@ -420,6 +468,16 @@ if [ -f "$top/tests/sinksmtp.py" ]; then
 	fi
 else
 	skip "queue flush" "tests/sinksmtp.py missing"
+fi
+
+# --- man pages -------------------------------------------------------------------------
+if command -v groff >/dev/null; then
+	for m in mailbox-admin.8 postern-users.5; do
+		w=$(groff -man -Tutf8 -ww -z "$top/man/$m" 2>&1)
+		check "man page $m: no groff warnings" [ -z "$w" ]
+	done
+else
+	skip "man pages" "groff missing"
 fi
 
 summary
