@@ -79,7 +79,8 @@ static int mkdir_parents(const char *path)
 
 int maildir_make(const char *path)
 {
-	static const char *const sub[] = { "tmp", "new", "cur" };
+	/* tmp/ last: whoever finds tmp/ may rely on new/ and cur/ */
+	static const char *const sub[] = { "new", "cur", "tmp" };
 	char buf[MAILDIR_PATH_MAX];
 	size_t i;
 
@@ -149,6 +150,7 @@ int maildir_deliver_open(struct maildir_delivery *d, const char *maildir)
 	d->fd = -1;
 	d->size_s = d->size_w = 0;
 	d->wlen = 0;
+	d->synced = 0;
 	d->base[0] = '\0';
 	if (path_fmt(d->dir, sizeof(d->dir), "%s", maildir) < 0)
 		return -1;
@@ -259,6 +261,20 @@ void maildir_deliver_abort(struct maildir_delivery *d)
 	errno = e;
 }
 
+int maildir_deliver_sync(struct maildir_delivery *d)
+{
+	if (d->fd < 0) {
+		errno = EBADF;
+		return -1;
+	}
+	if ((d->wlen > 0 && write_all(d->fd, d->wbuf, d->wlen) < 0) ||
+	    fsync(d->fd) < 0)
+		return -1;
+	d->wlen = 0;
+	d->synced = 1;
+	return 0;
+}
+
 int maildir_deliver_commit(struct maildir_delivery *d)
 {
 	char tmp[MAILDIR_PATH_MAX], dst[MAILDIR_PATH_MAX];
@@ -269,10 +285,8 @@ int maildir_deliver_commit(struct maildir_delivery *d)
 		errno = EBADF;
 		return -1;
 	}
-	if ((d->wlen > 0 && write_all(d->fd, d->wbuf, d->wlen) < 0) ||
-	    fsync(d->fd) < 0)
+	if (!d->synced && maildir_deliver_sync(d) < 0)
 		goto fail;
-	d->wlen = 0;
 	fd = d->fd;
 	d->fd = -1;
 	if (close(fd) < 0)

@@ -29,6 +29,7 @@ struct maildir_delivery {
 	char base[MAILDIR_NAME_MAX];
 	uint64_t size_s, size_w;
 	size_t wlen;
+	int synced;               /* maildir_deliver_sync() done */
 	unsigned char wbuf[MAILDIR_WBUF];
 };
 
@@ -40,7 +41,13 @@ int maildir_deliver_open(struct maildir_delivery *d, const char *maildir);
 int maildir_deliver_write(struct maildir_delivery *d, const void *p,
     size_t n);
 
-/* Flushes, fsyncs, renames to new/<base>,S=<s>,W=<w> and fsyncs new/.
+/* Flushes and fsyncs the tmp file without publishing it: a delivery to
+ * several maildirs syncs every copy first, so that the renames that
+ * follow can hardly fail. 0 / -1 (errno); on -1 call abort. */
+int maildir_deliver_sync(struct maildir_delivery *d);
+
+/* Flushes, fsyncs (unless synced), renames to new/<base>,S=<s>,W=<w> and
+ * fsyncs new/.
  * The message is then wholly in new/. On -1 nothing is left behind. */
 int maildir_deliver_commit(struct maildir_delivery *d);
 

@@ -404,6 +404,33 @@ static void test_abort_and_tmp(void)
 	CHECK(access(path, F_OK) == 0);
 }
 
+/* sync then commit: durable in tmp/ first, published by the commit */
+static void test_sync_commit(void)
+{
+	char md[700], path[MAILDIR_PATH_MAX];
+	static struct maildir_delivery d;
+	static struct maildir_list l;
+
+	snprintf(md, sizeof(md), "%s/sync", top);
+	CHECK(maildir_deliver_open(&d, md) == 0);
+	CHECK(maildir_deliver_write(&d, "a\nb\n", 4) == 0);
+	CHECK(maildir_deliver_sync(&d) == 0);
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	CHECK(count_dir(path) == 1);
+	snprintf(path, sizeof(path), "%s/new", md);
+	CHECK(count_dir(path) == 0);
+	CHECK(maildir_deliver_commit(&d) == 0);
+	CHECK(count_dir(path) == 1);
+	snprintf(path, sizeof(path), "%s/tmp", md);
+	CHECK(count_dir(path) == 0);
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 1 && l.msg[0].size == 6);
+	maildir_list_free(&l);
+	/* abort after a commit removes nothing */
+	maildir_deliver_abort(&d);
+	snprintf(path, sizeof(path), "%s/new", md);
+	CHECK(count_dir(path) == 1);
+}
+
 static void test_lock(void)
 {
 	char md[700];
@@ -612,6 +639,7 @@ int main(void)
 	test_names();
 	test_names2();
 	test_abort_and_tmp();
+	test_sync_commit();
 	test_lock();
 	test_enospc();
 	test_big();

@@ -137,11 +137,7 @@ deliver_open(struct session *s, const char *id)
 	is_open = 1;
 	for (i = 0; i < s->nlocal; i++) {
 		const struct smtp_local *l = &s->local[i];
-		/* maildir_make() first: maildir_deliver_open() creates a
-		 * missing maildir with tmp/ before new/, so a concurrent
-		 * first delivery could find tmp/ but not yet new/ */
-		if (maildir_make(l->maildir) < 0 ||
-		    maildir_deliver_open(&md[i], l->maildir) < 0)
+		if (maildir_deliver_open(&md[i], l->maildir) < 0)
 			goto fail;
 		md_open++;
 		n = snprintf(hdr, sizeof hdr, "Return-Path: <%s>\n"
@@ -281,6 +277,11 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 		deliver_abort(s);
 		return r;
 	}
+	/* Every maildir copy durable in tmp/ before anything is published:
+	 * the renames below are then all that can still fail. */
+	for (i = 0; i < s->nlocal; i++)
+		if (maildir_deliver_sync(&md[i]) < 0)
+			goto fail;
 	for (q = 0; q < s->nqueues; q++) {
 		memset(&env, 0, sizeof env);
 		copy_str(env.sender, sizeof env.sender, s->sender);
@@ -318,16 +319,11 @@ fail:
 		uncommit_maildir(&md[i], bases[i]);
 	for (q = 0; q < qw_done; q++)
 		queue_remove(s->cfg->spool, s->queue_names[q], qids[q]);
-	/* the failed one cleaned itself up; abort those not committed */
-	if (qw_done < s->nqueues) {
-		for (i = 0; i < md_open; i++)
-			maildir_deliver_abort(&md[i]);
-		for (q = qw_done + 1; q < qw_open; q++)
-			queue_write_abort(&qw[q]);
-	} else {
-		for (i = md_done + 1; i < md_open; i++)
-			maildir_deliver_abort(&md[i]);
-	}
+	/* abort is idempotent: every copy not committed goes */
+	for (i = md_done; i < md_open; i++)
+		maildir_deliver_abort(&md[i]);
+	for (q = qw_done; q < qw_open; q++)
+		queue_write_abort(&qw[q]);
 	release();
 	return storage_reply(err);
 }
