@@ -10,6 +10,7 @@
 #define ADMIN_DB_DEFAULT        "/etc/postern/users"
 #define ADMIN_MAIL_ROOT_DEFAULT "/var/mail"
 #define ADMIN_OWNER_DEFAULT     "postern"
+#define ADMIN_REVOKED_DEFAULT   "/etc/postern/revoked"
 #define ADMIN_PATH_MAX          1024
 
 /* Settings of this run (global options plus the command's options). */
@@ -17,6 +18,8 @@ struct admin {
 	const char *db;              /* text source */
 	char cdb[ADMIN_PATH_MAX];    /* db + ".cdb" */
 	const char *spool;
+	const char *revoked;         /* revoked certificates (text) */
+	char revoked_cdb[ADMIN_PATH_MAX];
 	const char *mail_root;
 	const char *owner;           /* NULL: default rule (postern if root) */
 	/* command options */
@@ -65,5 +68,6 @@ int cmd_alias(struct admin *a, const struct admin_args *g);
 int cmd_check(struct admin *a, const struct admin_args *g);
 int cmd_build(struct admin *a, const struct admin_args *g);
 int cmd_queue(struct admin *a, const struct admin_args *g);
+int cmd_cert(struct admin *a, const struct admin_args *g);
 
 #endif

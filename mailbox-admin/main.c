@@ -34,6 +34,7 @@ static const struct option_def options[] = {
 	{ "--spool", O_GLOBAL, 1 },
 	{ "--mail-root", O_GLOBAL, 1 },
 	{ "--owner", O_GLOBAL, 1 },
+	{ "--revoked", O_GLOBAL, 1 },
 	{ "--maildir", O_MAILDIR, 1 },
 	{ "--quota", O_QUOTA, 1 },
 	{ "--password-stdin", O_PWSTDIN, 0 },
@@ -75,6 +76,9 @@ static const struct command_def commands[] = {
 	{ "build", cmd_build, 0, 0, 0, "build" },
 	{ "queue", cmd_queue, 0, 1, 2,
 	  "queue list [NODE] | queue flush NODE | queue remove ID" },
+	{ "cert", cmd_cert, 0, 1, 1000,
+	  "cert revoke SERIAL|FINGERPRINT... | cert unrevoke SERIAL|FINGERPRINT "
+	  "| cert list | cert build" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -139,7 +143,8 @@ usage(FILE *f)
 
 	fprintf(f,
 	    "usage: mailbox-admin [--db PATH] [--spool DIR] [--mail-root DIR] "
-	    "[--owner USER] COMMAND [ARGS]\n"
+	    "[--owner USER]\n"
+	    "                     [--revoked PATH] COMMAND [ARGS]\n"
 	    "       mailbox-admin --help | --version\n\n"
 	    "global options:\n"
 	    "  --db PATH        text user database (default %s);\n"
@@ -149,9 +154,13 @@ usage(FILE *f)
 	    "  --mail-root DIR  default maildirs are DIR/DOMAIN/LOCAL "
 	    "(default %s)\n"
 	    "  --owner USER     owner of new maildirs when run as root "
-	    "(default %s, if it exists)\n\ncommands:\n",
+	    "(default %s, if it exists)\n"
+	    "  --revoked PATH   revoked client certificates, text (default "
+	    "%s);\n"
+	    "                   compiled to PATH.cdb for --client-revoked\n"
+	    "\ncommands:\n",
 	    ADMIN_DB_DEFAULT, QUEUE_DEFAULT_SPOOL, ADMIN_MAIL_ROOT_DEFAULT,
-	    ADMIN_OWNER_DEFAULT);
+	    ADMIN_OWNER_DEFAULT, ADMIN_REVOKED_DEFAULT);
 	for (i = 0; i < NCOMMANDS; i++)
 		fprintf(f, "  %s\n", commands[i].usage);
 	fprintf(f, "\n"
@@ -186,6 +195,8 @@ set_option(struct admin *a, const char *name, const char *val)
 		a->mail_root = val;
 	else if (strcmp(name, "--owner") == 0)
 		a->owner = val;
+	else if (strcmp(name, "--revoked") == 0)
+		a->revoked = val;
 	else if (strcmp(name, "--maildir") == 0)
 		a->maildir = val;
 	else if (strcmp(name, "--quota") == 0)
@@ -256,6 +267,7 @@ main(int argc, char **argv)
 	a.db = ADMIN_DB_DEFAULT;
 	a.spool = QUEUE_DEFAULT_SPOOL;
 	a.mail_root = ADMIN_MAIL_ROOT_DEFAULT;
+	a.revoked = ADMIN_REVOKED_DEFAULT;
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
 			usage(stdout);
@@ -304,5 +316,8 @@ main(int argc, char **argv)
 	if ((size_t)snprintf(a.cdb, sizeof a.cdb, "%s.cdb", a.db) >=
 	    sizeof a.cdb)
 		die(EX_USAGE, "--db path too long");
+	if ((size_t)snprintf(a.revoked_cdb, sizeof a.revoked_cdb, "%s.cdb",
+	    a.revoked) >= sizeof a.revoked_cdb)
+		die(EX_USAGE, "--revoked path too long");
 	return c->run(&a, &g);
 }

@@ -164,8 +164,8 @@ tdb_key(const struct tdb *t, size_t i, char *buf)
 
 /* Parses a split line; -1 with *error_r. */
 static int
-parse_line(const struct tdb_line *l, struct userdb_entry *e,
-    const char **error_r)
+parse_line(const struct tdb *t, const struct tdb_line *l,
+    struct userdb_entry *e, const char **error_r)
 {
 	char key[USERDB_KEY_MAX];
 	char value[USERDB_VALUE_MAX];
@@ -180,6 +180,9 @@ parse_line(const struct tdb_line *l, struct userdb_entry *e,
 		*error_r = "value too long";
 		return -1;
 	}
+	if (t->check != NULL)
+		return t->check(l->text + l->key_off, l->key_len,
+		    l->text + l->val_off, vlen, error_r);
 	memcpy(key, l->text + l->key_off, l->key_len);
 	key[l->key_len] = '\0';
 	memcpy(value, l->text + l->val_off, vlen);
@@ -194,7 +197,7 @@ tdb_entry(const struct tdb *t, size_t i, struct userdb_entry *e)
 {
 	const char *err;
 
-	return parse_line(&t->line[i], e, &err);
+	return parse_line(t, &t->line[i], e, &err);
 }
 
 static const struct tdb *sort_tdb;
@@ -231,7 +234,7 @@ tdb_validate(struct tdb *t, unsigned max_report)
 		if (l->deleted || l->key_len == 0)
 			continue;
 		idx[ni++] = i;
-		if (parse_line(l, &e, &err) < 0) {
+		if (parse_line(t, l, &e, &err) < 0) {
 			if (errors++ < max_report) {
 				tdb_key(t, i, key);
 				fprintf(stderr, "%s:%u: %s: %s\n", t->path,
@@ -310,7 +313,8 @@ tdb_format(char *out, size_t size, const char *const *fields,
 
 /* A new line object for text (copied); validated. */
 static int
-make_line(struct tdb_line *l, const char *text, const char **error_r)
+make_line(const struct tdb *t, struct tdb_line *l, const char *text,
+    const char **error_r)
 {
 	static struct userdb_entry e;
 	size_t len = strlen(text);
@@ -334,7 +338,7 @@ make_line(struct tdb_line *l, const char *text, const char **error_r)
 		*error_r = "empty record";
 		r = -1;
 	} else {
-		r = parse_line(l, &e, error_r);
+		r = parse_line(t, l, &e, error_r);
 	}
 	memset(&e, 0, sizeof e);
 	if (r < 0) {
@@ -349,7 +353,7 @@ tdb_append(struct tdb *t, const char *line, const char **error_r)
 {
 	struct tdb_line l;
 
-	if (make_line(&l, line, error_r) < 0)
+	if (make_line(t, &l, line, error_r) < 0)
 		return -1;
 	grow(t);
 	t->line[t->n++] = l;
@@ -362,7 +366,7 @@ tdb_set(struct tdb *t, size_t i, const char *line, const char **error_r)
 {
 	struct tdb_line l;
 
-	if (make_line(&l, line, error_r) < 0)
+	if (make_line(t, &l, line, error_r) < 0)
 		return -1;
 	l.lineno = t->line[i].lineno;
 	if (t->line[i].owned)

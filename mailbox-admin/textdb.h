@@ -37,6 +37,10 @@ struct tdb {
 	struct tdb_line *line;
 	size_t n, cap;
 	int changed;
+	/* record check; NULL: userdb_parse() (the user database). Set it
+	 * after tdb_open() for other files of the same line format. */
+	int (*check)(const char *key, size_t klen, const char *val,
+	    size_t vlen, const char **error_r);
 };
 
 /* Opens the text database: with lock, first takes an exclusive flock on

@@ -53,7 +53,7 @@ help=$("$ADMIN" --help)
 ok=1
 for o in --db --spool --mail-root --owner --maildir --quota --password-stdin \
     --scheme --keep-mail --hold --host --etrn-from --force add passwd del \
-    list lock unlock stat quota domain alias check build queue; do
+    list lock unlock stat quota domain alias check build queue --revoked cert; do
 	grep -q -- "$o" <<<"$help" || { ok=0; echo "help lacks $o"; }
 done
 check "--help lists every option and command" [ $ok = 1 ]
@@ -468,6 +468,38 @@ if [ -f "$top/tests/sinksmtp.py" ]; then
 	fi
 else
 	skip "queue flush" "tests/sinksmtp.py missing"
+fi
+
+# --- revoked client certificates -------------------------------------------------
+R=$T/etc/revoked
+C() { "$ADMIN" --revoked "$R" cert "$@"; }
+if command -v openssl >/dev/null; then
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 \
+		-subj /CN=alice@example.jp -keyout "$T/c.key" -out "$T/c.pem" 2>/dev/null
+	serial=$(openssl x509 -in "$T/c.pem" -noout -serial)
+	fpr=$(openssl x509 -in "$T/c.pem" -noout -fingerprint -sha256)
+	skey=$(sed 's/^serial=//; s/^\(00\)*//' <<<"$serial" | tr A-F a-f)
+	fkey=$(sed 's/.*=//; s/://g' <<<"$fpr" | tr A-F a-f)
+	check "cert revoke (openssl -serial output)" C revoke "$serial"
+	check "cert revoke (openssl -fingerprint output)" C revoke "$fpr"
+	check "serial in the CDB, lowercase hex" bash -c "cdb -q '$R.cdb' '$skey' | grep -q '^revoked '"
+	check "fingerprint in the CDB" bash -c "cdb -q '$R.cdb' '$fkey' >/dev/null"
+	check "cert revoke again is a no-op" C revoke "$fkey"
+	check "cert list" bash -c "'$ADMIN' --revoked '$R' cert list | grep -q '^2 revoked certificates'"
+	check "leading 00 bytes of a serial dropped" C revoke 00:00:0a:ff
+	check "serial 0aff" bash -c "cdb -q '$R.cdb' 0aff >/dev/null"
+	cdb -c -m "$T/rstock.cdb" "$R"
+	check "revocation CDB identical to cdb -c -m" cmp -s "$T/rstock.cdb" "$R.cdb"
+	R0=$(md5sum <"$R")
+	fails "cert revoke bad key" 65 C revoke xyz
+	fails "cert revoke one bad key of two: nothing" 65 C revoke abcd nothex
+	fails "cert unrevoke unknown" 65 C unrevoke 1234
+	fails "cert unknown subcommand" 64 C frob
+	check "revocation text unchanged by errors" [ "$(md5sum <"$R")" = "$R0" ]
+	check "cert unrevoke" C unrevoke 0aff
+	check "unrevoked gone" bash -c "! cdb -q '$R.cdb' 0aff"
+else
+	skip "cert" "openssl missing"
 fi
 
 # --- man pages -------------------------------------------------------------------------
