@@ -83,6 +83,9 @@ static const struct command_def commands[] = {
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 
+static void vmsg(const char *fmt, va_list ap)
+	__attribute__((format(printf, 1, 0)));
+
 static void
 vmsg(const char *fmt, va_list ap)
 {
