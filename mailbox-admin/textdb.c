@@ -19,6 +19,8 @@
 #define TDB_MODE_NEW  0640
 #define TDB_LOCK_SUFFIX ".lock"
 
+static void dir_of(const char *path, char *buf, size_t size);
+
 static int
 is_blank(char c)
 {
@@ -101,8 +103,16 @@ tdb_open(struct tdb *t, const char *path, const char *cdb, int lock,
 		lock_db(t);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0) {
-		if (errno == ENOENT && missing_ok)
+		if (errno == ENOENT && missing_ok) {
+			/* a new database takes the group of its directory
+			 * (root:postern 0750 /etc/postern), so the service
+			 * user can read the CDB */
+			char dir[ADMIN_PATH_MAX];
+			dir_of(path, dir, sizeof dir);
+			if (stat(dir, &st) == 0)
+				t->gid = st.st_gid;
 			return;
+		}
 		die(errno == ENOENT ? EX_NOINPUT : EX_IOERR, "%s: %s", path,
 		    strerror(errno));
 	}

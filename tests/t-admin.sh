@@ -20,6 +20,7 @@ CDB=$DB.cdb
 MAIL=$T/mail
 SPOOL=$T/spool
 mkdir -p "$T/etc" "$MAIL" "$SPOOL"
+[ "$(id -u)" = 0 ] && getent group nogroup >/dev/null && chgrp nogroup "$T/etc"
 A() { "$ADMIN" --db "$DB" --mail-root "$MAIL" --spool "$SPOOL" "$@"; }
 # add ADDRESS PASSWORD [options]
 add() { local a=$1 p=$2; shift 2; printf '%s\n' "$p" | A add "$a" --password-stdin "$@"; }
@@ -67,6 +68,12 @@ check "cdb -q finds the domain" [ "$(q example.jp)" = domain ]
 check "text file mode 0640" [ "$(stat -c %a "$DB")" = 640 ]
 check "cdb file mode 0640" [ "$(stat -c %a "$CDB")" = 640 ]
 check "lock file beside the text" [ -f "$DB.lock" ]
+if [ "$(id -u)" = 0 ] && [ "$(stat -c %G "$T/etc")" = nogroup ]; then
+	check "new text takes the group of its directory" [ "$(stat -c %G "$DB")" = nogroup ]
+	check "the CDB has the group of the text" [ "$(stat -c %G "$CDB")" = nogroup ]
+else
+	skip "group of a new database" "needs root and a group nogroup"
+fi
 check "domain add hold" A domain add dialup.example --hold --host 127.0.0.1:2525 \
 	--etrn-from 192.0.2.0/24,2001:db8::/32
 check "hold value in the CDB" [ "$(q dialup.example)" = \
