@@ -59,7 +59,7 @@ enum reply_id {
 	R_AUTH_TEMP, R_AUTH_THROTTLED, R_APOP_NONE, R_AUTH_MECH,
 	R_AUTH_CANCEL, R_AUTH_BADB64, R_AUTH_AUTHZID, R_AUTH_LIST,
 	R_INUSE, R_MAILDIR_TEMP, R_LOGGED_IN,
-	R_STLS_GO, R_STLS_NONE, R_STLS_ACTIVE, R_STLS_AFTER_USER,
+	R_STLS_GO, R_STLS_NONE, R_STLS_ACTIVE, R_STLS_AFTER_USER, R_STLS_TEMP,
 	R_STAT, R_LIST_ALL, R_LIST_ONE, R_UIDL_ALL, R_UIDL_ONE,
 	R_NOSUCHMSG, R_DELETED_ALREADY, R_DELE_OK, R_RSET,
 	R_RETR, R_TOP, R_VANISHED, R_READ_FAILED,
@@ -100,6 +100,8 @@ struct pop3 {
 	/* TLS */
 	struct tls *tls;            /* non-NULL once TLS is established */
 	const struct tls_cred *cred;        /* loaded credentials or NULL */
+	int tls_lazy;               /* STLS: credentials readable, loaded
+	                               at the first STLS */
 	const struct tls_anchors *client_ca;/* or NULL */
 	int ext_state;              /* EXTERNAL: 0 unknown, 1 ok, -1 no */
 	char ext_user[USERDB_KEY_MAX];
@@ -165,8 +167,11 @@ enum pop3_ev cmd_rset(struct pop3 *s, char *args);
 int mbox_update(struct pop3 *s);
 
 /* pop3_tls.c */
-/* Loads the credentials for --tls starttls/implicit (and --client-ca).
- * Returns 0, or -1 when implicit TLS cannot work (logged). */
+/* Finds the credentials for --tls starttls/implicit (and --client-ca).
+ * Implicit TLS, and STLS when --user will drop privileges, load them
+ * now; otherwise STLS loads them at its first use (a plaintext session
+ * then costs no PEM or key decoding) after checking now that they are
+ * readable. Returns 0, or -1 when implicit TLS cannot work (logged). */
 int pop3_tls_setup(struct pop3 *s);
 /* Implicit TLS handshake at byte 0. 0 / -1 (logged). */
 int pop3_tls_implicit(struct pop3 *s);

@@ -43,6 +43,7 @@ static const struct reply replies[R_COUNT] = {
 	[R_STLS_NONE]       = { NULL, "STLS is not available" },
 	[R_STLS_ACTIVE]     = { NULL, "TLS is already active" },
 	[R_STLS_AFTER_USER] = { NULL, "STLS is not allowed after USER" },
+	[R_STLS_TEMP]       = { "SYS/TEMP", "TLS is temporarily unavailable" },
 	[R_STAT]            = { NULL, "" },
 	[R_LIST_ALL]        = { NULL, "Scan listing follows:" },
 	[R_LIST_ONE]        = { NULL, "" },
@@ -82,7 +83,7 @@ void reply_status(struct pop3 *s, int ok, enum reply_id id, const char *arg)
 		APPEND(r->code);
 		APPEND("]");
 	}
-	if (r->text[0]) {
+	if (r->text && r->text[0]) {
 		APPEND(" ");
 		APPEND(r->text);
 	}

@@ -1,11 +1,14 @@
-/* pop3_tls.c - TLS for pop3-handler: credentials at start-up (a mode
- * whose certificate or key cannot be loaded is a logged configuration
- * error: implicit TLS closes at once, STLS is simply not offered),
+/* pop3_tls.c - TLS for pop3-handler: credentials (a mode whose
+ * certificate or key cannot be loaded is a logged configuration error:
+ * implicit TLS closes at once, STLS is not offered, or refused with
+ * [SYS/TEMP] before any "+OK" when loading fails at its first use),
  * implicit TLS (RFC 8314) at byte 0, and STLS (RFC 2595): only in the
  * AUTHORIZATION state before USER, pipelined bytes after the command are
  * discarded and logged, nothing learned in plaintext survives. */
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "log.h"
 #include "pop3.h"
@@ -15,30 +18,29 @@ static struct tls_cred cred;
 static struct tls_anchors anchors;
 static struct tls tls;
 
-int pop3_tls_setup(struct pop3 *s)
+static char cert_path[1024], key_path[1024];
+
+static const char *mode_name(const struct pop3_opts *o)
+{
+	return o->tls_mode == POP3_TLS_IMPLICIT ? "implicit" : "starttls";
+}
+
+/* Loads the chain, the key and the client CA. 0 / -1 (logged). */
+static int load_cred(struct pop3 *s)
 {
 	const struct pop3_opts *o = s->opt;
-	char cert[1024], key[1024];
 	const char *error = NULL, *warn = NULL;
 
-	if (o->tls_mode == POP3_TLS_NONE)
-		return 0;
-	if (!tls_cred_paths(o->cert, o->key, cert, key, sizeof cert)) {
-		log_msg(LOG_ERR, "configuration error: --tls %s needs --cert "
-		    "and --key (or tls.crt and tls.key in "
-		    "$CREDENTIALS_DIRECTORY)", o->tls_mode == POP3_TLS_IMPLICIT
-		    ? "implicit" : "starttls");
-		return o->tls_mode == POP3_TLS_IMPLICIT ? -1 : 0;
-	}
-	if (tls_cred_load(&cred, cert, key, &error, &warn) < 0) {
+	if (tls_cred_load(&cred, cert_path, key_path, &error, &warn) < 0) {
 		log_msg(LOG_ERR, "configuration error: TLS credentials "
-		    "%s, %s: %s%s", cert, key, error ? error : "cannot load",
+		    "%s, %s: %s%s", cert_path, key_path,
+		    error ? error : "cannot load",
 		    o->tls_mode == POP3_TLS_IMPLICIT ? "" :
 		    "; STLS not offered");
-		return o->tls_mode == POP3_TLS_IMPLICIT ? -1 : 0;
+		return -1;
 	}
 	if (warn)
-		log_msg(LOG_WARNING, "%s: %s", key, warn);
+		log_msg(LOG_WARNING, "%s: %s", key_path, warn);
 	s->cred = &cred;
 	if (o->client_ca) {
 		if (tls_anchors_load(&anchors, o->client_ca, &error) < 0)
@@ -48,6 +50,33 @@ int pop3_tls_setup(struct pop3 *s)
 		else
 			s->client_ca = &anchors;
 	}
+	return 0;
+}
+
+int pop3_tls_setup(struct pop3 *s)
+{
+	const struct pop3_opts *o = s->opt;
+	int implicit = o->tls_mode == POP3_TLS_IMPLICIT;
+
+	if (o->tls_mode == POP3_TLS_NONE)
+		return 0;
+	if (!tls_cred_paths(o->cert, o->key, cert_path, key_path,
+	    sizeof cert_path)) {
+		log_msg(LOG_ERR, "configuration error: --tls %s needs --cert "
+		    "and --key (or tls.crt and tls.key in "
+		    "$CREDENTIALS_DIRECTORY)%s", mode_name(o),
+		    implicit ? "" : "; STLS not offered");
+		return implicit ? -1 : 0;
+	}
+	if (implicit || o->run_as)
+		return load_cred(s) < 0 && implicit ? -1 : 0;
+	if (access(cert_path, R_OK) < 0 || access(key_path, R_OK) < 0) {
+		log_msg(LOG_ERR, "configuration error: TLS credentials %s, "
+		    "%s: %s; STLS not offered", cert_path, key_path,
+		    strerror(errno));
+		return 0;
+	}
+	s->tls_lazy = 1;
 	return 0;
 }
 
@@ -79,7 +108,8 @@ int pop3_tls_implicit(struct pop3 *s)
 
 int pop3_stls_available(const struct pop3 *s)
 {
-	return s->opt->tls_mode == POP3_TLS_STARTTLS && s->cred && !s->tls;
+	return s->opt->tls_mode == POP3_TLS_STARTTLS &&
+	    (s->cred || s->tls_lazy) && !s->tls;
 }
 
 enum pop3_ev cmd_stls(struct pop3 *s, char *args)
@@ -94,6 +124,11 @@ enum pop3_ev cmd_stls(struct pop3 *s, char *args)
 		return pop3_err(s, R_STLS_NONE);
 	if (s->have_user)
 		return pop3_err(s, R_STLS_AFTER_USER);
+	if (!s->cred) {
+		s->tls_lazy = 0;
+		if (load_cred(s) < 0)
+			return pop3_err(s, R_STLS_TEMP);
+	}
 	reply_status(s, 1, R_STLS_GO, NULL);
 	/* Anything pipelined after STLS came in plaintext: it must never
 	 * be taken as if it came through TLS. */

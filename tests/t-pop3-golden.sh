@@ -12,7 +12,7 @@
 #
 # NAME.in syntax: one client line per line, sent with CRLF; "<LF>" at the
 #   end: bare LF instead; "<NUL>" a NUL byte; "<LONG n>" n letters 'A'.
-# Optional: NAME.args (extra options), NAME.users (users template),
+# Optional: NAME.args (extra options; @G@ is this folder), NAME.users (users template),
 #   NAME.pre.in (a session run first, output ignored), NAME.files
 #   (expected `find new cur` of alice's maildir afterwards), NAME.inuse
 #   (alice's maildir lock is held by another process), NAME.hold (keep
@@ -72,7 +72,7 @@ run_one() {
 	local name=$1 d=$T/$1 users=$G/users args=() hold=0 raw rc
 	[ -f "$G/$name.users" ] && users=$G/$name.users
 	setup "$d" "$users" || { fail "$name" "setup"; return; }
-	[ -f "$G/$name.args" ] && read -r -a args <"$G/$name.args"
+	[ -f "$G/$name.args" ] && read -r -a args < <(sed "s|@G@|$G|g" "$G/$name.args")
 	[ -f "$G/$name.hold" ] && hold=$(cat "$G/$name.hold")
 	local cmd=("$POP3" --users "$d/users.cdb" --throttle-file "$d/throttle"
 		--hostname golden.test --fail-delay 0 "${args[@]}")
