@@ -170,8 +170,10 @@ static enum pop3_ev login_result(struct pop3 *s, enum auth_result r,
 	if (ev == EV_OK)
 		log_msg(LOG_INFO, "login: user=%s mech=%s peer=%s", user, mech,
 		    s->peer.addr);
-	else
+	else {
 		s->login[0] = '\0';
+		s->mech = NULL;
+	}
 	return ev;
 }
 
