@@ -1,0 +1,139 @@
+/* pop3_session_fuzz.c - whole pop3-handler sessions: input octet 0
+ * picks a configuration, the rest is what the client sends (commands,
+ * SASL lines, a TLS ClientHello after STLS...). Each run gets a fresh
+ * mailbox for alice@example.org (password "pw") with a message in cur/,
+ * one needing dot-stuffing, one without ,S=/,W= and without a final
+ * newline, and one with a long name; the other users are locked,
+ * nopop3, disabled, APOP-enabled and empty, as in the golden tests. */
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fuzz.h"
+#include "session.h"
+
+int pop3_handler_main(int argc, char **argv);
+
+static char root[SESSION_PATH], users[SESSION_PATH], throttle[SESSION_PATH];
+static char mail[SESSION_PATH], cert[SESSION_PATH], key[SESSION_PATH];
+
+static const struct {
+	const char *dir, *name, *text;
+} msgs[] = {
+	{ "cur", "1700000001.M1P100Q1.fuzz,S=47,W=51:2,S",
+	  "From: a@example.net\nSubject: one\n\nHello Alice.\n" },
+	{ "new", "1700000002.M2P100Q1.fuzz,S=42,W=48",
+	  "Subject: dots\n\n.leading dot\n..two\n.\nafter\n" },
+	{ "new", "1700000003.M3P100Q1.fuzz",
+	  "Subject: no size\n\nno final newline" },
+	{ "new", "1700000004.M4P100Q1.a-rather-long-host-name-that-makes-"
+	  "the-uidl-too-long.example,S=12,W=14", "Subject: 4\n\n" },
+};
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	static char lines[8][SESSION_PATH + 200];
+	const char *recs[10];
+	const char *d = fuzz_scratch("pop3"), *h, *pki;
+	int i = 0;
+
+	(void)argc;
+	(void)argv;
+	snprintf(root, sizeof root, "%s", d);
+	snprintf(users, sizeof users, "%s/users.cdb", d);
+	snprintf(throttle, sizeof throttle, "%s/throttle", d);
+	snprintf(mail, sizeof mail, "%s/mail", d);
+	h = session_hash("pw");
+	recs[i++] = "example.org domain";
+#define USER(name, opts) \
+	snprintf(lines[i], sizeof lines[i], "%s@example.org %s %s/%s %s", \
+	    name, h, mail, name, opts), recs[i] = lines[i], i++
+	USER("alice", "");
+	USER("bob", "locked");
+	USER("carol", "nopop3");
+	USER("erin", "apop=tanstaafl");
+	USER("empty", "");
+#undef USER
+	snprintf(lines[i], sizeof lines[i], "dave@example.org !%s %s/dave", h,
+	    mail);
+	recs[i] = lines[i];
+	i++;
+	recs[i] = NULL;
+	session_cdb(users, recs);
+	pki = session_pki();
+	snprintf(cert, sizeof cert, "%s/tls.crt", pki ? pki : "/nonexistent");
+	snprintf(key, sizeof key, "%s/tls.key", pki ? pki : "/nonexistent");
+	return 0;
+}
+
+static void reset_mailbox(void)
+{
+	char path[SESSION_PATH + 300];
+	size_t i;
+
+	fuzz_empty_dir(mail);
+	rmdir(mail);
+	unlink(throttle);
+	mkdir(mail, 0700);
+	snprintf(path, sizeof path, "%s/alice", mail);
+	mkdir(path, 0700);
+	for (i = 0; i < 3; i++) {
+		static const char *const sub[] = { "tmp", "new", "cur" };
+		snprintf(path, sizeof path, "%s/alice/%s", mail, sub[i]);
+		mkdir(path, 0700);
+	}
+	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
+		snprintf(path, sizeof path, "%s/alice/%s/%s", mail,
+		    msgs[i].dir, msgs[i].name);
+		fuzz_write_file(path, msgs[i].text, strlen(msgs[i].text));
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	char *argv[20];
+	int n = 0;
+
+	if (size < 1 || size > 65536)
+		return 0;
+	if (!root[0])
+		LLVMFuzzerInitialize(NULL, NULL);
+	reset_mailbox();
+	argv[n++] = "pop3-handler";
+	argv[n++] = "--users";
+	argv[n++] = users;
+	argv[n++] = "--throttle-file";
+	argv[n++] = throttle;
+	argv[n++] = "--hostname";
+	argv[n++] = "fuzz.test";
+	argv[n++] = "--fail-delay";
+	argv[n++] = "0";
+	argv[n++] = "--timeout";
+	argv[n++] = "5";
+	switch (data[0] % 4) {
+	case 0:
+		argv[n++] = "--max-errors";
+		argv[n++] = "100";
+		break;
+	case 1:
+		argv[n++] = "--max-errors";
+		argv[n++] = "3";
+		break;
+	case 2:               /* STLS offered when fuzz/run made a cert */
+		argv[n++] = "--tls";
+		argv[n++] = "starttls";
+		argv[n++] = "--cert";
+		argv[n++] = cert;
+		argv[n++] = "--key";
+		argv[n++] = key;
+		break;
+	case 3:
+		argv[n++] = "--allow-plaintext-auth";
+		argv[n++] = "--debug";
+		break;
+	}
+	argv[n] = NULL;
+	session_run(pop3_handler_main, argv, NULL, data + 1, size - 1);
+	return 0;
+}
