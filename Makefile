@@ -14,7 +14,10 @@ XCFLAGS   = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla \
             -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -MMD -MP
 XLDFLAGS  = -pie -Wl,-z,relro,-z,now
-LIBS      = -lbearssl -lcdb -lcrypt
+# BearSSL, TinyCDB and libxcrypt are linked statically (Debian ships the
+# .a files): every connection is a new exec, and each shared library
+# costs start-up time and resident memory. LIBS=... overrides.
+LIBS     ?= -Wl,-Bstatic -lbearssl -lcdb -lcrypt -Wl,-Bdynamic
 
 PROGNAMES = pop3-handler smtp-handler etrn-client mailbox-admin
 # A program is built once its folder holds sources.
