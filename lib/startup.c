@@ -12,6 +12,7 @@
 #include <netinet/in.h>
 #include <pwd.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -277,17 +278,68 @@ void peer_get(struct peer *p)
 	p->is_loopback = 1;
 }
 
+/* The service user comes from /etc/passwd and its groups from
+ * /etc/group, read directly (fgetpwent_r/fgetgrent_r): the handlers are
+ * linked statically, and glibc's NSS (getpwnam, initgroups) would load
+ * shared modules at run time. Service users are local (sysusers.d). */
+#define PASSWD_FILE "/etc/passwd"
+#define GROUP_FILE  "/etc/group"
+#define GROUPS_MAX  64
+
+static int passwd_find(const char *name, struct passwd *pw, char *buf,
+    size_t size)
+{
+	struct passwd *res;
+	FILE *f = fopen(PASSWD_FILE, "re");
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (fgetpwent_r(f, pw, buf, size, &res) == 0)
+		if (strcmp(res->pw_name, name) == 0) {
+			found = 1;
+			break;
+		}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
+/* Supplementary groups of name (plus its primary gid) into list. */
+static size_t group_list(const char *name, gid_t gid, gid_t *list,
+    size_t max)
+{
+	struct group gr, *res;
+	char buf[PWBUF_SIZE];
+	size_t n = 0, i;
+	FILE *f = fopen(GROUP_FILE, "re");
+
+	list[n++] = gid;
+	if (!f)
+		return n;
+	while (n < max && fgetgrent_r(f, &gr, buf, sizeof buf, &res) == 0)
+		for (i = 0; res->gr_mem && res->gr_mem[i]; i++)
+			if (strcmp(res->gr_mem[i], name) == 0) {
+				if (res->gr_gid != gid)
+					list[n++] = res->gr_gid;
+				break;
+			}
+	fclose(f);
+	return n;
+}
+
 int startup_drop_user(const char *name, const char **error_r)
 {
-	struct passwd pw, *res = NULL;
+	struct passwd pw;
 	char buf[PWBUF_SIZE];
+	gid_t groups[GROUPS_MAX];
+	size_t ngroups;
 	uid_t uid;
 	gid_t gid;
 
 	if (!name)
 		return 0;
-	if (getpwnam_r(name, &pw, buf, sizeof buf, &res) != 0 || !res) {
-		*error_r = "no such user";
+	if (passwd_find(name, &pw, buf, sizeof buf) < 0) {
+		*error_r = "no such user in " PASSWD_FILE;
 		return -1;
 	}
 	uid = pw.pw_uid;
@@ -302,7 +354,8 @@ int startup_drop_user(const char *name, const char **error_r)
 		*error_r = "refusing to run as a user with uid 0";
 		return -1;
 	}
-	if (initgroups(pw.pw_name, gid) < 0 || setresgid(gid, gid, gid) < 0 ||
+	ngroups = group_list(pw.pw_name, gid, groups, GROUPS_MAX);
+	if (setgroups(ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0) {
 		*error_r = "cannot switch user";
 		return -1;

@@ -416,6 +416,16 @@ static int child_drop(int fd)
 		return 1;
 	if (getuid() == 0 || geteuid() == 0 || setuid(0) == 0)
 		return 2;
+	{	/* root's supplementary groups are gone: only nobody's own */
+		gid_t g[64];
+		int i, n = getgroups(64, g);
+
+		if (n < 1)
+			return 3;
+		for (i = 0; i < n; i++)
+			if (g[i] == 0)
+				return 4;
+	}
 	return 0;
 }
 
