@@ -142,11 +142,14 @@ const char *session_pki(void)
  * replay builds check every run. */
 static unsigned long runs;
 static int check_leaks;
+static pid_t session_child;      /* in the child: its own pid */
 
 static void child_exit(int status, void *arg)
 {
 	(void)arg;
 	fflush(NULL);
+	if (getpid() != session_child)   /* a process the session forked */
+		_exit(status);
 	if (shared_cntrs)
 		memcpy(shared_cntrs, __start___sancov_cntrs, cntrs_len);
 	if (check_leaks && __lsan_do_recoverable_leak_check &&
@@ -173,6 +176,7 @@ void session_run(int (*entry)(int, char **), char **argv,
 	if (pid < 0)
 		abort();
 	if (pid == 0) {
+		session_child = getpid();
 		signal(SIGALRM, SIG_DFL);
 		alarm(CHILD_SECONDS);
 		null_fd = open("/dev/null", O_RDWR);
