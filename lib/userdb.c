@@ -3,6 +3,7 @@
  * mailbox-admin (text source) and the handlers (CDB values), so both
  * accept exactly the same records. */
 #include "userdb.h"
+#include "cdbfile.h"
 #include "addr.h"
 #include "log.h"
 #include "util.h"
@@ -437,55 +438,70 @@ userdb_parse(const char *key, const char *value, size_t value_len,
 	return parse_user(value, value_len, pos, &first, e, error_r);
 }
 
+/* One look-up inside the guarded mapping: copies the value out. */
+struct userdb_find {
+	const char *key;
+	size_t klen;
+	char *value;
+	size_t size;
+	unsigned vlen;
+};
+
+/* 1 found (copied), 0 absent, -1 corrupt (EPROTO), -2 too long */
+static int userdb_find(struct cdb *c, void *arg)
+{
+	struct userdb_find *f = arg;
+	int r = cdb_find(c, f->key, (unsigned)f->klen);
+
+	if (r <= 0) {
+		errno = EPROTO;
+		return r < 0 ? -1 : 0;
+	}
+	f->vlen = cdb_datalen(c);
+	if (f->vlen >= f->size)
+		return -2;
+	if (cdb_read(c, f->value, f->vlen, cdb_datapos(c)) != 0) {
+		errno = EPROTO;
+		return -1;
+	}
+	return 1;
+}
+
 int
 userdb_lookup(const char *path, const char *key, struct userdb_entry *e)
 {
 	char value[USERDB_VALUE_MAX];
-	struct cdb c;
+	struct userdb_find f;
 	const char *err;
 	size_t klen = strlen(key);
 	unsigned vlen;
-	int fd, r, saved;
+	int r, saved;
 
 	if (klen == 0 || klen >= USERDB_KEY_MAX)
 		return 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
+	f.key = key;
+	f.klen = klen;
+	f.value = value;
+	f.size = sizeof value;
+	f.vlen = 0;
+	r = cdbfile_run(path, userdb_find, &f);
+	if (r == 0)
+		return 0;
+	if (r < 0) {
 		saved = errno;
-		log_msg(LOG_ERR, "user database %s: %s", path, strerror(saved));
-		errno = saved;
+		if (r == -2)
+			log_msg(LOG_ERR, "user database %s: record for %s is "
+			    "too long", path, key);
+		else
+			log_msg(LOG_ERR, "user database %s: %s", path,
+			    saved == EPROTO ? "not a CDB file or corrupt" :
+			    saved == EIO ? "changed or truncated while read" :
+			    strerror(saved));
+		wipe(value, sizeof value);
+		errno = r == -2 ? EPROTO : saved;
 		return -1;
 	}
-	if (cdb_init(&c, fd) != 0) {
-		saved = errno;
-		log_msg(LOG_ERR, "user database %s: %s", path,
-		    saved == EPROTO ? "not a CDB file" : strerror(saved));
-		close(fd);
-		errno = saved;
-		return -1;
-	}
-	r = cdb_find(&c, key, (unsigned)klen);
-	if (r <= 0) {
-		saved = errno;
-		if (r < 0)
-			log_msg(LOG_ERR, "user database %s: corrupt", path);
-		cdb_free(&c);
-		close(fd);
-		errno = r < 0 ? EPROTO : saved;
-		return r < 0 ? -1 : 0;
-	}
-	vlen = cdb_datalen(&c);
-	if (vlen >= sizeof value ||
-	    cdb_read(&c, value, vlen, cdb_datapos(&c)) != 0) {
-		log_msg(LOG_ERR, "user database %s: record for %s is %s", path,
-		    key, vlen >= sizeof value ? "too long" : "unreadable");
-		cdb_free(&c);
-		close(fd);
-		errno = EPROTO;
-		return -1;
-	}
-	cdb_free(&c);
-	close(fd);
+	vlen = f.vlen;
 	value[vlen] = '\0';
 	r = userdb_parse(key, value, vlen, e, &err);
 	wipe(value, vlen);

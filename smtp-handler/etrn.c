@@ -7,7 +7,6 @@
  * "#NAME" names the hold queue of the hold domain NAME: the same as
  * "ETRN NAME" (postern keeps one queue per hold domain). "@DOMAIN" asks
  * for every hold domain equal to DOMAIN or below it. */
-#include <cdb.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -18,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "addr.h"
+#include "cdbfile.h"
 #include "etrn.h"
 #include "holdflush.h"
 #include "log.h"
@@ -32,36 +32,36 @@
 
 static struct userdb_entry ent;
 
-/* Calls fn for every hold entry of the CDB. fn returns non-zero to stop.
- * Returns 0, or -1 when the database cannot be read. */
-static int
-foreach_hold(const char *users, int (*fn)(const struct userdb_entry *e,
-    void *arg), void *arg)
-{
-	struct cdb c;
-	unsigned pos;
-	int fd, r = 0;
+struct hold_scan {
+	int (*fn)(const struct userdb_entry *e, void *arg);
+	void *arg;
+};
 
-	fd = open(users, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	if (cdb_init(&c, fd) != 0) {
-		close(fd);
-		return -1;
-	}
-	cdb_seqinit(&pos, &c);
-	while (cdb_seqnext(&pos, &c) > 0) {
+/* Inside the guarded mapping: every record whose value starts with the
+ * word "hold" is parsed and handed to the callback. */
+static int
+hold_scan(struct cdb *c, void *argp)
+{
+	struct hold_scan *h = argp;
+	const unsigned char *map;
+	unsigned size, pos;
+
+	/* Most databases have no hold domain: skip the scan when the word
+	 * does not occur at all (memmem runs at memory speed). */
+	map = cdbfile_map(c, &size);
+	if (!memmem(map, size, "hold", 4))
+		return 0;
+	cdb_seqinit(&pos, c);
+	while (cdb_seqnext(&pos, c) > 0) {
 		char key[USERDB_KEY_MAX], val[USERDB_VALUE_MAX];
-		unsigned kl = cdb_keylen(&c), vl = cdb_datalen(&c), i = 0;
+		unsigned kl = cdb_keylen(c), vl = cdb_datalen(c), i = 0;
 		const char *err;
 
 		if (kl == 0 || kl >= sizeof key || vl >= sizeof val)
 			continue;
-		if (cdb_read(&c, key, kl, cdb_keypos(&c)) != 0 ||
-		    cdb_read(&c, val, vl, cdb_datapos(&c)) != 0) {
-			r = -1;
-			break;
-		}
+		if (cdb_read(c, key, kl, cdb_keypos(c)) != 0 ||
+		    cdb_read(c, val, vl, cdb_datapos(c)) != 0)
+			return -1;
 		key[kl] = '\0';
 		val[vl] = '\0';
 		if (memchr(key, '@', kl))
@@ -77,12 +77,21 @@ foreach_hold(const char *users, int (*fn)(const struct userdb_entry *e,
 			    err ? err : "not a hold entry");
 			continue;
 		}
-		if (fn(&ent, arg))
+		if (h->fn(&ent, h->arg))
 			break;
 	}
-	cdb_free(&c);
-	close(fd);
-	return r;
+	return 0;
+}
+
+/* Calls fn for every hold entry of the CDB. fn returns non-zero to stop.
+ * Returns 0, or -1 when the database cannot be read. */
+static int
+foreach_hold(const char *users, int (*fn)(const struct userdb_entry *e,
+    void *arg), void *arg)
+{
+	struct hold_scan h = { fn, arg };
+
+	return cdbfile_run(users, hold_scan, &h) < 0 ? -1 : 0;
 }
 
 static int
