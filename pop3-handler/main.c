@@ -30,6 +30,7 @@ static const char usage_text[] =
 "                          $CREDENTIALS_DIRECTORY/tls.crt and tls.key)\n"
 "  --client-ca PATH        request client certificates from this CA\n"
 "                          (AUTH EXTERNAL)\n"
+"  --client-revoked PATH   CDB of revoked serials / SHA-256 fingerprints\n"
 "  --allow-plaintext-auth  allow USER/PASS and AUTH PLAIN without TLS\n"
 "                          from any address\n"
 "  --hostname NAME         name in the greeting's APOP timestamp\n"
@@ -46,7 +47,8 @@ static const char usage_text[] =
 "  --version               the version\n";
 
 enum {
-	O_USERS = 256, O_TLS, O_CERT, O_KEY, O_CLIENT_CA, O_PLAIN, O_HOSTNAME,
+	O_USERS = 256, O_TLS, O_CERT, O_KEY, O_CLIENT_CA, O_CLIENT_REVOKED,
+	O_PLAIN, O_HOSTNAME,
 	O_TIMEOUT, O_SESSION_TIMEOUT, O_USER, O_THROTTLE, O_MAX_ERRORS,
 	O_FAIL_DELAY, O_DEBUG, O_HELP, O_VERSION
 };
@@ -57,6 +59,7 @@ static const struct option longopts[] = {
 	{ "cert", required_argument, NULL, O_CERT },
 	{ "key", required_argument, NULL, O_KEY },
 	{ "client-ca", required_argument, NULL, O_CLIENT_CA },
+	{ "client-revoked", required_argument, NULL, O_CLIENT_REVOKED },
 	{ "allow-plaintext-auth", no_argument, NULL, O_PLAIN },
 	{ "hostname", required_argument, NULL, O_HOSTNAME },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -122,6 +125,7 @@ static void parse_opts(int argc, char **argv, struct pop3_opts *o)
 		case O_CERT: o->cert = optarg; break;
 		case O_KEY: o->key = optarg; break;
 		case O_CLIENT_CA: o->client_ca = optarg; break;
+		case O_CLIENT_REVOKED: o->client_revoked = optarg; break;
 		case O_PLAIN: o->allow_plaintext = 1; break;
 		case O_HOSTNAME:
 			if (!optarg[0] || strlen(optarg) > 253 ||
@@ -173,8 +177,8 @@ static void parse_opts(int argc, char **argv, struct pop3_opts *o)
 
 static void summary(struct pop3 *s)
 {
-	char f[14][400];
-	const char *fields[15];
+	char f[16][400];
+	const char *fields[17];
 	const char *tv, *ts, *cert;
 	int n = 0;
 
@@ -188,6 +192,7 @@ static void summary(struct pop3 *s)
 	FIELD("TLS_VERSION=%s", tv[0] ? tv : "-");
 	FIELD("TLS_CIPHER=%s", ts[0] ? ts : "-");
 	FIELD("CLIENT_CERT=%s", cert[0] ? cert : "-");
+	FIELD("MESSAGES=%llu", (unsigned long long)s->retrieved);
 	FIELD("RETRIEVED=%llu", (unsigned long long)s->retrieved);
 	FIELD("DELETED=%llu", (unsigned long long)s->deleted);
 	FIELD("BYTES_IN=%llu", (unsigned long long)s->io.bytes_in);

@@ -27,6 +27,7 @@ struct pop3_opts {
 	const char *users;          /* CDB path */
 	const char *cert, *key;     /* NULL: $CREDENTIALS_DIRECTORY */
 	const char *client_ca;
+	const char *client_revoked; /* CDB of revoked certificates or NULL */
 	const char *hostname;
 	const char *run_as;         /* --user */
 	const char *throttle;       /* throttle state file */
@@ -103,8 +104,10 @@ struct pop3 {
 	int tls_lazy;               /* STLS: credentials readable, loaded
 	                               at the first STLS */
 	const struct tls_anchors *client_ca;/* or NULL */
-	int ext_state;              /* EXTERNAL: 0 unknown, 1 ok, -1 no */
+	int ext_state;              /* EXTERNAL: 1 a certificate names
+	                               ext_user, else 0 */
 	char ext_user[USERDB_KEY_MAX];
+	char cert_summary[USERDB_KEY_MAX + 32]; /* CLIENT_CERT= */
 
 	/* AUTHORIZATION */
 	int apop;                   /* greeting carries a timestamp */

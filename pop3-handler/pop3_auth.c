@@ -29,44 +29,12 @@ int pop3_plaintext_ok(const struct pop3 *s)
 	    s->opt->allow_plaintext;
 }
 
-/* EXTERNAL is offered only when a client certificate validated against
- * --client-ca, carries clientAuth (or no EKU), and its e-mail SAN (else
- * CN) names a user of the database. Checked once per session. */
+/* EXTERNAL is offered only when the client certificate, judged right
+ * after the handshake by the shared rule (lib/certauth.h, pop3_tls.c),
+ * names a user allowed on POP3. */
 int pop3_external_ok(struct pop3 *s)
 {
-	static struct userdb_entry e;
-	const struct tls_peer_cert *pc;
-	const char *id;
-	enum auth_result r;
-
-	if (!s->tls || !s->client_ca)
-		return 0;
-	if (s->ext_state)
-		return s->ext_state > 0;
-	pc = &s->tls->peer;
-	s->ext_state = -1;
-	if (!pc->presented)
-		return 0;
-	id = pc->email[0] ? pc->email : pc->cn;
-	if (!pc->verified || !pc->eku_ok || !id[0] ||
-	    copy_str(s->ext_user, sizeof s->ext_user, id) < 0) {
-		log_msg(LOG_NOTICE, "client certificate \"%.100s\" (serial "
-		    "%s) not used: %s", id, pc->serial_hex, !pc->verified ?
-		    "chain not trusted" : !pc->eku_ok ? "no clientAuth usage" :
-		    "no usable name");
-		return 0;
-	}
-	ascii_lower(s->ext_user);
-	r = auth_identity(s->opt->users, AUTH_POP3, s->ext_user, &e);
-	wipe(&e, sizeof e);
-	if (r == AUTH_TEMPFAIL)
-		s->ext_state = 0;       /* ask again at AUTH time */
-	else if (r != AUTH_REJECTED)
-		s->ext_state = 1;
-	else
-		log_msg(LOG_NOTICE, "client certificate \"%s\" names no POP3 "
-		    "user", s->ext_user);
-	return r != AUTH_REJECTED;
+	return s->tls != NULL && s->client_ca != NULL && s->ext_state > 0;
 }
 
 /* APOP is possible when at least one user has an apop= option. Rather

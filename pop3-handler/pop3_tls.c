@@ -4,15 +4,18 @@
  * [SYS/TEMP] before any "+OK" when loading fails at its first use),
  * implicit TLS (RFC 8314) at byte 0, and STLS (RFC 2595): only in the
  * AUTHORIZATION state before USER, pipelined bytes after the command are
- * discarded and logged, nothing learned in plaintext survives. */
+ * discarded and logged, nothing learned in plaintext survives. The
+ * client certificate is judged once, after the handshake (certauth). */
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "certauth.h"
 #include "log.h"
 #include "pop3.h"
 #include "tls.h"
+#include "util.h"
 
 static struct tls_cred cred;
 static struct tls_anchors anchors;
@@ -80,6 +83,25 @@ int pop3_tls_setup(struct pop3 *s)
 	return 0;
 }
 
+/* The client certificate's outcome, decided once right after the
+ * handshake by the shared rule (lib/certauth.h): AUTH EXTERNAL is offered
+ * only when it names a user allowed on POP3; anything else is treated as
+ * no certificate (and logged), so password login stays available. */
+static void client_cert(struct pop3 *s)
+{
+	static struct certauth ca;
+
+	s->ext_state = 0;
+	s->ext_user[0] = '\0';
+	certauth_map(&ca, &tls.peer, s->opt->users, s->opt->client_revoked,
+	    AUTH_POP3);
+	certauth_log(&ca, &tls.peer, s->peer.addr);
+	certauth_summary(&ca, s->cert_summary, sizeof s->cert_summary);
+	if (ca.result == CERTAUTH_USER &&
+	    copy_str(s->ext_user, sizeof s->ext_user, ca.user) >= 0)
+		s->ext_state = 1;
+}
+
 static int handshake(struct pop3 *s)
 {
 	const char *error = NULL;
@@ -93,9 +115,9 @@ static int handshake(struct pop3 *s)
 	}
 	io_use_tls(&s->io, &tls);
 	s->tls = &tls;
-	s->ext_state = 0;
 	log_msg(LOG_DEBUG, "TLS established: %s %s", tls_version_name(&tls),
 	    tls_suite_name(&tls));
+	client_cert(s);
 	return 0;
 }
 
@@ -155,7 +177,5 @@ void pop3_tls_summary(struct pop3 *s, const char **version,
 		return;
 	*version = tls_version_name(s->tls);
 	*suite = tls_suite_name(s->tls);
-	if (s->tls->peer.presented)
-		*cert = s->tls->peer.email[0] ? s->tls->peer.email :
-		    s->tls->peer.cn;
+	*cert = s->cert_summary;
 }

@@ -16,7 +16,7 @@ static struct session sess;
 static void
 summary(struct session *s, const char *result)
 {
-	char f[14][400];
+	char f[14][400], cert[USERDB_KEY_MAX + 32];
 	const char *fields[15];
 	int n = 0;
 
@@ -28,7 +28,7 @@ summary(struct session *s, const char *result)
 	FIELD("AUTH_MECH=%s", s->auth_mech ? s->auth_mech : "-");
 	FIELD("TLS_VERSION=%s", s->tls_on ? s->tls_version : "-");
 	FIELD("TLS_CIPHER=%s", s->tls_on ? s->tls_suite : "-");
-	FIELD("CLIENT_CERT=%s", s->cert_user[0] ? s->cert_user : "-");
+	FIELD("CLIENT_CERT=%s", tlsup_cert_summary(cert, sizeof cert));
 	FIELD("MESSAGES=%u", s->messages);
 	FIELD("RCPTS=%u", s->rcpts_total);
 	FIELD("BYTES_ACCEPTED=%llu", (unsigned long long)s->bytes_accepted);

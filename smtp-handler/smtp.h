@@ -211,6 +211,9 @@ int tlsup_load(struct session *s);
 int tlsup_start(struct session *s);
 /* Sends close_notify when TLS is active. */
 void tlsup_close(struct session *s);
+/* CLIENT_CERT for the summary: "-", the user, or "CODE:NAME" for a
+ * certificate that was not used (lib/certauth.h). */
+const char *tlsup_cert_summary(char *buf, size_t size);
 
 /* options.c */
 /* Parses argv into cfg. Returns 0 to run, 1 to exit 0 (--help,

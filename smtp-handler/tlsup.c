@@ -1,17 +1,13 @@
 /* tlsup.c - TLS for smtp-handler: loading the credentials (before the
  * privilege drop), the handshake for implicit TLS and STARTTLS, and the
- * client-certificate rule: a certificate maps to a user only if its
- * chain validated against --client-ca, its EKU allows clientAuth, it is
- * not listed in --client-revoked, and its e-mail SAN (else CN) names a
- * user allowed on SMTP. */
-#include <cdb.h>
-#include <errno.h>
-#include <fcntl.h>
+ * client certificate's outcome (lib/certauth.h: trusted chain,
+ * clientAuth EKU, not in --client-revoked, e-mail SAN else CN names a
+ * user allowed on SMTP). */
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #include "auth.h"
+#include "certauth.h"
 #include "log.h"
 #include "smtp.h"
 #include "tls.h"
@@ -55,77 +51,24 @@ tlsup_load(struct session *s)
 	return 0;
 }
 
-static void
-hex(const unsigned char *p, size_t n, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		out[2 * i] = digits[p[i] >> 4];
-		out[2 * i + 1] = digits[p[i] & 15];
-	}
-	out[2 * n] = '\0';
-}
-
-/* 1 revoked, 0 not, -1 the list cannot be read (treated as revoked). */
-static int
-revoked(const char *path, const struct tls_peer_cert *pc)
-{
-	struct cdb db;
-	char fp[65];
-	int fd, rc;
-
-	if (!path)
-		return 0;
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (cdb_init(&db, fd) < 0) {
-		close(fd);
-		return -1;
-	}
-	hex(pc->sha256, sizeof pc->sha256, fp);
-	rc = cdb_find(&db, fp, (unsigned)strlen(fp));
-	if (rc == 0 && pc->serial_hex[0])
-		rc = cdb_find(&db, pc->serial_hex,
-		    (unsigned)strlen(pc->serial_hex));
-	cdb_free(&db);
-	close(fd);
-	return rc < 0 ? -1 : rc > 0;
-}
+/* The certificate-to-user rule lives in lib/certauth.c (both handlers
+ * share it); here only its outcome is kept for EXTERNAL and the summary. */
+static struct certauth cert_outcome;
 
 static void
 client_cert(struct session *s)
 {
-	const struct tls_peer_cert *pc = &tls.peer;
-	struct userdb_entry e;
-	char name[USERDB_KEY_MAX];
-	int rv;
+	certauth_map(&cert_outcome, &tls.peer, s->cfg->users,
+	    s->cfg->client_revoked, AUTH_SMTP);
+	certauth_log(&cert_outcome, &tls.peer, s->peer.addr);
+	if (cert_outcome.result == CERTAUTH_USER)
+		copy_str(s->cert_user, sizeof s->cert_user, cert_outcome.user);
+}
 
-	if (!pc->presented)
-		return;
-	copy_str(name, sizeof name, pc->email[0] ? pc->email : pc->cn);
-	ascii_lower(name);
-	if (!pc->verified || !pc->eku_ok) {
-		log_msg(LOG_NOTICE, "client certificate for \"%s\" not used: %s",
-		    name, !pc->verified ? "chain not trusted"
-		    : "no clientAuth usage");
-		return;
-	}
-	if ((rv = revoked(s->cfg->client_revoked, pc)) != 0) {
-		log_msg(LOG_NOTICE, "client certificate for \"%s\" (serial %s) "
-		    "not used: %s", name, pc->serial_hex,
-		    rv > 0 ? "revoked" : "revocation list unreadable");
-		return;
-	}
-	if (auth_identity(s->cfg->users, AUTH_SMTP, name, &e) != AUTH_OK) {
-		log_msg(LOG_NOTICE, "client certificate for \"%s\" maps to no "
-		    "SMTP user", name);
-		return;
-	}
-	copy_str(s->cert_user, sizeof s->cert_user, e.key);
-	log_msg(LOG_INFO, "client certificate: %s (serial %s)", e.key,
-	    pc->serial_hex);
+const char *
+tlsup_cert_summary(char *buf, size_t size)
+{
+	return certauth_summary(&cert_outcome, buf, size);
 }
 
 int
