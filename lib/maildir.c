@@ -10,9 +10,9 @@
  * it deleted counts as deleted (maildir_msg_delete) or reports ENOENT
  * (maildir_msg_open, maildir_msg_to_cur). */
 #include "maildir.h"
+#include "fsutil.h"
 
 #include <dirent.h>
-#include <stdarg.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -30,52 +30,7 @@ _Static_assert(sizeof(struct maildir_msg) == 24, "maildir_msg stays compact");
 #define INFO_NEW_LEN 3
 #define HOST_MAX     64             /* sanitised host part, bytes */
 #define MEASURE_BUF  16384
-
-/* Formats into buf[size]; -1 with ENAMETOOLONG when it does not fit. */
-__attribute__((format(printf, 3, 4)))
-static int path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
-
-static int mkdir_ok(const char *path)
-{
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return 0;
-	return -1;
-}
-
-/* mkdir -p with mode 0700 for every missing component. */
-static int mkdir_parents(const char *path)
-{
-	char buf[MAILDIR_PATH_MAX];
-	size_t i, len = strlen(path);
-
-	if (len == 0 || len >= sizeof(buf)) {
-		errno = len ? ENAMETOOLONG : ENOENT;
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (i = 1; i < len; i++) {
-		if (buf[i] != '/' || buf[i - 1] == '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir_ok(buf) < 0)
-			return -1;
-		buf[i] = '/';
-	}
-	return mkdir_ok(buf);
-}
+#define DIRBUF_SMALL 32768          /* getdents64 buffer of rare scans */
 
 int maildir_make(const char *path)
 {
@@ -84,13 +39,11 @@ int maildir_make(const char *path)
 	char buf[MAILDIR_PATH_MAX];
 	size_t i;
 
-	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		if (errno != ENOENT || mkdir_parents(path) < 0)
-			return -1;
-	}
+	if (fsutil_mkdir_p(path) < 0)
+		return -1;
 	for (i = 0; i < 3; i++) {
-		if (path_fmt(buf, sizeof(buf), "%s/%s", path, sub[i]) < 0 ||
-		    mkdir_ok(buf) < 0)
+		if (fsutil_path(buf, sizeof(buf), "%s/%s", path, sub[i]) < 0 ||
+		    (mkdir(buf, 0700) < 0 && errno != EEXIST))
 			return -1;
 	}
 	return 0;
@@ -139,58 +92,43 @@ void maildir_unique(char *buf, size_t size)
 
 static int tmp_path(const struct maildir_delivery *d, char *buf, size_t size)
 {
-	return path_fmt(buf, size, "%s/tmp/%s", d->dir, d->base);
+	return fsutil_path(buf, size, "%s/tmp/%s", d->dir, d->base);
+}
+
+int maildir_tmp_create(const char *dir, char *name, size_t size)
+{
+	char path[MAILDIR_PATH_MAX];
+	int tries, fd;
+
+	for (tries = 0; tries < 8; tries++) {
+		maildir_unique(name, size);
+		if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir, name) < 0)
+			break;
+		fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
+		    O_NOFOLLOW, 0600);
+		if (fd >= 0 || errno != EEXIST)
+			return fd;
+	}
+	name[0] = '\0';
+	return -1;
 }
 
 int maildir_deliver_open(struct maildir_delivery *d, const char *maildir)
 {
-	char path[MAILDIR_PATH_MAX];
-	int tries, made = 0;
-
 	d->fd = -1;
 	d->size_s = d->size_w = 0;
 	d->wlen = 0;
 	d->synced = 0;
 	d->base[0] = '\0';
-	if (path_fmt(d->dir, sizeof(d->dir), "%s", maildir) < 0)
+	if (fsutil_path(d->dir, sizeof(d->dir), "%s", maildir) < 0)
 		return -1;
-	for (tries = 0; tries < 8; tries++) {
-		maildir_unique(d->base, sizeof(d->base));
-		if (tmp_path(d, path, sizeof(path)) < 0)
+	d->fd = maildir_tmp_create(maildir, d->base, sizeof(d->base));
+	if (d->fd < 0 && errno == ENOENT) {
+		if (maildir_make(maildir) < 0)
 			return -1;
-		d->fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
-		if (d->fd >= 0)
-			return 0;
-		if (errno == ENOENT && !made) {
-			made = 1;
-			if (maildir_make(maildir) < 0)
-				return -1;
-			continue;
-		}
-		if (errno != EEXIST)
-			return -1;
+		d->fd = maildir_tmp_create(maildir, d->base, sizeof(d->base));
 	}
-	return -1;
-}
-
-static int write_all(int fd, const unsigned char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return d->fd < 0 ? -1 : 0;
 }
 
 static size_t count_lf(const unsigned char *p, size_t n)
@@ -215,35 +153,7 @@ int maildir_deliver_write(struct maildir_delivery *d, const void *p, size_t n)
 	}
 	d->size_s += n;
 	d->size_w += n + count_lf(s, n);
-	if (d->wlen + n <= sizeof(d->wbuf)) {
-		memcpy(d->wbuf + d->wlen, s, n);
-		d->wlen += n;
-		return 0;
-	}
-	if (d->wlen > 0) {
-		if (write_all(d->fd, d->wbuf, d->wlen) < 0)
-			return -1;
-		d->wlen = 0;
-	}
-	if (n >= sizeof(d->wbuf))
-		return write_all(d->fd, s, n);
-	memcpy(d->wbuf, s, n);
-	d->wlen = n;
-	return 0;
-}
-
-static int fsync_dir(const char *path)
-{
-	int fd, r, e;
-
-	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
+	return fsutil_wbuf_put(d->fd, d->wbuf, sizeof(d->wbuf), &d->wlen, s, n);
 }
 
 void maildir_deliver_abort(struct maildir_delivery *d)
@@ -267,10 +177,9 @@ int maildir_deliver_sync(struct maildir_delivery *d)
 		errno = EBADF;
 		return -1;
 	}
-	if ((d->wlen > 0 && write_all(d->fd, d->wbuf, d->wlen) < 0) ||
+	if (fsutil_wbuf_flush(d->fd, d->wbuf, &d->wlen) < 0 ||
 	    fsync(d->fd) < 0)
 		return -1;
-	d->wlen = 0;
 	d->synced = 1;
 	return 0;
 }
@@ -292,13 +201,13 @@ int maildir_deliver_commit(struct maildir_delivery *d)
 	if (close(fd) < 0)
 		goto fail;
 	if (tmp_path(d, tmp, sizeof(tmp)) < 0 ||
-	    path_fmt(dst, sizeof(dst), "%s/new/%s,S=%llu,W=%llu", d->dir,
+	    fsutil_path(dst, sizeof(dst), "%s/new/%s,S=%llu,W=%llu", d->dir,
 	    d->base, (unsigned long long)d->size_s,
 	    (unsigned long long)d->size_w) < 0 ||
-	    path_fmt(dir, sizeof(dir), "%s/new", d->dir) < 0 ||
+	    fsutil_path(dir, sizeof(dir), "%s/new", d->dir) < 0 ||
 	    rename(tmp, dst) < 0)
 		goto fail;
-	if (fsync_dir(dir) < 0) {
+	if (fsutil_fsync_dir(dir) < 0) {
 		e = errno;
 		unlink(dst);
 		d->base[0] = '\0';
@@ -523,7 +432,7 @@ static int scan_dir(const char *maildir, const char *sub, int in_new,
 	DIR *dir;
 	int e;
 
-	if (path_fmt(path, sizeof(path), "%s/%s", maildir, sub) < 0)
+	if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub) < 0)
 		return -1;
 	dir = opendir(path);
 	if (!dir)
@@ -627,7 +536,7 @@ static int msg_path(const char *maildir, const struct maildir_list *l,
 
 	if (maildir_msg_relpath(l, i, rel, sizeof(rel)) < 0)
 		return -1;
-	return path_fmt(buf, size, "%s/%s", maildir, rel);
+	return fsutil_path(buf, size, "%s/%s", maildir, rel);
 }
 
 /* Path of entry i in cur/ after the move ("NAME:2," unless it has ':'). */
@@ -637,7 +546,7 @@ static int cur_path(const char *maildir, const struct maildir_list *l,
 	const struct maildir_msg *m = &l->msg[i];
 	const char *name = l->names + m->name_off;
 
-	return path_fmt(buf, size, "%s/cur/%.*s%s", maildir, (int)m->name_len,
+	return fsutil_path(buf, size, "%s/cur/%.*s%s", maildir, (int)m->name_len,
 	    name, m->uidl_len == m->name_len ? INFO_NEW : "");
 }
 
@@ -659,24 +568,13 @@ int maildir_msg_open(const char *maildir, const struct maildir_list *l,
 	return fd;
 }
 
-int maildir_msg_size(const char *maildir, struct maildir_list *l, size_t i,
-    uint64_t *size_r)
+/* W size of the open file fd by reading it; closes fd. 0 / -1. */
+static int measure_fd(int fd, uint64_t *w_r)
 {
 	unsigned char buf[MEASURE_BUF];
 	uint64_t w = 0;
-	int fd, e;
+	int e;
 
-	if (i >= l->n) {
-		errno = EINVAL;
-		return -1;
-	}
-	if (l->msg[i].size != MAILDIR_SIZE_UNKNOWN) {
-		*size_r = l->msg[i].size;
-		return 0;
-	}
-	fd = maildir_msg_open(maildir, l, i);
-	if (fd < 0)
-		return -1;
 	for (;;) {
 		ssize_t r = read(fd, buf, sizeof(buf));
 		if (r < 0) {
@@ -692,6 +590,27 @@ int maildir_msg_size(const char *maildir, struct maildir_list *l, size_t i,
 		w += (uint64_t)r + count_lf(buf, (size_t)r);
 	}
 	close(fd);
+	*w_r = w;
+	return 0;
+}
+
+int maildir_msg_size(const char *maildir, struct maildir_list *l, size_t i,
+    uint64_t *size_r)
+{
+	uint64_t w = 0;
+	int fd;
+
+	if (i >= l->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (l->msg[i].size != MAILDIR_SIZE_UNKNOWN) {
+		*size_r = l->msg[i].size;
+		return 0;
+	}
+	fd = maildir_msg_open(maildir, l, i);
+	if (fd < 0 || measure_fd(fd, &w) < 0)
+		return -1;
 	if (w == MAILDIR_SIZE_UNKNOWN)
 		w--;
 	l->msg[i].size = w;
@@ -755,13 +674,13 @@ int maildir_sync(const char *maildir)
 	char path[MAILDIR_PATH_MAX];
 	int r = 0;
 
-	if (path_fmt(path, sizeof(path), "%s/new", maildir) < 0)
+	if (fsutil_path(path, sizeof(path), "%s/new", maildir) < 0)
 		return -1;
-	if (fsync_dir(path) < 0 && errno != ENOENT)
+	if (fsutil_fsync_dir(path) < 0 && errno != ENOENT)
 		r = -1;
-	if (path_fmt(path, sizeof(path), "%s/cur", maildir) < 0)
+	if (fsutil_path(path, sizeof(path), "%s/cur", maildir) < 0)
 		return -1;
-	if (fsync_dir(path) < 0 && errno != ENOENT)
+	if (fsutil_fsync_dir(path) < 0 && errno != ENOENT)
 		r = -1;
 	return r;
 }
@@ -769,114 +688,72 @@ int maildir_sync(const char *maildir)
 int maildir_lock(const char *maildir)
 {
 	char path[MAILDIR_PATH_MAX];
-	int fd, e;
+	int fd;
 
-	if (path_fmt(path, sizeof(path), "%s/.postern-lock", maildir) < 0)
+	if (fsutil_path(path, sizeof(path), "%s/.postern-lock", maildir) < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = fsutil_lock(path, 0);
 	if (fd < 0 && errno == ENOENT) {
 		if (maildir_make(maildir) < 0)
 			return -1;
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
-	}
-	if (fd < 0)
-		return -1;
-	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		if (errno == EINTR)
-			continue;
-		e = errno;
-		close(fd);
-		errno = e == EAGAIN ? EWOULDBLOCK : e;
-		return -1;
+		fd = fsutil_lock(path, 0);
 	}
 	return fd;
 }
 
 /* W size of dir/name: from the name, else measured. */
-static int usage_one(int dfd, const char *name, uint64_t *w_r)
+static int usage_one(int dfd, const char *name, size_t len, uint64_t *w_r)
 {
-	unsigned char buf[MEASURE_BUF];
-	uint64_t w;
-	int fd, e;
+	const char *colon = memchr(name, ':', len);
+	int fd;
 
-	w = name_size_w(name, strcspn(name, ":"));
-	if (w != MAILDIR_SIZE_UNKNOWN) {
-		*w_r = w;
+	*w_r = name_size_w(name, colon ? (size_t)(colon - name) : len);
+	if (*w_r != MAILDIR_SIZE_UNKNOWN)
 		return 0;
-	}
 	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 1 : -1;
-	w = 0;
-	for (;;) {
-		ssize_t r = read(fd, buf, sizeof(buf));
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		w += (uint64_t)r + count_lf(buf, (size_t)r);
-	}
-	close(fd);
-	*w_r = w;
-	return 0;
+	return measure_fd(fd, w_r);
 }
 
 int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r)
 {
 	static const char *const sub[] = { "new", "cur" };
+	unsigned char buf[DIRBUF_SMALL];
 	char path[MAILDIR_PATH_MAX];
 	uint64_t bytes = 0, count = 0;
 	size_t k;
 
 	for (k = 0; k < 2; k++) {
-		struct dirent *de;
-		DIR *dir;
-		int e;
+		struct fsutil_dir dir;
+		const char *name;
+		unsigned char type;
+		size_t len;
+		uint64_t w;
+		int r;
 
-		if (path_fmt(path, sizeof(path), "%s/%s", maildir, sub[k]) < 0)
+		if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub[k]) < 0)
 			return -1;
-		dir = opendir(path);
-		if (!dir) {
+		if (fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0) {
 			if (errno == ENOENT)
 				continue;
 			return -1;
 		}
-		for (;;) {
-			uint64_t w;
-			int r;
-
-			errno = 0;
-			de = readdir(dir);
-			if (!de) {
-				if (errno)
-					goto fail;
-				break;
-			}
-			if (de->d_name[0] == '.' || (de->d_type != DT_REG &&
-			    de->d_type != DT_UNKNOWN))
+		while ((r = fsutil_dir_next(&dir, &name, &len, &type)) > 0) {
+			if (name[0] == '.' || (type != DT_REG &&
+			    type != DT_UNKNOWN))
 				continue;
-			r = usage_one(dirfd(dir), de->d_name, &w);
+			r = usage_one(dir.fd, name, len, &w);
 			if (r < 0)
-				goto fail;
+				break;
 			if (r > 0)
 				continue;        /* gone meanwhile */
 			bytes += w;
 			count++;
-			continue;
-fail:
-			e = errno;
-			closedir(dir);
-			errno = e;
-			return -1;
 		}
-		closedir(dir);
+		fsutil_dir_close(&dir);
+		if (r < 0)
+			return -1;
 	}
 	*bytes_r = bytes;
 	*count_r = count;
@@ -885,26 +762,24 @@ fail:
 
 void maildir_clean_tmp(const char *maildir, unsigned max_age)
 {
+	unsigned char buf[DIRBUF_SMALL];
 	char path[MAILDIR_PATH_MAX];
-	struct dirent *de;
+	struct fsutil_dir dir;
+	const char *name;
+	unsigned char type;
+	size_t len;
 	time_t now = time(NULL);
-	DIR *dir;
 
-	if (path_fmt(path, sizeof(path), "%s/tmp", maildir) < 0)
+	if (fsutil_path(path, sizeof(path), "%s/tmp", maildir) < 0 ||
+	    fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0)
 		return;
-	dir = opendir(path);
-	if (!dir)
-		return;
-	while ((de = readdir(dir)) != NULL) {
+	while (fsutil_dir_next(&dir, &name, &len, &type) > 0) {
 		struct stat st;
-		if (de->d_name[0] == '.' && (de->d_name[1] == '\0' ||
-		    (de->d_name[1] == '.' && de->d_name[2] == '\0')))
-			continue;
-		if (fstatat(dirfd(dir), de->d_name, &st,
-		    AT_SYMLINK_NOFOLLOW) < 0 || S_ISDIR(st.st_mode))
+		if (fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    S_ISDIR(st.st_mode))
 			continue;
 		if (st.st_mtime + (time_t)max_age < now)
-			unlinkat(dirfd(dir), de->d_name, 0);
+			unlinkat(dir.fd, name, 0);
 	}
-	closedir(dir);
+	fsutil_dir_close(&dir);
 }

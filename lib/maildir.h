@@ -20,6 +20,12 @@ int maildir_make(const char *path);
 /* A unique base name "time.M<usec>P<pid>Q<n>.<host>" (no ,S= ,W=). */
 void maildir_unique(char *buf, size_t size);
 
+/* Creates DIR/tmp/<unique name> exclusively (0600, O_NOFOLLOW), a new
+ * name for each of a few tries while one exists; the name goes into
+ * name[size]. fd / -1 (errno; ENOENT when DIR/tmp is missing). Shared by
+ * deliveries and the spool queues. */
+int maildir_tmp_create(const char *dir, char *name, size_t size);
+
 /* One delivery in progress: a file in tmp/, written through a buffer,
  * counting octets as stored (S, LF line ends) and as sent by POP3
  * (W, every LF counted as CRLF). */

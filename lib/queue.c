@@ -14,6 +14,7 @@
  *   end
  */
 #include "queue.h"
+#include "fsutil.h"
 #include "util.h"
 
 #include <dirent.h>
@@ -23,28 +24,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #define ENV_MAGIC "postern-queue 1\n"
-
-__attribute__((format(printf, 3, 4)))
-static int path_fmt(char *buf, size_t size, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	va_start(ap, fmt);
-	n = vsnprintf(buf, size, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	return 0;
-}
+#define DIRBUF    32768          /* getdents64 buffer */
 
 int queue_id_valid(const char *id)
 {
@@ -103,7 +88,7 @@ static int queue_dir(char *buf, size_t size, const char *spool,
 		errno = EINVAL;
 		return -1;
 	}
-	return path_fmt(buf, size, "%s/%s", spool, queue);
+	return fsutil_path(buf, size, "%s/%s", spool, queue);
 }
 
 static int file_path(char *buf, size_t size, const char *spool,
@@ -113,34 +98,7 @@ static int file_path(char *buf, size_t size, const char *spool,
 		errno = EINVAL;
 		return -1;
 	}
-	return path_fmt(buf, size, "%s/%s/%s/%s", spool, queue, sub, id);
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[MAILDIR_PATH_MAX];
-	size_t i, len = strlen(path);
-
-	if (mkdir(path, 0700) == 0 || errno == EEXIST)
-		return 0;
-	if (errno != ENOENT)
-		return -1;
-	if (len == 0 || len >= sizeof(buf)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	memcpy(buf, path, len + 1);
-	for (i = 1; i <= len; i++) {
-		if (buf[i] != '/' && buf[i] != '\0')
-			continue;
-		if (buf[i - 1] == '/')
-			continue;
-		buf[i] = '\0';
-		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
-			return -1;
-		buf[i] = i < len ? '/' : '\0';
-	}
-	return 0;
+	return fsutil_path(buf, size, "%s/%s/%s/%s", spool, queue, sub, id);
 }
 
 /* Creates SPOOL/QUEUE/{tmp,msg,env}. */
@@ -150,10 +108,10 @@ static int queue_make(const char *dir)
 	char buf[MAILDIR_PATH_MAX];
 	size_t i;
 
-	if (mkdir_p(dir) < 0)
+	if (fsutil_mkdir_p(dir) < 0)
 		return -1;
 	for (i = 0; i < 3; i++) {
-		if (path_fmt(buf, sizeof(buf), "%s/%s", dir, sub[i]) < 0)
+		if (fsutil_path(buf, sizeof(buf), "%s/%s", dir, sub[i]) < 0)
 			return -1;
 		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
 			return -1;
@@ -161,42 +119,13 @@ static int queue_make(const char *dir)
 	return 0;
 }
 
-static int fsync_dir(const char *dir, const char *sub)
+static int fsync_sub(const char *dir, const char *sub)
 {
 	char buf[MAILDIR_PATH_MAX];
-	int fd, r, e;
 
-	if (path_fmt(buf, sizeof(buf), "%s/%s", dir, sub) < 0)
+	if (fsutil_path(buf, sizeof(buf), "%s/%s", dir, sub) < 0)
 		return -1;
-	fd = open(buf, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	r = fsync(fd);
-	e = errno;
-	close(fd);
-	errno = e;
-	return r;
-}
-
-static int write_all(int fd, const void *p, size_t n)
-{
-	const unsigned char *s = p;
-
-	while (n > 0) {
-		ssize_t r = write(fd, s, n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		if (r == 0) {
-			errno = EIO;
-			return -1;
-		}
-		s += r;
-		n -= (size_t)r;
-	}
-	return 0;
+	return fsutil_fsync_dir(buf);
 }
 
 /* ---- envelope text ---- */
@@ -444,33 +373,19 @@ bad:
 int queue_write_open(struct queue_writer *w, const char *spool,
     const char *queue)
 {
-	char path[MAILDIR_PATH_MAX];
-	int tries, made = 0;
-
 	w->fd = -1;
 	w->size = 0;
 	w->wlen = 0;
 	w->id[0] = '\0';
 	if (queue_dir(w->dir, sizeof(w->dir), spool, queue) < 0)
 		return -1;
-	for (tries = 0; tries < 8; tries++) {
-		maildir_unique(w->id, sizeof(w->id));
-		if (path_fmt(path, sizeof(path), "%s/tmp/%s", w->dir, w->id) < 0)
+	w->fd = maildir_tmp_create(w->dir, w->id, sizeof(w->id));
+	if (w->fd < 0 && errno == ENOENT) {
+		if (queue_make(w->dir) < 0)
 			return -1;
-		w->fd = open(path, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
-		if (w->fd >= 0)
-			return 0;
-		if (errno == ENOENT && !made) {
-			made = 1;
-			if (queue_make(w->dir) < 0)
-				return -1;
-			continue;
-		}
-		if (errno != EEXIST)
-			return -1;
+		w->fd = maildir_tmp_create(w->dir, w->id, sizeof(w->id));
 	}
-	return -1;
+	return w->fd < 0 ? -1 : 0;
 }
 
 int queue_write(struct queue_writer *w, const void *p, size_t n)
@@ -480,21 +395,7 @@ int queue_write(struct queue_writer *w, const void *p, size_t n)
 		return -1;
 	}
 	w->size += n;
-	if (w->wlen + n <= sizeof(w->wbuf)) {
-		memcpy(w->wbuf + w->wlen, p, n);
-		w->wlen += n;
-		return 0;
-	}
-	if (w->wlen > 0) {
-		if (write_all(w->fd, w->wbuf, w->wlen) < 0)
-			return -1;
-		w->wlen = 0;
-	}
-	if (n >= sizeof(w->wbuf))
-		return write_all(w->fd, p, n);
-	memcpy(w->wbuf, p, n);
-	w->wlen = n;
-	return 0;
+	return fsutil_wbuf_put(w->fd, w->wbuf, sizeof(w->wbuf), &w->wlen, p, n);
 }
 
 void queue_write_abort(struct queue_writer *w)
@@ -506,7 +407,7 @@ void queue_write_abort(struct queue_writer *w)
 		close(w->fd);
 		w->fd = -1;
 	}
-	if (w->id[0] && path_fmt(path, sizeof(path), "%s/tmp/%s", w->dir,
+	if (w->id[0] && fsutil_path(path, sizeof(path), "%s/tmp/%s", w->dir,
 	    w->id) == 0)
 		unlink(path);
 	w->id[0] = '\0';
@@ -520,22 +421,20 @@ static int env_install(const char *dir, const char *id, const char *text,
 {
 	char tmp[MAILDIR_PATH_MAX], dst[MAILDIR_PATH_MAX];
 	char name[MAILDIR_NAME_MAX];
-	int fd, e, tries;
+	int fd, e;
 
-	if (path_fmt(dst, sizeof(dst), "%s/env/%s", dir, id) < 0)
+	if (fsutil_path(dst, sizeof(dst), "%s/env/%s", dir, id) < 0)
 		return -1;
-	for (tries = 0;; tries++) {
-		maildir_unique(name, sizeof(name));
-		if (path_fmt(tmp, sizeof(tmp), "%s/tmp/%s", dir, name) < 0)
-			return -1;
-		fd = open(tmp, O_CREAT | O_EXCL | O_WRONLY | O_CLOEXEC |
-		    O_NOFOLLOW, 0600);
+	fd = maildir_tmp_create(dir, name, sizeof(name));
+	if (fd < 0 || fsutil_path(tmp, sizeof(tmp), "%s/tmp/%s", dir,
+	    name) < 0) {
+		e = errno;
 		if (fd >= 0)
-			break;
-		if (errno != EEXIST || tries >= 8)
-			return -1;
+			close(fd);
+		errno = e;
+		return -1;
 	}
-	if (write_all(fd, text, len) < 0 || fsync(fd) < 0) {
+	if (fsutil_write_all(fd, text, len) < 0 || fsync(fd) < 0) {
 		e = errno;
 		close(fd);
 		goto fail;
@@ -544,7 +443,7 @@ static int env_install(const char *dir, const char *id, const char *text,
 		e = errno;
 		goto fail;
 	}
-	if (fsync_dir(dir, "env") < 0)
+	if (fsync_sub(dir, "env") < 0)
 		return -1;
 	return 0;
 fail:
@@ -576,23 +475,22 @@ int queue_write_commit(struct queue_writer *w, struct queue_env *env)
 	len = queue_env_format(env, text, sizeof(text));
 	if (len < 0)
 		goto fail;
-	if ((w->wlen > 0 && write_all(w->fd, w->wbuf, w->wlen) < 0) ||
+	if (fsutil_wbuf_flush(w->fd, w->wbuf, &w->wlen) < 0 ||
 	    fsync(w->fd) < 0)
 		goto fail;
-	w->wlen = 0;
 	fd = w->fd;
 	w->fd = -1;
 	if (close(fd) < 0 ||
-	    path_fmt(tmp, sizeof(tmp), "%s/tmp/%s", w->dir, w->id) < 0 ||
-	    path_fmt(msg, sizeof(msg), "%s/msg/%s", w->dir, w->id) < 0 ||
+	    fsutil_path(tmp, sizeof(tmp), "%s/tmp/%s", w->dir, w->id) < 0 ||
+	    fsutil_path(msg, sizeof(msg), "%s/msg/%s", w->dir, w->id) < 0 ||
 	    rename(tmp, msg) < 0)
 		goto fail;
 	/* msg/ID must be durable before env/ID can appear */
-	if (fsync_dir(w->dir, "msg") < 0 ||
+	if (fsync_sub(w->dir, "msg") < 0 ||
 	    env_install(w->dir, w->id, text, (size_t)len) < 0) {
 		char env_path[MAILDIR_PATH_MAX];
 		e = errno;
-		if (path_fmt(env_path, sizeof(env_path), "%s/env/%s", w->dir,
+		if (fsutil_path(env_path, sizeof(env_path), "%s/env/%s", w->dir,
 		    w->id) == 0)
 			unlink(env_path);
 		unlink(msg);
@@ -614,7 +512,7 @@ int queue_env_read(const char *spool, const char *queue, const char *id,
 {
 	char path[MAILDIR_PATH_MAX];
 	char text[QUEUE_ENV_TEXT_MAX + 1];
-	size_t n = 0;
+	ssize_t n;
 	int fd, e;
 
 	if (file_path(path, sizeof(path), spool, queue, "env", id) < 0)
@@ -622,22 +520,15 @@ int queue_env_read(const char *spool, const char *queue, const char *id,
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return -1;
-	while (n < sizeof(text)) {
-		ssize_t r = read(fd, text + n, sizeof(text) - n);
-		if (r < 0) {
-			if (errno == EINTR)
-				continue;
-			e = errno;
-			close(fd);
-			errno = e;
-			return -1;
-		}
-		if (r == 0)
-			break;
-		n += (size_t)r;
-	}
+	n = fsutil_read_full(fd, text, sizeof(text));
+	e = errno;
 	close(fd);
-	if (n > QUEUE_ENV_TEXT_MAX || queue_env_parse(text, n, env) < 0 ||
+	if (n < 0) {
+		errno = e;
+		return -1;
+	}
+	if (n > QUEUE_ENV_TEXT_MAX ||
+	    queue_env_parse(text, (size_t)n, env) < 0 ||
 	    strcmp(env->id, id) != 0) {
 		errno = EINVAL;
 		return -1;
@@ -683,7 +574,7 @@ int queue_remove(const char *spool, const char *queue, const char *id)
 	if (unlink(path) < 0) {
 		if (errno != ENOENT)
 			return -1;
-	} else if (fsync_dir(dir, "env") < 0) {
+	} else if (fsync_sub(dir, "env") < 0) {
 		return -1;
 	}
 	if (file_path(path, sizeof(path), spool, queue, "msg", id) < 0)
@@ -696,27 +587,16 @@ int queue_remove(const char *spool, const char *queue, const char *id)
 int queue_lock(const char *spool, const char *queue, int block)
 {
 	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
-	int fd, e;
+	int fd;
 
 	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
-	    path_fmt(path, sizeof(path), "%s/.lock", dir) < 0)
+	    fsutil_path(path, sizeof(path), "%s/.lock", dir) < 0)
 		return -1;
-	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	fd = fsutil_lock(path, block);
 	if (fd < 0 && errno == ENOENT) {
 		if (queue_make(dir) < 0)
 			return -1;
-		fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
-		    0600);
-	}
-	if (fd < 0)
-		return -1;
-	while (flock(fd, LOCK_EX | (block ? 0 : LOCK_NB)) < 0) {
-		if (errno == EINTR)
-			continue;
-		e = errno;
-		close(fd);
-		errno = e == EAGAIN ? EWOULDBLOCK : e;
-		return -1;
+		fd = fsutil_lock(path, block);
 	}
 	return fd;
 }
@@ -774,44 +654,55 @@ static int names_cmp(const void *a, const void *b, void *arena)
 }
 
 /* Reads dir (missing = empty); want_dir selects directories, else
- * regular files. 0 / -1. */
-static int names_read(const char *dir, int want_dir,
+ * regular files; keep() filters names. Collects them in s (sorted) when s
+ * is not NULL. The number of names, or -1. */
+static long names_read(const char *dir, int want_dir,
     int (*keep)(const char *), struct names *s)
 {
-	struct dirent *de;
-	DIR *d;
-	int e;
+	unsigned char buf[DIRBUF];
+	struct fsutil_dir d;
+	const char *name;
+	unsigned char type;
+	size_t len;
+	long n = 0;
+	int r;
 
-	memset(s, 0, sizeof(*s));
-	d = opendir(dir);
-	if (!d)
+	if (s)
+		memset(s, 0, sizeof(*s));
+	if (fsutil_dir_open(&d, dir, buf, sizeof(buf)) < 0)
 		return errno == ENOENT ? 0 : -1;
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de) {
-			if (errno)
-				goto fail;
+	while ((r = fsutil_dir_next(&d, &name, &len, &type)) > 0) {
+		if (type != DT_UNKNOWN && type != (want_dir ? DT_DIR : DT_REG))
+			continue;
+		if (!keep(name))
+			continue;
+		if (s && names_add(s, name) < 0) {
+			r = -1;
 			break;
 		}
-		if (de->d_type != DT_UNKNOWN &&
-		    de->d_type != (want_dir ? DT_DIR : DT_REG))
-			continue;
-		if (!keep(de->d_name))
-			continue;
-		if (names_add(s, de->d_name) < 0)
-			goto fail;
+		n++;
 	}
-	closedir(d);
-	if (s->n > 1)
+	fsutil_dir_close(&d);
+	if (r < 0) {
+		if (s) {
+			int e = errno;
+			names_free(s);
+			errno = e;
+		}
+		return -1;
+	}
+	if (s && s->n > 1)
 		qsort_r(s->off, s->n, sizeof(*s->off), names_cmp, s->arena);
-	return 0;
-fail:
-	e = errno;
-	closedir(d);
-	names_free(s);
-	errno = e;
-	return -1;
+	return n;
+}
+
+/* SPOOL/QUEUE/env into dir[MAILDIR_PATH_MAX]. */
+static int env_dir(char *dir, const char *spool, const char *queue)
+{
+	if (queue_dir(dir, MAILDIR_PATH_MAX, spool, queue) < 0)
+		return -1;
+	return fsutil_path(dir + strlen(dir), MAILDIR_PATH_MAX - strlen(dir),
+	    "/env");
 }
 
 int queue_foreach(const char *spool, const char *queue,
@@ -822,8 +713,7 @@ int queue_foreach(const char *spool, const char *queue,
 	size_t i;
 	int r = 0;
 
-	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
-	    path_fmt(dir + strlen(dir), sizeof(dir) - strlen(dir), "/env") < 0 ||
+	if (env_dir(dir, spool, queue) < 0 ||
 	    names_read(dir, 0, queue_id_valid, &s) < 0)
 		return -1;
 	for (i = 0; i < s.n && r == 0; i++)
@@ -835,33 +725,10 @@ int queue_foreach(const char *spool, const char *queue,
 long queue_count(const char *spool, const char *queue)
 {
 	char dir[MAILDIR_PATH_MAX];
-	struct dirent *de;
-	DIR *d;
-	long n = 0;
-	int e;
 
-	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
-	    path_fmt(dir + strlen(dir), sizeof(dir) - strlen(dir), "/env") < 0)
+	if (env_dir(dir, spool, queue) < 0)
 		return -1;
-	d = opendir(dir);
-	if (!d)
-		return errno == ENOENT ? 0 : -1;
-	for (;;) {
-		errno = 0;
-		de = readdir(d);
-		if (!de)
-			break;
-		if ((de->d_type == DT_REG || de->d_type == DT_UNKNOWN) &&
-		    queue_id_valid(de->d_name))
-			n++;
-	}
-	e = errno;
-	closedir(d);
-	if (e) {
-		errno = e;
-		return -1;
-	}
-	return n;
+	return names_read(dir, 0, queue_id_valid, NULL);
 }
 
 static int node_ok(const char *name)
@@ -886,7 +753,7 @@ int queue_foreach_node(const char *spool,
 		errno = EINVAL;
 		return -1;
 	}
-	if (path_fmt(dir, sizeof(dir), "%s/hold", spool) < 0 ||
+	if (fsutil_path(dir, sizeof(dir), "%s/hold", spool) < 0 ||
 	    names_read(dir, 1, node_ok, &s) < 0)
 		return -1;
 	for (i = 0; i < s.n && r == 0; i++)
@@ -910,25 +777,25 @@ void queue_clean(const char *spool, const char *queue, unsigned max_age)
 
 	if (queue_dir(dir, sizeof(dir), spool, queue) < 0)
 		return;
-	if (path_fmt(path, sizeof(path), "%s/tmp", dir) == 0 &&
-	    names_read(path, 0, any_name, &s) == 0) {
+	if (fsutil_path(path, sizeof(path), "%s/tmp", dir) == 0 &&
+	    names_read(path, 0, any_name, &s) >= 0) {
 		for (i = 0; i < s.n; i++) {
 			const char *n = s.arena + s.off[i];
-			if (path_fmt(path, sizeof(path), "%s/tmp/%s", dir, n) == 0
+			if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir, n) == 0
 			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 			    st.st_mtime + (time_t)max_age < now)
 				unlink(path);
 		}
 		names_free(&s);
 	}
-	if (path_fmt(path, sizeof(path), "%s/msg", dir) == 0 &&
-	    names_read(path, 0, queue_id_valid, &s) == 0) {
+	if (fsutil_path(path, sizeof(path), "%s/msg", dir) == 0 &&
+	    names_read(path, 0, queue_id_valid, &s) >= 0) {
 		for (i = 0; i < s.n; i++) {
 			const char *n = s.arena + s.off[i];
-			if (path_fmt(path, sizeof(path), "%s/env/%s", dir, n) < 0 ||
+			if (fsutil_path(path, sizeof(path), "%s/env/%s", dir, n) < 0 ||
 			    access(path, F_OK) == 0 || errno != ENOENT)
 				continue;
-			if (path_fmt(path, sizeof(path), "%s/msg/%s", dir, n) == 0
+			if (fsutil_path(path, sizeof(path), "%s/msg/%s", dir, n) == 0
 			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
 			    st.st_mtime + (time_t)max_age < now)
 				unlink(path);

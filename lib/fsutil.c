@@ -1,0 +1,217 @@
+/* fsutil.c - file-system helpers shared by maildir.c and queue.c: bounded
+ * paths, whole writes and reads, the write-behind buffer of deliveries and
+ * queue files, directory fsync, mkdir -p, lock files and getdents64. */
+#include "fsutil.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define FSUTIL_PATH_MAX 4096
+
+int fsutil_path(char *buf, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, size, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int fsutil_write_all(int fd, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+
+	while (n > 0) {
+		ssize_t r = write(fd, s, n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		s += r;
+		n -= (size_t)r;
+	}
+	return 0;
+}
+
+ssize_t fsutil_read_full(int fd, void *buf, size_t size)
+{
+	unsigned char *p = buf;
+	size_t n = 0;
+
+	while (n < size) {
+		ssize_t r = read(fd, p + n, size - n);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0)
+			break;
+		n += (size_t)r;
+	}
+	return (ssize_t)n;
+}
+
+int fsutil_wbuf_put(int fd, unsigned char *buf, size_t cap, size_t *len,
+    const void *p, size_t n)
+{
+	if (*len + n <= cap) {
+		memcpy(buf + *len, p, n);
+		*len += n;
+		return 0;
+	}
+	if (fsutil_wbuf_flush(fd, buf, len) < 0)
+		return -1;
+	if (n >= cap)
+		return fsutil_write_all(fd, p, n);
+	memcpy(buf, p, n);
+	*len = n;
+	return 0;
+}
+
+int fsutil_wbuf_flush(int fd, const unsigned char *buf, size_t *len)
+{
+	if (*len > 0 && fsutil_write_all(fd, buf, *len) < 0)
+		return -1;
+	*len = 0;
+	return 0;
+}
+
+int fsutil_fsync_dir(const char *path)
+{
+	int fd, r, e;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	r = fsync(fd);
+	e = errno;
+	close(fd);
+	errno = e;
+	return r;
+}
+
+int fsutil_mkdir_p(const char *path)
+{
+	char buf[FSUTIL_PATH_MAX];
+	size_t i, len = strlen(path);
+
+	if (mkdir(path, 0700) == 0 || errno == EEXIST)
+		return 0;
+	if (errno != ENOENT)
+		return -1;
+	if (len == 0 || len >= sizeof(buf)) {
+		errno = len ? ENAMETOOLONG : ENOENT;
+		return -1;
+	}
+	memcpy(buf, path, len + 1);
+	for (i = 1; i <= len; i++) {
+		if ((buf[i] != '/' && buf[i] != '\0') || buf[i - 1] == '/')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0700) < 0 && errno != EEXIST)
+			return -1;
+		buf[i] = i < len ? '/' : '\0';
+	}
+	return 0;
+}
+
+int fsutil_lock(const char *path, int block)
+{
+	int fd, e;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	while (flock(fd, LOCK_EX | (block ? 0 : LOCK_NB)) < 0) {
+		if (errno == EINTR)
+			continue;
+		e = errno;
+		close(fd);
+		errno = e == EAGAIN ? EWOULDBLOCK : e;
+		return -1;
+	}
+	return fd;
+}
+
+/* The kernel's record (linux_dirent64): the name starts at byte 19. */
+#define DENT_RECLEN 16
+#define DENT_TYPE   18
+#define DENT_NAME   19
+
+int fsutil_dir_open(struct fsutil_dir *d, const char *path, void *buf,
+    size_t size)
+{
+	d->buf = buf;
+	d->size = size;
+	d->pos = d->len = 0;
+	d->fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	return d->fd < 0 ? -1 : 0;
+}
+
+int fsutil_dir_next(struct fsutil_dir *d, const char **name_r,
+    size_t *len_r, unsigned char *type_r)
+{
+	for (;;) {
+		const unsigned char *e;
+		uint16_t reclen;
+		const char *name;
+
+		if (d->pos >= d->len) {
+			ssize_t r = getdents64(d->fd, d->buf, d->size);
+			if (r < 0) {
+				if (errno == EINTR)
+					continue;
+				return -1;
+			}
+			if (r == 0)
+				return 0;
+			d->len = (size_t)r;
+			d->pos = 0;
+		}
+		e = d->buf + d->pos;
+		memcpy(&reclen, e + DENT_RECLEN, sizeof(reclen));
+		if (reclen <= DENT_NAME || reclen > d->len - d->pos) {
+			errno = EIO;
+			return -1;
+		}
+		d->pos += reclen;
+		name = (const char *)e + DENT_NAME;
+		if (name[0] == '.' && (name[1] == '\0' ||
+		    (name[1] == '.' && name[2] == '\0')))
+			continue;
+		*name_r = name;
+		*len_r = strnlen(name, reclen - DENT_NAME);
+		*type_r = e[DENT_TYPE];
+		return 1;
+	}
+}
+
+void fsutil_dir_close(struct fsutil_dir *d)
+{
+	int e = errno;
+
+	if (d->fd >= 0)
+		close(d->fd);
+	d->fd = -1;
+	errno = e;
+}
