@@ -18,18 +18,15 @@
 #include <sys/wait.h>
 
 #include "addr.h"
-#include "dsn.h"
 #include "holdflush.h"
 #include "log.h"
 #include "queue.h"
+#include "relay.h"
 #include "smtpc.h"
 #include "userdb.h"
 #include "util.h"
 
 #define HOLDFLUSH_MX_MAX        8
-#define HOLDFLUSH_IDS_MAX       100000
-#define HOLDFLUSH_BACKOFF_MIN   60      /* seconds after the 1st failure */
-#define HOLDFLUSH_BACKOFF_MAX   3600
 #define HOLDFLUSH_RETRY_WINDOW  1800    /* the detached flusher retries
                                            deferred mail this long */
 
@@ -47,7 +44,9 @@ struct pass {
 	char conn_error[256];
 	char remote[256];          /* host name of the connected server */
 	int64_t next_due;          /* earliest next_try of what remains */
-	unsigned sent, deferred, failed;
+	unsigned deferred;         /* messages kept for another attempt */
+	char tag[ADDR_DOMAIN_MAX + 32], kv[ADDR_DOMAIN_MAX + 32];
+	struct relay rl;           /* sent and bounced recipients */
 };
 
 static struct smtpc sc;
@@ -61,16 +60,6 @@ tcopy(char *dst, size_t size, const char *src)
 
 	memcpy(dst, src, n);
 	dst[n] = '\0';
-}
-
-static int64_t
-backoff(unsigned attempts)
-{
-	int64_t s = HOLDFLUSH_BACKOFF_MIN;
-
-	while (attempts-- > 1 && s < HOLDFLUSH_BACKOFF_MAX)
-		s *= 2;
-	return s > HOLDFLUSH_BACKOFF_MAX ? HOLDFLUSH_BACKOFF_MAX : s;
 }
 
 /* DNS MX for domain (RFC 5321 section 5.1), sorted by preference.
@@ -232,30 +221,13 @@ open_session(struct pass *ps)
 static void
 deliver_one(struct pass *ps, const char *id, int all)
 {
-	const char *rcpt[QUEUE_RCPT_MAX];
-	size_t idx[QUEUE_RCPT_MAX], n = 0, i, pending = 0;
-	int code[QUEUE_RCPT_MAX];
-	static char reply[QUEUE_RCPT_MAX][200];
-	unsigned char failed[QUEUE_RCPT_MAX];
-	struct smtpc_txn txn;
+	size_t idx[QUEUE_RCPT_MAX], i, pending;
 	int64_t now = (int64_t)time(NULL);
-	int fd, r, nfailed = 0;
+	int fd, n, broke;
 
-	if (queue_env_read(ps->o->spool, ps->queue, id, &env) < 0) {
-		if (errno != ENOENT)
-			log_msg(LOG_ERR, "holdflush: node %s: envelope %s "
-			    "unreadable: %s", ps->o->node, id, strerror(errno));
+	n = relay_load(&ps->rl, id, &env, idx);
+	if (n <= 0)
 		return;
-	}
-	for (i = 0; i < env.nrcpt; i++)
-		if (env.rcpt[i].state == QUEUE_PENDING) {
-			idx[n] = i;
-			rcpt[n++] = env.rcpt[i].addr;
-		}
-	if (n == 0) {
-		queue_remove(ps->o->spool, ps->queue, id);
-		return;
-	}
 	if (!all && env.next_try > now) {
 		if (!ps->next_due || env.next_try < ps->next_due)
 			ps->next_due = env.next_try;
@@ -263,109 +235,36 @@ deliver_one(struct pass *ps, const char *id, int all)
 	}
 	if (!ps->connected && !ps->conn_failed && open_session(ps) < 0)
 		ps->conn_failed = 1;
-	memset(failed, 0, sizeof failed);
 	if (ps->conn_failed) {
-		for (i = 0; i < n; i++)
+		for (i = 0; i < (size_t)n; i++)
 			tcopy(env.rcpt[idx[i]].last_reply,
 			    sizeof env.rcpt[idx[i]].last_reply, ps->conn_error);
-		pending = n;
-		goto update;
+		pending = (size_t)n;
+	} else {
+		fd = queue_msg_open(ps->o->spool, ps->queue, id);
+		if (fd < 0) {
+			log_msg(LOG_ERR, "holdflush: node %s: message %s "
+			    "unreadable: %s", ps->o->node, id, strerror(errno));
+			return;
+		}
+		pending = relay_send(&ps->rl, &sc, id, &env, idx, (size_t)n, fd,
+		    &broke);
+		close(fd);
+		if (broke) {
+			log_msg(LOG_WARNING, "holdflush: node %s: session with %s "
+			    "broke: %s", ps->o->node, sc.peer, sc.reply);
+			smtpc_close(&sc);
+			ps->connected = 0;
+			ps->conn_failed = 1;
+			snprintf(ps->conn_error, sizeof ps->conn_error,
+			    "session broke: %.200s", sc.reply);
+		}
 	}
-	fd = queue_msg_open(ps->o->spool, ps->queue, id);
-	if (fd < 0) {
-		log_msg(LOG_ERR, "holdflush: node %s: message %s unreadable: "
-		    "%s", ps->o->node, id, strerror(errno));
-		return;
+	if (relay_finish(&ps->rl, id, &env, pending, now) == 1) {
+		ps->deferred++;
+		if (!ps->next_due || env.next_try < ps->next_due)
+			ps->next_due = env.next_try;
 	}
-	txn.sender = env.sender;
-	txn.rcpt = rcpt;
-	txn.nrcpt = n;
-	txn.msgfd = fd;
-	txn.size = env.size;
-	txn.rcpt_code = code;
-	txn.rcpt_reply = reply;
-	r = smtpc_send(&sc, &txn);
-	for (i = 0; i < n; i++) {
-		struct queue_rcpt *q = &env.rcpt[idx[i]];
-		const char *text = code[i] ? reply[i] : sc.reply;
-		tcopy(q->last_reply, sizeof q->last_reply, text);
-		if (code[i] >= 200 && code[i] < 300) {
-			q->state = QUEUE_DONE;
-			ps->sent++;
-		} else if (code[i] >= 500) {
-			q->state = QUEUE_FAILED;
-			failed[idx[i]] = 1;
-			nfailed++;
-		} else
-			pending++;
-		log_msg(LOG_INFO, "holdflush: node=%s id=%s from=<%s> to=<%s> "
-		    "relay=%s attempt=%u result=%s: %s", ps->o->node, id,
-		    env.sender, q->addr, sc.peer, env.attempts + 1,
-		    q->state == QUEUE_DONE ? "sent" : q->state == QUEUE_FAILED ?
-		    "bounced" : "deferred", q->last_reply);
-	}
-	if (r == SMTPC_ERR) {
-		log_msg(LOG_WARNING, "holdflush: node %s: session with %s "
-		    "broke: %s", ps->o->node, sc.peer, sc.reply);
-		smtpc_close(&sc);
-		ps->connected = 0;
-		ps->conn_failed = 1;
-		snprintf(ps->conn_error, sizeof ps->conn_error,
-		    "session broke: %.200s", sc.reply);
-	}
-	if (nfailed && dsn_send(ps->o->users, ps->o->spool, ps->o->helo,
-	    ps->remote, &env, failed, fd) < 0) {
-		/* keep them; the refusal and the DSN are tried again */
-		for (i = 0; i < env.nrcpt; i++)
-			if (failed[i]) {
-				env.rcpt[i].state = QUEUE_PENDING;
-				pending++;
-			}
-		nfailed = 0;
-	}
-	ps->failed += (unsigned)nfailed;
-	close(fd);
-update:
-	if (pending == 0) {
-		if (queue_remove(ps->o->spool, ps->queue, id) < 0)
-			log_msg(LOG_ERR, "holdflush: node %s: cannot remove %s: "
-			    "%s", ps->o->node, id, strerror(errno));
-		return;
-	}
-	ps->deferred++;
-	env.attempts++;
-	env.next_try = now + backoff(env.attempts);
-	if (!ps->next_due || env.next_try < ps->next_due)
-		ps->next_due = env.next_try;
-	if (queue_env_update(ps->o->spool, ps->queue, &env) < 0)
-		log_msg(LOG_ERR, "holdflush: node %s: cannot update envelope "
-		    "%s: %s", ps->o->node, id, strerror(errno));
-}
-
-struct ids {
-	char (*id)[QUEUE_ID_MAX];
-	size_t n, cap;
-};
-
-static int
-collect(const char *id, void *arg)
-{
-	struct ids *l = arg;
-
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		void *p;
-		if (cap > HOLDFLUSH_IDS_MAX)
-			return 1;               /* the rest waits for next time */
-		p = realloc(l->id, cap * sizeof *l->id);
-		if (!p)
-			return 1;
-		l->id = p;
-		l->cap = cap;
-	}
-	if (copy_str(l->id[l->n], QUEUE_ID_MAX, id) >= 0)
-		l->n++;
-	return 0;
 }
 
 /* One pass. all: ignore next_try (an ETRN or an admin flush). Returns 0
@@ -375,7 +274,7 @@ static int
 flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 {
 	static struct pass ps;
-	struct ids l = { NULL, 0, 0 };
+	struct relay_ids l;
 	size_t i;
 	long left;
 	int lk;
@@ -387,6 +286,15 @@ flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 		log_msg(LOG_ERR, "holdflush: invalid node name");
 		return -1;
 	}
+	snprintf(ps.tag, sizeof ps.tag, "holdflush: node %s:", o->node);
+	snprintf(ps.kv, sizeof ps.kv, "holdflush: node=%s", o->node);
+	ps.rl.spool = o->spool;
+	ps.rl.queue = ps.queue;
+	ps.rl.users = o->users;
+	ps.rl.helo = o->helo;
+	ps.rl.remote = ps.remote;
+	ps.rl.tag = ps.tag;
+	ps.rl.kv = ps.kv;
 	lk = queue_lock(o->spool, ps.queue, 0);
 	if (lk < 0) {
 		if (errno == EWOULDBLOCK || errno == EAGAIN) {
@@ -400,15 +308,14 @@ flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 		    o->node, strerror(errno));
 		return -1;
 	}
-	if (queue_foreach(o->spool, ps.queue, collect, &l) < 0) {
+	if (relay_ids_read(&ps.rl, &l) < 0) {
 		log_msg(LOG_ERR, "holdflush: node %s: cannot read the queue: %s",
 		    o->node, strerror(errno));
-		free(l.id);
 		close(lk);
 		return -1;
 	}
 	if (l.n && find_targets(&ps) < 0) {
-		free(l.id);
+		relay_ids_free(&l);
 		close(lk);
 		return -1;
 	}
@@ -416,13 +323,13 @@ flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 		deliver_one(&ps, l.id[i], all);
 	if (ps.connected)
 		smtpc_quit(&sc);
-	free(l.id);
+	relay_ids_free(&l);
 	left = queue_count(o->spool, ps.queue);
 	close(lk);
 	if (l.n)
 		log_msg(LOG_INFO, "holdflush: node %s: pass done: %u sent, "
-		    "%u deferred, %u bounced, %ld left", o->node, ps.sent,
-		    ps.deferred, ps.failed, left);
+		    "%u deferred, %u bounced, %ld left", o->node, ps.rl.sent,
+		    ps.deferred, ps.rl.bounced, left);
 	*next_due_r = ps.next_due;
 	if (left < 0)
 		return -1;

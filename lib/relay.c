@@ -1,0 +1,163 @@
+/* relay.c - one queued message through an open SMTP session, for both
+ * etrn-client's push and the hold-queue flush: the envelope read, the
+ * transaction for the pending recipients, per-recipient outcomes and
+ * their log lines, DSNs for 5xx, and removal or backoff. */
+#include "relay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dsn.h"
+#include "log.h"
+#include "util.h"
+
+/* Copies what fits of src (always NUL-terminated). */
+static void tcopy(char *dst, size_t size, const char *src)
+{
+	size_t n = strnlen(src, size - 1);
+
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+}
+
+static int collect(const char *id, void *arg)
+{
+	struct relay_ids *l = arg;
+
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		void *p;
+		if (cap > RELAY_IDS_MAX)
+			return 1;               /* the rest waits for next time */
+		p = realloc(l->id, cap * sizeof *l->id);
+		if (!p)
+			return 1;
+		l->id = p;
+		l->cap = cap;
+	}
+	if (copy_str(l->id[l->n], QUEUE_ID_MAX, id) >= 0)
+		l->n++;
+	return 0;
+}
+
+int relay_ids_read(const struct relay *r, struct relay_ids *l)
+{
+	memset(l, 0, sizeof *l);
+	if (queue_foreach(r->spool, r->queue, collect, l) < 0) {
+		int e = errno;
+		relay_ids_free(l);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
+void relay_ids_free(struct relay_ids *l)
+{
+	free(l->id);
+	memset(l, 0, sizeof *l);
+}
+
+int relay_load(const struct relay *r, const char *id, struct queue_env *env,
+    size_t idx[QUEUE_RCPT_MAX])
+{
+	size_t i;
+	int n = 0;
+
+	if (queue_env_read(r->spool, r->queue, id, env) < 0) {
+		if (errno != ENOENT)
+			log_msg(LOG_ERR, "%s envelope %s unreadable: %s", r->tag,
+			    id, strerror(errno));
+		return -1;
+	}
+	for (i = 0; i < env->nrcpt && i < QUEUE_RCPT_MAX; i++)
+		if (env->rcpt[i].state == QUEUE_PENDING)
+			idx[n++] = i;
+	if (n == 0)
+		queue_remove(r->spool, r->queue, id);
+	return n;
+}
+
+size_t relay_send(struct relay *r, struct smtpc *c, const char *id,
+    struct queue_env *env, const size_t *idx, size_t n, int fd,
+    int *broke_r)
+{
+	static char reply[QUEUE_RCPT_MAX][200];
+	const char *rcpt[QUEUE_RCPT_MAX];
+	int code[QUEUE_RCPT_MAX];
+	unsigned char failed[QUEUE_RCPT_MAX];
+	struct smtpc_txn txn;
+	size_t i, pending = 0;
+	unsigned nfailed = 0;
+	int rc;
+
+	for (i = 0; i < n; i++)
+		rcpt[i] = env->rcpt[idx[i]].addr;
+	memset(failed, 0, sizeof failed);
+	txn.sender = env->sender;
+	txn.rcpt = rcpt;
+	txn.nrcpt = n;
+	txn.msgfd = fd;
+	txn.size = env->size;
+	txn.rcpt_code = code;
+	txn.rcpt_reply = reply;
+	rc = smtpc_send(c, &txn);
+	for (i = 0; i < n; i++) {
+		struct queue_rcpt *q = &env->rcpt[idx[i]];
+		tcopy(q->last_reply, sizeof q->last_reply,
+		    code[i] ? reply[i] : c->reply);
+		if (code[i] >= 200 && code[i] < 300) {
+			q->state = QUEUE_DONE;
+			r->sent++;
+		} else if (code[i] >= 500) {
+			q->state = QUEUE_FAILED;
+			failed[idx[i]] = 1;
+			nfailed++;
+		} else
+			pending++;
+		log_msg(LOG_INFO, "%s id=%s from=<%s> to=<%s> relay=%s "
+		    "attempt=%u result=%s: %s", r->kv, id, env->sender, q->addr,
+		    c->peer, env->attempts + 1, q->state == QUEUE_DONE ? "sent" :
+		    q->state == QUEUE_FAILED ? "bounced" : "deferred",
+		    q->last_reply);
+	}
+	*broke_r = rc == SMTPC_ERR;
+	if (nfailed && dsn_send(r->users, r->spool, r->helo, r->remote, env,
+	    failed, fd) < 0) {
+		/* keep them; the refusal and the DSN are tried again */
+		for (i = 0; i < env->nrcpt; i++)
+			if (failed[i]) {
+				env->rcpt[i].state = QUEUE_PENDING;
+				pending++;
+			}
+		nfailed = 0;
+	}
+	r->bounced += nfailed;
+	return pending;
+}
+
+int relay_finish(const struct relay *r, const char *id,
+    struct queue_env *env, size_t pending, int64_t now)
+{
+	int64_t wait = RELAY_BACKOFF_MIN;
+	unsigned a;
+
+	if (pending == 0) {
+		if (queue_remove(r->spool, r->queue, id) < 0) {
+			log_msg(LOG_ERR, "%s cannot remove %s: %s", r->tag, id,
+			    strerror(errno));
+			return -1;
+		}
+		return 0;
+	}
+	env->attempts++;
+	for (a = env->attempts; a > 1 && wait < RELAY_BACKOFF_MAX; a--)
+		wait *= 2;
+	env->next_try = now + (wait > RELAY_BACKOFF_MAX ? RELAY_BACKOFF_MAX :
+	    wait);
+	if (queue_env_update(r->spool, r->queue, env) < 0)
+		log_msg(LOG_ERR, "%s cannot update envelope %s: %s", r->tag, id,
+		    strerror(errno));
+	return 1;
+}
