@@ -3,6 +3,7 @@
  * unknown sizes, new->cur, deletes, the lock across processes, ENOSPC on
  * a tiny tmpfs, and a 100,000-message scan (time and RSS printed). */
 #include "test.h"
+#include "testutil.h"
 #include "maildir.h"
 
 #include <dirent.h>
@@ -23,43 +24,6 @@
 
 static int skipped;
 static char top[512];
-
-static void rm_rf(const char *path)
-{
-	char cmd[1200];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		printf("note: could not remove %s\n", path);
-}
-
-/* Number of entries (not dot files) in dir. */
-static int count_dir(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
-
-static int write_file(const char *path, const char *data, size_t len)
-{
-	int fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0600);
-	if (fd < 0)
-		return -1;
-	if (len && write(fd, data, len) != (ssize_t)len) {
-		close(fd);
-		return -1;
-	}
-	return close(fd);
-}
 
 static size_t read_file(const char *path, char *buf, size_t size)
 {

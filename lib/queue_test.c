@@ -3,6 +3,7 @@
  * processes, hold nodes, a crash between the steps, and the strict
  * envelope parser against damaged and hostile text. */
 #include "test.h"
+#include "testutil.h"
 #include "queue.h"
 
 #include <dirent.h>
@@ -21,30 +22,6 @@ static char spool[600];
 static struct queue_writer qw;
 static struct queue_env env, env2;
 static char text[QUEUE_ENV_TEXT_MAX];
-
-static void rm_rf(const char *path)
-{
-	char cmd[1000];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", path);
-	if (system(cmd) != 0)
-		printf("note: could not remove %s\n", path);
-}
-
-static int count_dir(const char *dir)
-{
-	struct dirent *de;
-	DIR *d = opendir(dir);
-	int n = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d)) != NULL)
-		if (de->d_name[0] != '.')
-			n++;
-	closedir(d);
-	return n;
-}
 
 static void env_init(struct queue_env *e, const char *sender, int nrcpt)
 {
