@@ -24,7 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-_Static_assert(sizeof(struct maildir_msg) == 24, "maildir_msg stays compact");
+_Static_assert(sizeof(struct maildir_msg) == 16, "maildir_msg stays compact");
 
 #define INFO_NEW     ":2,"          /* appended on the move to cur/ */
 #define INFO_NEW_LEN 3
@@ -249,17 +249,21 @@ static uint64_t name_size_w(const char *name, size_t len)
 	return v;
 }
 
-/* Sort key: the delivery time "SECONDS.M<usec>" as one number; names not
- * in that form sort after all others. Kept in msg.size during the sort. */
+/* Sort key: the delivery time "SECONDS.M<usec>" as one 52-bit number
+ * (SECONDS below 2^32, up to 10 digits); names not in that form get
+ * KEY_NONE and sort after all others, by name. */
+#define KEY_BITS   52
+#define KEY_NONE   ((UINT64_C(1) << KEY_BITS) - 1)
+
 static uint64_t name_key(const char *s, size_t len)
 {
 	uint64_t t = 0, us = 0;
 	size_t i = 0, n;
 
-	for (n = 0; i < len && s[i] >= '0' && s[i] <= '9' && n < 12; i++, n++)
+	for (n = 0; i < len && s[i] >= '0' && s[i] <= '9' && n < 11; i++, n++)
 		t = t * 10 + (uint64_t)(s[i] - '0');
-	if (n == 0 || n == 12 || i >= len || s[i] != '.')
-		return UINT64_MAX;
+	if (n == 0 || n == 11 || t > UINT32_MAX || i >= len || s[i] != '.')
+		return KEY_NONE;
 	if (i + 2 < len && s[i + 1] == 'M') {
 		for (i += 2, n = 0; i < len && s[i] >= '0' && s[i] <= '9' &&
 		    n < 7; i++, n++)
@@ -267,159 +271,248 @@ static uint64_t name_key(const char *s, size_t len)
 		if (us > 999999)
 			us = 999999;
 	}
-	return (t << 20) | us;
+	return t << 20 | us;
 }
 
-/* The W size parked in the entry's scan_ bytes while msg.size holds the
- * sort key (so the pass after the sort does not touch the names). */
-#define W48_UNKNOWN ((UINT64_C(1) << 48) - 1)
+/* While a scan runs, an entry holds this packed form instead of struct
+ * maildir_msg (same 16 bytes): the sort key, where the name is, and its W
+ * size when that fits 25 bits (else WPACK_ESC: parsed again from the name
+ * after the sort, as is a name without ,W=). One pass after the sort
+ * unpacks it, so the sort and that pass never touch the names.
+ *   hi: key << 12 | W >> 13
+ *   lo: name_off | name_len << 32 | uidl_len << 41 | in_new << 50 |
+ *       (W & 0x1fff) << 51 */
+struct scan_rec {
+	uint64_t hi, lo;
+};
+_Static_assert(sizeof(struct scan_rec) == sizeof(struct maildir_msg),
+    "a scan record fills an entry");
 
-static void w48_put(struct maildir_msg *m, uint64_t w)
+#define WPACK_BITS 25
+#define WPACK_ESC  ((UINT64_C(1) << WPACK_BITS) - 1)
+#define REC_KEY(r) ((r)->hi >> 12)
+#define REC_OFF(r) ((uint32_t)(r)->lo)
+#define REC_LEN(r) ((size_t)((r)->lo >> 32) & 0x1ff)
+#define REC_UIDL(r) ((size_t)((r)->lo >> 41) & 0x1ff)
+#define REC_NEW(r) ((unsigned)((r)->lo >> 50) & 1)
+#define REC_W(r)   (((r)->hi & 0xfff) << 13 | (r)->lo >> 51)
+#define SORT_SMALL 32                /* insertion sort below this */
+#define DENTS_ROOM (256 * 1024)      /* getdents64 room at the arena end */
+
+static int rec_cmp(const char *names, const struct scan_rec *a,
+    const struct scan_rec *b)
 {
-	int k;
-
-	if (w >= W48_UNKNOWN)
-		w = W48_UNKNOWN;
-	for (k = 0; k < 6; k++, w >>= 8)
-		m->scan_[k] = (uint8_t)w;
-}
-
-static uint64_t w48_get(const struct maildir_msg *m)
-{
-	uint64_t w = 0;
-	int k;
-
-	for (k = 6; k-- > 0;)
-		w = w << 8 | m->scan_[k];
-	return w == W48_UNKNOWN ? MAILDIR_SIZE_UNKNOWN : w;
-}
-
-static int msg_cmp(const struct maildir_list *l, const struct maildir_msg *a,
-    const struct maildir_msg *b)
-{
-	size_t n;
+	size_t la = REC_LEN(a), lb = REC_LEN(b);
 	int c;
 
-	if (a->size != b->size)
-		return a->size < b->size ? -1 : 1;
-	n = a->name_len < b->name_len ? a->name_len : b->name_len;
-	c = memcmp(l->names + a->name_off, l->names + b->name_off, n);
+	if (REC_KEY(a) != REC_KEY(b))
+		return REC_KEY(a) < REC_KEY(b) ? -1 : 1;
+	c = memcmp(names + REC_OFF(a), names + REC_OFF(b), la < lb ? la : lb);
 	if (c)
 		return c;
-	return (int)a->name_len - (int)b->name_len;
+	return la < lb ? -1 : la > lb;
 }
 
-static void msg_swap(struct maildir_msg *a, struct maildir_msg *b)
+static void rec_swap(struct scan_rec *a, struct scan_rec *b)
 {
-	struct maildir_msg t = *a;
+	struct scan_rec t = *a;
 	*a = *b;
 	*b = t;
 }
 
-static void heap_sift(const struct maildir_list *l, struct maildir_msg *m,
-    size_t root, size_t n)
+static void insertion_sort(const char *names, struct scan_rec *r, size_t n)
+{
+	size_t i, j;
+
+	for (i = 1; i < n; i++)
+		for (j = i; j > 0 && rec_cmp(names, &r[j], &r[j - 1]) < 0; j--)
+			rec_swap(&r[j], &r[j - 1]);
+}
+
+static void heap_sift(const char *names, struct scan_rec *r, size_t root,
+    size_t n)
 {
 	for (;;) {
 		size_t c = 2 * root + 1;
 		if (c >= n)
 			return;
-		if (c + 1 < n && msg_cmp(l, &m[c], &m[c + 1]) < 0)
+		if (c + 1 < n && rec_cmp(names, &r[c], &r[c + 1]) < 0)
 			c++;
-		if (msg_cmp(l, &m[root], &m[c]) >= 0)
+		if (rec_cmp(names, &r[root], &r[c]) >= 0)
 			return;
-		msg_swap(&m[root], &m[c]);
+		rec_swap(&r[root], &r[c]);
 		root = c;
 	}
 }
 
-static void heap_sort(const struct maildir_list *l, struct maildir_msg *m,
-    size_t n)
+/* For runs of equal keys (names not in the usual form): by name, in
+ * place, O(n log n) whatever the input. */
+static void heap_sort(const char *names, struct scan_rec *r, size_t n)
 {
 	size_t i;
 
 	for (i = n / 2; i-- > 0;)
-		heap_sift(l, m, i, n);
+		heap_sift(names, r, i, n);
 	for (i = n; i-- > 1;) {
-		msg_swap(&m[0], &m[i]);
-		heap_sift(l, m, 0, i);
+		rec_swap(&r[0], &r[i]);
+		heap_sift(names, r, 0, i);
 	}
 }
 
-/* In-place introsort: no temporary array (glibc's qsort would allocate
- * one as large as the list). */
-static void msg_sort(const struct maildir_list *l, struct maildir_msg *m,
-    size_t n, unsigned depth)
+/* In-place MSD radix sort (American flag) on the key, 8 bits a round
+ * from bit shift up; no temporary array and no name touched while keys
+ * differ. */
+static void rec_sort(const char *names, struct scan_rec *r, size_t n,
+    int shift)
 {
-	while (n > 16) {
-		size_t i, j, mid = n / 2;
-		if (depth-- == 0) {
-			heap_sort(l, m, n);
-			return;
-		}
-		if (msg_cmp(l, &m[mid], &m[0]) < 0)
-			msg_swap(&m[mid], &m[0]);
-		if (msg_cmp(l, &m[n - 1], &m[0]) < 0)
-			msg_swap(&m[n - 1], &m[0]);
-		if (msg_cmp(l, &m[n - 1], &m[mid]) < 0)
-			msg_swap(&m[n - 1], &m[mid]);
-		msg_swap(&m[mid], &m[n - 2]);   /* pivot at n-2 */
-		i = 0;
-		j = n - 2;
-		for (;;) {
-			while (msg_cmp(l, &m[++i], &m[n - 2]) < 0)
-				;
-			while (msg_cmp(l, &m[n - 2], &m[--j]) < 0)
-				;
-			if (i >= j)
-				break;
-			msg_swap(&m[i], &m[j]);
-		}
-		msg_swap(&m[i], &m[n - 2]);
-		/* recurse on the smaller part, loop on the larger */
-		if (i < n - i - 1) {
-			msg_sort(l, m, i, depth);
-			m += i + 1;
-			n -= i + 1;
-		} else {
-			msg_sort(l, m + i + 1, n - i - 1, depth);
-			n = i;
+	size_t count[256], next[256], b, i, start;
+
+	if (n <= SORT_SMALL) {
+		insertion_sort(names, r, n);
+		return;
+	}
+	if (shift < 0) {
+		heap_sort(names, r, n);
+		return;
+	}
+	memset(count, 0, sizeof(count));
+	for (i = 0; i < n; i++)
+		count[(REC_KEY(&r[i]) >> shift) & 0xff]++;
+	for (b = 0, start = 0; b < 256; b++) {
+		next[b] = start;
+		start += count[b];
+	}
+	for (b = 0, start = 0; b < 256; start += count[b], b++) {
+		size_t end = start + count[b];
+		while (next[b] < end) {
+			struct scan_rec x = r[next[b]];
+			size_t d = (REC_KEY(&x) >> shift) & 0xff;
+			while (d != b) {       /* carry x to its bucket */
+				struct scan_rec y = r[next[d]];
+				r[next[d]++] = x;
+				x = y;
+				d = (REC_KEY(&x) >> shift) & 0xff;
+			}
+			r[next[b]++] = x;
 		}
 	}
-	for (size_t i = 1; i < n; i++)
-		for (size_t j = i; j > 0 && msg_cmp(l, &m[j], &m[j - 1]) < 0;
-		    j--)
-			msg_swap(&m[j], &m[j - 1]);
+	for (b = 0, start = 0; b < 256; start += count[b], b++)
+		if (count[b] > 1)
+			rec_sort(names, r + start, count[b],
+			    shift == 0 ? -1 : shift < 8 ? 0 : shift - 8);
 }
 
-static int list_grow(struct maildir_list *l, size_t name_need)
+static void recs_sort(const char *names, struct scan_rec *r, size_t n)
 {
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 256;
-		struct maildir_msg *p;
-		if (cap > SIZE_MAX / sizeof(*p)) {
-			errno = ENOMEM;
-			return -1;
-		}
-		p = realloc(l->msg, cap * sizeof(*p));
-		if (!p)
-			return -1;
-		l->msg = p;
-		l->cap = cap;
+	uint64_t diff = 0;
+	int top;
+	size_t i;
+
+	for (i = 1; i < n; i++)
+		diff |= REC_KEY(&r[i]) ^ REC_KEY(&r[0]);
+	if (diff == 0) {
+		rec_sort(names, r, n, -1);
+		return;
 	}
-	if (l->names_len + name_need > l->names_cap) {
-		size_t cap = l->names_cap ? l->names_cap * 2 : 16384;
-		char *p;
-		while (cap < l->names_len + name_need)
-			cap *= 2;
-		if (cap > UINT32_MAX) {     /* name_off is 32 bits */
-			errno = EFBIG;
+	top = 63 - __builtin_clzll(diff);
+	rec_sort(names, r, n, top < 8 ? 0 : top - 7);
+}
+
+static int list_grow(struct maildir_list *l)
+{
+	size_t cap = l->cap ? l->cap * 2 : 1024;
+	struct maildir_msg *p;
+
+	if (cap > SIZE_MAX / sizeof(*p)) {
+		errno = ENOMEM;
+		return -1;
+	}
+	p = realloc(l->msg, cap * sizeof(*p));
+	if (!p)
+		return -1;
+	l->msg = p;
+	l->cap = cap;
+	return 0;
+}
+
+/* Room for DENTS_ROOM more bytes at the end of the names arena; the
+ * first time sized from the directory's own size (on ext4 and most file
+ * systems an upper bound of its names' total). */
+static int arena_room(struct maildir_list *l, uint64_t hint)
+{
+	size_t cap = l->names_cap;
+	char *p;
+
+	if (cap - l->names_len >= DENTS_ROOM)
+		return 0;
+	if (cap == 0)
+		cap = hint < (64u << 20) ? (size_t)hint : (64u << 20);
+	while (cap - l->names_len < DENTS_ROOM)
+		cap = cap < DENTS_ROOM ? 2 * DENTS_ROOM : cap * 2;
+	if (cap > UINT32_MAX) {         /* name_off is 32 bits */
+		errno = EFBIG;
+		return -1;
+	}
+	p = realloc(l->names, cap);
+	if (!p)
+		return -1;
+	l->names = p;
+	l->names_cap = cap;
+	return 0;
+}
+
+/* The kernel's linux_dirent64: reclen at 16, type at 18, name at 19. */
+#define DENT_RECLEN 16
+#define DENT_TYPE   18
+#define DENT_NAME   19
+
+/* Takes the records of one getdents64 call at l->names + pos (len bytes)
+ * and moves each accepted name down to the arena's end, parsed while it
+ * is in the cache. 0 / -1. */
+static int take_dents(struct maildir_list *l, size_t pos, size_t len,
+    int in_new)
+{
+	size_t end = pos + len;
+
+	while (pos < end) {
+		const char *name = l->names + pos + DENT_NAME;
+		unsigned char type = (unsigned char)l->names[pos + DENT_TYPE];
+		struct scan_rec *r;
+		uint16_t reclen;
+		const char *colon;
+		size_t nlen, uidl, room;
+		uint64_t w, key;
+
+		memcpy(&reclen, l->names + pos + DENT_RECLEN, sizeof(reclen));
+		if (reclen <= DENT_NAME || reclen > end - pos) {
+			errno = EIO;
 			return -1;
 		}
-		p = realloc(l->names, cap);
-		if (!p)
+		pos += reclen;
+		if (name[0] == '.' || (type != DT_REG && type != DT_UNKNOWN))
+			continue;
+		nlen = strnlen(name, reclen - DENT_NAME);
+		if (nlen >= MAILDIR_NAME_MAX)
+			continue;
+		colon = memchr(name, ':', nlen);
+		uidl = colon ? (size_t)(colon - name) : nlen;
+		key = name_key(name, nlen);
+		w = name_size_w(name, uidl);
+		if (w >= WPACK_ESC)
+			w = WPACK_ESC;
+		if (l->n == l->cap && list_grow(l) < 0)
 			return -1;
-		l->names = p;
-		l->names_cap = cap;
+		r = (struct scan_rec *)(void *)&l->msg[l->n++];
+		r->hi = key << 12 | w >> 13;
+		r->lo = (uint64_t)l->names_len | (uint64_t)nlen << 32 |
+		    (uint64_t)uidl << 41 | (uint64_t)in_new << 50 |
+		    (w & 0x1fff) << 51;
+		/* the record is longer than name + ":2,": never overlaps
+		 * what is still to be read */
+		memmove(l->names + l->names_len, name, nlen);
+		/* room for ":2," so the move to cur/ needs no allocation */
+		room = in_new && !colon ? nlen + INFO_NEW_LEN : nlen;
+		l->names_len += room;
 	}
 	return 0;
 }
@@ -428,55 +521,36 @@ static int scan_dir(const char *maildir, const char *sub, int in_new,
     struct maildir_list *l)
 {
 	char path[MAILDIR_PATH_MAX];
-	struct dirent *de;
-	DIR *dir;
-	int e;
+	struct stat st;
+	int fd, e;
 
 	if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub) < 0)
 		return -1;
-	dir = opendir(path);
-	if (!dir)
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
+	if (fstat(fd, &st) < 0)
+		goto fail;
 	for (;;) {
-		struct maildir_msg *m;
-		const char *colon;
-		size_t len, room;
-
-		errno = 0;
-		de = readdir(dir);
-		if (!de) {
-			if (errno)
-				goto fail;
-			break;
-		}
-		if (de->d_name[0] == '.' || (de->d_type != DT_REG &&
-		    de->d_type != DT_UNKNOWN))
-			continue;
-		len = strlen(de->d_name);
-		if (len >= MAILDIR_NAME_MAX)
-			continue;
-		colon = memchr(de->d_name, ':', len);
-		/* room for ":2," so the move to cur/ needs no allocation */
-		room = in_new && !colon ? len + INFO_NEW_LEN : len;
-		if (list_grow(l, room) < 0)
+		ssize_t r;
+		if (arena_room(l, (uint64_t)st.st_size + DENTS_ROOM) < 0)
 			goto fail;
-		m = &l->msg[l->n++];
-		m->name_off = (uint32_t)l->names_len;
-		m->name_len = (uint16_t)len;
-		m->uidl_len = (uint16_t)(colon ? (size_t)(colon - de->d_name) :
-		    len);
-		m->in_new = (uint8_t)in_new;
-		m->deleted = 0;
-		m->size = name_key(de->d_name, len);
-		w48_put(m, name_size_w(de->d_name, m->uidl_len));
-		memcpy(l->names + l->names_len, de->d_name, len);
-		l->names_len += room;
+		r = getdents64(fd, l->names + l->names_len, DENTS_ROOM);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			goto fail;
+		}
+		if (r == 0)
+			break;
+		if (take_dents(l, l->names_len, (size_t)r, in_new) < 0)
+			goto fail;
 	}
-	closedir(dir);
+	close(fd);
 	return 0;
 fail:
 	e = errno;
-	closedir(dir);
+	close(fd);
 	errno = e;
 	return -1;
 }
@@ -484,7 +558,6 @@ fail:
 int maildir_scan(const char *maildir, struct maildir_list *l)
 {
 	size_t i;
-	unsigned depth = 0;
 
 	memset(l, 0, sizeof(*l));
 	if (scan_dir(maildir, "new", 1, l) < 0 ||
@@ -494,11 +567,22 @@ int maildir_scan(const char *maildir, struct maildir_list *l)
 		errno = e;
 		return -1;
 	}
-	for (i = l->n; i > 0; i >>= 1)
-		depth += 2;
-	msg_sort(l, l->msg, l->n, depth);
-	for (i = 0; i < l->n; i++)
-		l->msg[i].size = w48_get(&l->msg[i]);
+	if (l->n > 1)
+		recs_sort(l->names, (struct scan_rec *)(void *)l->msg, l->n);
+	for (i = 0; i < l->n; i++) {
+		struct scan_rec r = *(struct scan_rec *)(void *)&l->msg[i];
+		struct maildir_msg *m = &l->msg[i];
+		uint64_t w = REC_W(&r);
+
+		m->name_off = REC_OFF(&r);
+		m->name_len = (uint16_t)REC_LEN(&r);
+		m->uidl_len = (uint16_t)REC_UIDL(&r);
+		m->in_new = (uint16_t)REC_NEW(&r);
+		m->deleted = 0;
+		m->scan_ = 0;
+		m->size = w != WPACK_ESC ? w :
+		    name_size_w(l->names + m->name_off, m->uidl_len);
+	}
 	return 0;
 }
 
@@ -618,6 +702,27 @@ int maildir_msg_size(const char *maildir, struct maildir_list *l, size_t i,
 	return 0;
 }
 
+/* rename() that never replaces an existing file (a new/ name that
+ * already carries ":2,..." may equal a cur/ name): EEXIST then, and the
+ * message stays where it is. link+unlink where the file system has no
+ * RENAME_NOREPLACE. */
+static int move_noreplace(const char *from, const char *to)
+{
+	if (renameat2(AT_FDCWD, from, AT_FDCWD, to, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (link(from, to) < 0)
+		return -1;
+	if (unlink(from) < 0) {
+		int e = errno;
+		unlink(to);
+		errno = e;
+		return -1;
+	}
+	return 0;
+}
+
 int maildir_msg_to_cur(const char *maildir, struct maildir_list *l, size_t i)
 {
 	char from[MAILDIR_PATH_MAX], to[MAILDIR_PATH_MAX];
@@ -634,7 +739,7 @@ int maildir_msg_to_cur(const char *maildir, struct maildir_list *l, size_t i)
 	if (msg_path(maildir, l, i, from, sizeof(from)) < 0 ||
 	    cur_path(maildir, l, i, to, sizeof(to)) < 0)
 		return -1;
-	if (rename(from, to) < 0) {
+	if (move_noreplace(from, to) < 0) {
 		/* another program may have moved it already: follow it */
 		if (errno != ENOENT || lstat(to, &st) < 0)
 			return -1;

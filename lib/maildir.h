@@ -60,14 +60,17 @@ int maildir_deliver_commit(struct maildir_delivery *d);
 /* Removes the tmp file (any time before commit). */
 void maildir_deliver_abort(struct maildir_delivery *d);
 
-/* A scanned mailbox. Names live in one arena; entries are small. */
+/* A scanned mailbox. Names live in one arena; entries are 16 bytes (a
+ * 100,000-message mailbox is 1.6 MB of entries plus its names). Fields
+ * are read and assigned as plain members (no address taken of the bit
+ * fields). */
 struct maildir_msg {
 	uint32_t name_off;     /* into maildir_list.names */
-	uint16_t name_len;     /* file name length */
+	uint16_t name_len : 9; /* file name length (< MAILDIR_NAME_MAX + 3) */
+	uint16_t in_new : 1;   /* 1: new/NAME, 0: cur/NAME */
+	uint16_t deleted : 1;  /* marked by the session (POP3 DELE) */
+	uint16_t scan_ : 5;    /* private to maildir.c */
 	uint16_t uidl_len;     /* name up to the first ':' */
-	uint8_t in_new;        /* 1: new/NAME, 0: cur/NAME */
-	uint8_t deleted;       /* marked by the session (POP3 DELE) */
-	uint8_t scan_[6];      /* private to maildir.c (fills the padding) */
 	uint64_t size;         /* RFC 1939 octets (W); MAILDIR_SIZE_UNKNOWN */
 };
 #define MAILDIR_SIZE_UNKNOWN UINT64_MAX
@@ -80,9 +83,15 @@ struct maildir_list {
 };
 
 /* Reads new/ and cur/ (no stat/open per message), sizes from ,W= when
- * present, ordered by name (delivery time). A missing maildir is an empty
- * list. Allocates once per growth step; maildir_list_free() releases.
- * 0 / -1 (errno). */
+ * present. Order: delivery time, i.e. the "SECONDS.M<usec>" prefix of the
+ * name (SECONDS < 2^32), then the whole name; names without that prefix
+ * come last, by name. (RFC 1939 only needs message numbers stable within
+ * a session; delivery order is what clients expect to see.) A missing
+ * maildir is an empty list. The directories are read with getdents64
+ * straight into the names arena (sized from the directory's st_size,
+ * doubled when short), the entries grow by doubling, the sort is an
+ * in-place radix sort: peak memory is about the names plus 16 bytes a
+ * message. maildir_list_free() releases. 0 / -1 (errno). */
 int maildir_scan(const char *maildir, struct maildir_list *l);
 void maildir_list_free(struct maildir_list *l);
 
@@ -102,7 +111,8 @@ int maildir_msg_open(const char *maildir, const struct maildir_list *l,
     size_t i);
 
 /* Moves entry i from new/ to cur/ as "NAME:2," (keeping the UIDL) and
- * updates the entry. 0 / -1. */
+ * updates the entry. Never replaces a file in cur/: -1 with EEXIST then,
+ * the message staying in new/. 0 / -1. */
 int maildir_msg_to_cur(const char *maildir, struct maildir_list *l,
     size_t i);
 

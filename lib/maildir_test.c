@@ -506,6 +506,78 @@ static double now_ms(void)
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
 }
 
+/* Reference order for test_order: delivery time "SECONDS.M<usec>"
+ * (SECONDS < 2^32, at most 10 digits), then the name; others last. */
+static unsigned long long ref_key(const char *s)
+{
+	unsigned long long t = 0, us = 0;
+	size_t i = 0, n;
+
+	for (n = 0; s[i] >= '0' && s[i] <= '9' && n < 11; i++, n++)
+		t = t * 10 + (unsigned long long)(s[i] - '0');
+	if (n == 0 || n == 11 || t > 0xffffffffULL || s[i] != '.')
+		return ~0ULL;
+	if (s[i + 1] == 'M' && s[i + 2] != '\0') {
+		for (i += 2, n = 0; s[i] >= '0' && s[i] <= '9' && n < 7; i++, n++)
+			us = us * 10 + (unsigned long long)(s[i] - '0');
+		if (us > 999999)
+			us = 999999;
+	}
+	return t << 20 | us;
+}
+
+/* The radix sort against the reference order: many equal keys, names
+ * outside the usual form, large and tiny times, new/ and cur/ mixed. */
+static void test_order(void)
+{
+	char md[700], path[1400], a[300], b[300];
+	struct maildir_list l;
+	unsigned seed = 12345;
+	size_t i;
+	int k, bad = 0;
+
+	snprintf(md, sizeof(md), "%s/order", top);
+	CHECK(maildir_make(md) == 0);
+	for (k = 0; k < 3000; k++) {
+		unsigned r;
+		seed = seed * 1103515245u + 12345u;
+		r = seed >> 8;
+		switch (k % 6) {
+		case 0: snprintf(a, sizeof(a), "%u.M%uP1Q%d.h,S=1,W=%u",
+		    1700000000u + r % 50, r % 1000000, k, r % 100000000); break;
+		case 1: snprintf(a, sizeof(a), "1700000007.M5P%uQ%d.h", r % 999, k);
+		    break;
+		case 2: snprintf(a, sizeof(a), "junk%u-%d", r % 77, k); break;
+		case 3: snprintf(a, sizeof(a), "4294967296.M1P%dQ1.h", k); break;
+		case 4: snprintf(a, sizeof(a), "%u.%d.h,W=%u", r % 10, k, r); break;
+		default: snprintf(a, sizeof(a), "%u.M%uP1Q%d.h", 0xffffffffu - r % 3,
+		    r % 3, k); break;
+		}
+		snprintf(path, sizeof(path), "%s/%s/%s%s", md, k % 2 ? "cur" : "new",
+		    a, k % 2 ? ":2," : "");
+		if (write_file(path, "", 0) < 0)
+			bad++;
+	}
+	CHECK(bad == 0);
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 3000);
+	for (i = 1; i < l.n; i++) {
+		const struct maildir_msg *p = &l.msg[i - 1], *q = &l.msg[i];
+		unsigned long long ka, kb;
+		snprintf(a, sizeof(a), "%.*s", (int)p->name_len,
+		    l.names + p->name_off);
+		snprintf(b, sizeof(b), "%.*s", (int)q->name_len,
+		    l.names + q->name_off);
+		ka = ref_key(a);
+		kb = ref_key(b);
+		if (ka > kb || (ka == kb && strcmp(a, b) > 0)) {
+			if (!bad++)
+				printf("order: %s before %s\n", a, b);
+		}
+	}
+	CHECK(bad == 0);
+	maildir_list_free(&l);
+}
+
 static void test_big(void)
 {
 	enum { N = 100000 };
@@ -606,6 +678,7 @@ int main(void)
 	test_sync_commit();
 	test_lock();
 	test_enospc();
+	test_order();
 	test_big();
 	rm_rf(top);
 	if (skipped) {
