@@ -655,8 +655,10 @@ mail_cmd(struct smtpc *c, const struct smtpc_txn *t)
 	return queue_cmd(c, "MAIL FROM:<%s>%s", t->sender, size);
 }
 
-int
-smtpc_send(struct smtpc *c, const struct smtpc_txn *t)
+/* The transaction; a recipient accepted by RCPT holds -code until DATA
+ * decides it. */
+static int
+txn_run(struct smtpc *c, const struct smtpc_txn *t)
 {
 	int pipe_ok = (c->caps & SMTPC_CAP_PIPELINING) != 0;
 	int mail, code, data;
@@ -721,12 +723,8 @@ smtpc_send(struct smtpc *c, const struct smtpc_txn *t)
 	if (send_body(c, t->msgfd) < 0)
 		return SMTPC_ERR;
 	code = read_reply(c, 0);
-	if (code == SMTPC_ERR) {
-		for (i = 0; i < t->nrcpt; i++)
-			if (t->rcpt_code[i] < 0)
-				t->rcpt_code[i] = 0;
+	if (code == SMTPC_ERR)
 		return SMTPC_ERR;
-	}
 	for (i = 0; i < t->nrcpt; i++)
 		if (t->rcpt_code[i] < 0)
 			record(t, i, code, c->reply);
@@ -738,6 +736,20 @@ empty_data:
 	if (io_write(&c->io, ".\r\n", 3) < 0 || read_reply(c, 0) == SMTPC_ERR)
 		return SMTPC_ERR;
 	return 0;
+}
+
+int
+smtpc_send(struct smtpc *c, const struct smtpc_txn *t)
+{
+	size_t i;
+	int r = txn_run(c, t);
+
+	/* a break leaves the undecided recipients at 0, never -code */
+	if (r == SMTPC_ERR)
+		for (i = 0; i < t->nrcpt; i++)
+			if (t->rcpt_code[i] < 0)
+				t->rcpt_code[i] = 0;
+	return r;
 }
 
 void
