@@ -135,5 +135,6 @@ int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r);
 
 /* Removes tmp/ files older than max_age seconds (maildir's 36 h rule). */
 void maildir_clean_tmp(const char *maildir, unsigned max_age);
+#define MAILDIR_TMP_MAX_AGE (36 * 3600)   /* the maildir convention */
 
 #endif

@@ -10,12 +10,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/mman.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "auth.h"
+#include "cdbfile.h"
 #include "log.h"
 #include "pop3.h"
 #include "sasl.h"
@@ -38,31 +37,23 @@ int pop3_external_ok(struct pop3 *s)
 }
 
 /* APOP is possible when at least one user has an apop= option. Rather
- * than a second database, the CDB file (mapped read-only) is searched for
- * the text "apop=": a false positive only adds the timestamp to the
- * greeting, and the search costs well under a millisecond for
- * thousands of users. */
+ * than a second database, the CDB file (mapped read-only, guarded against
+ * a file rewritten in place) is searched for the text "apop=": a false
+ * positive only adds the timestamp to the greeting, and the search costs
+ * well under a millisecond for thousands of users. */
+static int apop_search(struct cdb *c, void *arg)
+{
+	const unsigned char *map;
+	unsigned size;
+
+	(void)arg;
+	map = cdbfile_map(c, &size);
+	return memmem(map, size, "apop=", 5) != NULL;
+}
+
 int pop3_apop_possible(const char *users_cdb)
 {
-	struct stat st;
-	void *map;
-	int fd, found = 0;
-
-	fd = open(users_cdb, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return 0;
-	if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0 &&
-	    (uint64_t)st.st_size < ((uint64_t)1 << 32)) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED,
-		    fd, 0);
-		if (map != MAP_FAILED) {
-			found = memmem(map, (size_t)st.st_size, "apop=", 5)
-			    != NULL;
-			munmap(map, (size_t)st.st_size);
-		}
-	}
-	close(fd);
-	return found;
+	return cdbfile_run(users_cdb, apop_search, NULL) == 1;
 }
 
 /* RFC 1939 timestamp: <pid.seconds.microseconds@hostname>. */
