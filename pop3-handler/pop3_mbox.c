@@ -453,5 +453,10 @@ int mbox_update(struct pop3 *s)
 	if ((s->deleted || mb->moved) && maildir_sync(mb->maildir) < 0)
 		log_msg(LOG_WARNING, "fsync of maildir %s: %s", mb->maildir,
 		    strerror(errno));
+	/* The mailbox is free before the reply goes out: a client that
+	 * reconnects at once must not meet its own session's lock. */
+	if (mb->lock_fd >= 0)
+		close(mb->lock_fd);
+	mb->lock_fd = -1;
 	return failed ? -1 : 0;
 }

@@ -436,7 +436,10 @@ def t_big():
     name = mailbox("bob")[-1]
     _, rest = split_headers(read_msg("bob", name))
     check("25 MiB: body exact", rest == msg.replace(b"\r\n", b"\n"))
-    check("25 MiB: peak RSS under 8 MiB (%d KiB)" % rss, rss < 8192, rss)
+    if b"__asan" in open(SMTP, "rb").read():
+        skip("25 MiB: peak RSS", "sanitizer build: its memory is not the program's")
+    else:
+        check("25 MiB: peak RSS under 8 MiB (%d KiB)" % rss, rss < 8192, rss)
 
 
 section('smtplib, plain, 8BITMIME', t00)
