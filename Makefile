@@ -77,6 +77,15 @@ demo-stop:
 bench: deps all
 	@bench/run
 
+# libFuzzer targets under ASan+UBSan (clang), FUZZ_SECONDS each.
+FUZZ_SECONDS ?= 30
+fuzz: deps
+	fuzz/run $(FUZZ_SECONDS)
+
+# The reliability tests with many more trials and rounds.
+soak: deps all units
+	RELIABILITY_TRIALS=1000 LOAD_MESSAGES=1000 LOAD_ROUNDS=200 tests/run reliability
+
 install: all
 	install -d $(DESTDIR)$(PREFIX)/libexec/postern $(DESTDIR)$(PREFIX)/sbin
 	for p in pop3-handler smtp-handler; do \
@@ -101,5 +110,5 @@ clean:
 	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
 	rm -rf tests/tmp
 
-.PHONY: all units deps check check-asan demo demo-stop bench install clean
+.PHONY: all units deps check check-asan demo demo-stop bench fuzz soak install clean
 -include $(wildcard lib/*.d */*.d)
