@@ -72,7 +72,7 @@ int cdbfile_run(const char *path, int (*fn)(struct cdb *c, void *arg),
 	    after.st_mtim.tv_nsec != before.st_mtim.tv_nsec ||
 	    after.st_ctim.tv_nsec != before.st_ctim.tv_nsec)) {
 		r = -1;
-		e = EIO;
+		e = ESTALE;
 	}
 	if (mapped)
 		cdb_free(&c);

@@ -10,9 +10,9 @@
 
 /* Opens path, maps it (cdb_init) and calls fn(c, arg) with SIGBUS
  * guarded. Returns fn's result, or -1 with errno: from open/cdb_init
- * (EPROTO: not a CDB file), or EIO when the mapping faulted or the file
- * changed (size or times) while it was read: its answer cannot be
- * trusted. fn must not keep pointers into the mapping, and must
+ * (EPROTO: not a CDB file), EIO when the mapping faulted (an I/O error,
+ * or the file shrank under us), or ESTALE when the file changed (size or
+ * times) while it was read: its answer cannot be trusted. fn must not keep pointers into the mapping, and must
  * not jump out or allocate (a fault may abandon it midway). Not
  * reentrant. */
 int cdbfile_run(const char *path, int (*fn)(struct cdb *c, void *arg),

@@ -495,7 +495,9 @@ userdb_lookup(const char *path, const char *key, struct userdb_entry *e)
 		else
 			log_msg(LOG_ERR, "user database %s: %s", path,
 			    saved == EPROTO ? "not a CDB file or corrupt" :
-			    saved == EIO ? "changed or truncated while read" :
+			    saved == ESTALE ? "changed while read" :
+			    saved == EIO ? "I/O error (or truncated while "
+			    "read)" :
 			    strerror(saved));
 		wipe(value, sizeof value);
 		errno = r == -2 ? EPROTO : saved;

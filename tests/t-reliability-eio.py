@@ -324,7 +324,12 @@ for trig, what in (("o eiodb", "open"), ("r eiodb", "read"), ("l eiodb", "lookup
     check("pop3, EIO on %s of users.cdb: login -ERR [SYS/TEMP], no crash" % what,
           (rp[1].startswith("-ERR [SYS/TEMP]") or rp[2].startswith("-ERR [SYS/TEMP]"))
           and not rp[2].startswith("+OK") and normal_exit(r), (rp, r.returncode))
-    check("pop3, EIO on %s of users.cdb: a log line names the error" % what, logged(r),
+    # eiofs serves files with failing reads with direct_io, which rules out
+    # mmap: the CDB then cannot be mapped at all, and the log names that
+    # (ENODEV) rather than EIO
+    named = logged(r) or (what == "read" and re.search(
+        rb"<\d>[^\n]*users\.cdb: No such device", r.stderr) is not None)
+    check("pop3, EIO on %s of users.cdb: a log line names the error" % what, named,
           errlines(r))
     r = run(smtp_argv(FDB), b"EHLO c.test\r\nMAIL FROM:<a@remote.test>\r\n"
             b"RCPT TO:<alice@example.org>\r\nQUIT\r\n")
@@ -332,7 +337,9 @@ for trig, what in (("o eiodb", "open"), ("r eiodb", "read"), ("l eiodb", "lookup
     check("smtp, EIO on %s of users.cdb: RCPT 4xx, no crash" % what,
           (len(rp) > 3 and rp[3][:1] == "4" or rp[:1] and rp[0][:1] == "4") and normal_exit(r),
           (rp, r.returncode))
-    check("smtp, EIO on %s of users.cdb: a log line names the error" % what, logged(r),
+    named = logged(r) or (what == "read" and re.search(
+        rb"<\d>[^\n]*users\.cdb: No such device", r.stderr) is not None)
+    check("smtp, EIO on %s of users.cdb: a log line names the error" % what, named,
           errlines(r))
     fault()
 cmds = ["USER alice@example.org", "PASS pw", "QUIT"]
