@@ -17,25 +17,35 @@
 #include "tls.h"
 #include "util.h"
 
-long
-io_fd_read(int fd, void *buf, size_t n, int64_t deadline)
+/* The loop of io_fd_read (out 0: into rbuf) and io_fd_write (out 1:
+ * from wbuf): a non-blocking socket call, else (ENOTSOCK: a pipe or tty) a
+ * wait, then one read or write that cannot block because data or room
+ * is there (POLLOUT on a pipe promises room for PIPE_BUF bytes). */
+static long
+fd_transfer(int fd, int out, void *rbuf, const void *wbuf, size_t n,
+    int64_t deadline)
 {
+	short ev = out ? POLLOUT : POLLIN;
 	ssize_t r;
 	int w;
 
 	for (;;) {
-		r = recv(fd, buf, n, MSG_DONTWAIT);
+		if (!out)
+			r = recv(fd, rbuf, n, MSG_DONTWAIT);
+		else
+			r = send(fd, wbuf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
 		if (r >= 0)
 			return (long)r;
 		if (errno == EINTR)
 			continue;
 		if (errno == ENOTSOCK) {
-			/* a pipe or tty: wait, then one read that
-			 * cannot block because data is there */
-			w = fd_wait(fd, POLLIN, deadline);
+			w = fd_wait(fd, ev, deadline);
 			if (w <= 0)
 				return -1;
-			r = read(fd, buf, n);
+			if (!out)
+				r = read(fd, rbuf, n);
+			else
+				r = write(fd, wbuf, n > PIPE_BUF ? PIPE_BUF : n);
 			if (r >= 0)
 				return (long)r;
 			if (errno == EINTR || errno == EAGAIN)
@@ -44,43 +54,22 @@ io_fd_read(int fd, void *buf, size_t n, int64_t deadline)
 		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK)
 			return -1;
-		w = fd_wait(fd, POLLIN, deadline);
+		w = fd_wait(fd, ev, deadline);
 		if (w <= 0)
 			return -1;
 	}
 }
 
 long
+io_fd_read(int fd, void *buf, size_t n, int64_t deadline)
+{
+	return fd_transfer(fd, 0, buf, NULL, n, deadline);
+}
+
+long
 io_fd_write(int fd, const void *buf, size_t n, int64_t deadline)
 {
-	ssize_t r;
-	int w;
-
-	for (;;) {
-		r = send(fd, buf, n, MSG_DONTWAIT | MSG_NOSIGNAL);
-		if (r >= 0)
-			return (long)r;
-		if (errno == EINTR)
-			continue;
-		if (errno == ENOTSOCK) {
-			/* a pipe: POLLOUT promises room for PIPE_BUF
-			 * bytes, so a write of that size cannot block */
-			w = fd_wait(fd, POLLOUT, deadline);
-			if (w <= 0)
-				return -1;
-			r = write(fd, buf, n > PIPE_BUF ? PIPE_BUF : n);
-			if (r >= 0)
-				return (long)r;
-			if (errno == EINTR || errno == EAGAIN)
-				continue;
-			return -1;
-		}
-		if (errno != EAGAIN && errno != EWOULDBLOCK)
-			return -1;
-		w = fd_wait(fd, POLLOUT, deadline);
-		if (w <= 0)
-			return -1;
-	}
+	return fd_transfer(fd, 1, NULL, buf, n, deadline);
 }
 
 void
