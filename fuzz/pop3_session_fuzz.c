@@ -15,8 +15,8 @@
 
 int pop3_handler_main(int argc, char **argv);
 
-static char root[SESSION_PATH], users[SESSION_PATH], throttle[SESSION_PATH];
-static char mail[SESSION_PATH], cert[SESSION_PATH], key[SESSION_PATH];
+static struct session_files f;
+static char throttle[SESSION_PATH];
 
 static const struct {
 	const char *dir, *name, *text;
@@ -35,35 +35,28 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static char lines[8][SESSION_PATH + 200];
 	const char *recs[10];
-	const char *d = fuzz_scratch("pop3"), *h, *pki;
 	int i = 0;
 
 	(void)argc;
 	(void)argv;
-	snprintf(root, sizeof root, "%s", d);
-	snprintf(users, sizeof users, "%s/users.cdb", d);
-	snprintf(throttle, sizeof throttle, "%s/throttle", d);
-	snprintf(mail, sizeof mail, "%s/mail", d);
-	h = session_hash("pw");
+	session_files(&f, "pop3", "pw");
+	snprintf(throttle, sizeof throttle, "%s/throttle", f.root);
 	recs[i++] = "example.org domain";
 #define USER(name, opts) \
 	snprintf(lines[i], sizeof lines[i], "%s@example.org %s %s/%s %s", \
-	    name, h, mail, name, opts), recs[i] = lines[i], i++
+	    name, f.hash, f.mail, name, opts), recs[i] = lines[i], i++
 	USER("alice", "");
 	USER("bob", "locked");
 	USER("carol", "nopop3");
 	USER("erin", "apop=tanstaafl");
 	USER("empty", "");
 #undef USER
-	snprintf(lines[i], sizeof lines[i], "dave@example.org !%s %s/dave", h,
-	    mail);
+	snprintf(lines[i], sizeof lines[i], "dave@example.org !%s %s/dave",
+	    f.hash, f.mail);
 	recs[i] = lines[i];
 	i++;
 	recs[i] = NULL;
-	session_cdb(users, recs);
-	pki = session_pki();
-	snprintf(cert, sizeof cert, "%s/tls.crt", pki ? pki : "/nonexistent");
-	snprintf(key, sizeof key, "%s/tls.key", pki ? pki : "/nonexistent");
+	session_cdb(f.users, recs);
 	return 0;
 }
 
@@ -72,19 +65,19 @@ static void reset_mailbox(void)
 	char path[SESSION_PATH + 300];
 	size_t i;
 
-	fuzz_empty_dir(mail);
-	rmdir(mail);
+	fuzz_empty_dir(f.mail);
+	rmdir(f.mail);
 	unlink(throttle);
-	mkdir(mail, 0700);
-	snprintf(path, sizeof path, "%s/alice", mail);
+	mkdir(f.mail, 0700);
+	snprintf(path, sizeof path, "%s/alice", f.mail);
 	mkdir(path, 0700);
 	for (i = 0; i < 3; i++) {
 		static const char *const sub[] = { "tmp", "new", "cur" };
-		snprintf(path, sizeof path, "%s/alice/%s", mail, sub[i]);
+		snprintf(path, sizeof path, "%s/alice/%s", f.mail, sub[i]);
 		mkdir(path, 0700);
 	}
 	for (i = 0; i < sizeof msgs / sizeof msgs[0]; i++) {
-		snprintf(path, sizeof path, "%s/alice/%s/%s", mail,
+		snprintf(path, sizeof path, "%s/alice/%s/%s", f.mail,
 		    msgs[i].dir, msgs[i].name);
 		fuzz_write_file(path, msgs[i].text, strlen(msgs[i].text));
 	}
@@ -92,48 +85,31 @@ static void reset_mailbox(void)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *argv[20];
-	int n = 0;
+	struct session_argv a = { .n = 0 };
 
 	if (size < 1 || size > 65536)
 		return 0;
-	if (!root[0])
+	if (!f.root[0])
 		LLVMFuzzerInitialize(NULL, NULL);
 	reset_mailbox();
-	argv[n++] = "pop3-handler";
-	argv[n++] = "--users";
-	argv[n++] = users;
-	argv[n++] = "--throttle-file";
-	argv[n++] = throttle;
-	argv[n++] = "--hostname";
-	argv[n++] = "fuzz.test";
-	argv[n++] = "--fail-delay";
-	argv[n++] = "0";
-	argv[n++] = "--timeout";
-	argv[n++] = "5";
+	session_args(&a, "pop3-handler", "--users", f.users,
+	    "--throttle-file", throttle, "--hostname", "fuzz.test",
+	    "--fail-delay", "0", "--timeout", "5", NULL);
 	switch (data[0] % 4) {
 	case 0:
-		argv[n++] = "--max-errors";
-		argv[n++] = "100";
+		session_args(&a, "--max-errors", "100", NULL);
 		break;
 	case 1:
-		argv[n++] = "--max-errors";
-		argv[n++] = "3";
+		session_args(&a, "--max-errors", "3", NULL);
 		break;
 	case 2:               /* STLS offered when fuzz/run made a cert */
-		argv[n++] = "--tls";
-		argv[n++] = "starttls";
-		argv[n++] = "--cert";
-		argv[n++] = cert;
-		argv[n++] = "--key";
-		argv[n++] = key;
+		session_args(&a, "--tls", "starttls", "--cert", f.cert,
+		    "--key", f.key, NULL);
 		break;
 	case 3:
-		argv[n++] = "--allow-plaintext-auth";
-		argv[n++] = "--debug";
+		session_args(&a, "--allow-plaintext-auth", "--debug", NULL);
 		break;
 	}
-	argv[n] = NULL;
-	session_run(pop3_handler_main, argv, NULL, data + 1, size - 1);
+	session_run(pop3_handler_main, a.v, NULL, data + 1, size - 1);
 	return 0;
 }

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -135,6 +136,37 @@ const char *session_pki(void)
 		return NULL;
 	snprintf(crt, sizeof crt, "%s/tls.crt", d);
 	return access(crt, R_OK) == 0 ? d : NULL;
+}
+
+void session_files(struct session_files *f, const char *name,
+    const char *pw)
+{
+	const char *d = fuzz_scratch(name), *pki;
+
+	snprintf(f->root, sizeof f->root, "%s", d);
+	snprintf(f->users, sizeof f->users, "%s/users.cdb", d);
+	snprintf(f->mail, sizeof f->mail, "%s/mail", d);
+	f->hash = session_hash(pw);
+	pki = session_pki();
+	snprintf(f->cert, sizeof f->cert, "%s/tls.crt",
+	    pki ? pki : "/nonexistent");
+	snprintf(f->key, sizeof f->key, "%s/tls.key",
+	    pki ? pki : "/nonexistent");
+}
+
+void session_args(struct session_argv *a, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, a);
+	while ((s = va_arg(ap, char *)) != NULL) {
+		if (a->n < 0 || a->n >= SESSION_ARGS - 1)
+			abort();
+		a->v[a->n++] = s;
+	}
+	va_end(ap);
+	a->v[a->n] = NULL;
 }
 
 /* Leak checks cost about 20 ms per child: while fuzzing (coverage

@@ -14,23 +14,19 @@
 
 int smtp_handler_main(int argc, char **argv);
 
-static char root[SESSION_PATH], users[SESSION_PATH], spool[SESSION_PATH];
-static char mail[SESSION_PATH], cert[SESSION_PATH], key[SESSION_PATH];
+static struct session_files f;
+static char spool[SESSION_PATH];
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static char lines[8][SESSION_PATH + 200];
 	const char *recs[24];
-	const char *d = fuzz_scratch("smtp"), *h, *pki;
 	int i = 0, l = 0;
 
 	(void)argc;
 	(void)argv;
-	snprintf(root, sizeof root, "%s", d);
-	snprintf(users, sizeof users, "%s/users.cdb", d);
-	snprintf(spool, sizeof spool, "%s/spool", d);
-	snprintf(mail, sizeof mail, "%s/mail", d);
-	h = session_hash("secret");
+	session_files(&f, "smtp", "secret");
+	snprintf(spool, sizeof spool, "%s/spool", f.root);
 	recs[i++] = "example.test domain";
 	recs[i++] = "other.test domain";
 	recs[i++] = "dialup.test hold host=127.0.0.1:9 etrn-from=192.0.2.0/24";
@@ -40,7 +36,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	recs[i++] = "postmaster@example.jp alias alice@example.test";
 #define USER(name, pre, opts) \
 	snprintf(lines[l], sizeof lines[l], "%s@example.test %s%s %s/%s %s", \
-	    name, pre, h, mail, name, opts), recs[i++] = lines[l++]
+	    name, pre, f.hash, f.mail, name, opts), recs[i++] = lines[l++]
 	USER("alice", "", "");
 	USER("bob", "", "quota=2K");
 	USER("carol", "", "nosmtp");
@@ -54,10 +50,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	recs[i++] = "loop2@example.test alias loop1@example.test";
 	recs[i++] = "broken@example.test alias nobody@example.test";
 	recs[i] = NULL;
-	session_cdb(users, recs);
-	pki = session_pki();
-	snprintf(cert, sizeof cert, "%s/tls.crt", pki ? pki : "/nonexistent");
-	snprintf(key, sizeof key, "%s/tls.key", pki ? pki : "/nonexistent");
+	session_cdb(f.users, recs);
 	return 0;
 }
 
@@ -70,75 +63,48 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		"TCPREMOTEIP=198.51.100.9", NULL
 	};
 	const char *const *env = NULL;
-	char *argv[24];
-	int n = 0;
+	struct session_argv a = { .n = 0 };
 
 	if (size < 1 || size > 65536)
 		return 0;
-	if (!root[0])
+	if (!f.root[0])
 		LLVMFuzzerInitialize(NULL, NULL);
-	fuzz_empty_dir(mail);
+	fuzz_empty_dir(f.mail);
 	fuzz_empty_dir(spool);
-	mkdir(mail, 0700);
+	mkdir(f.mail, 0700);
 	mkdir(spool, 0700);
-	argv[n++] = "smtp-handler";
-	argv[n++] = "--users";
-	argv[n++] = users;
-	argv[n++] = "--spool";
-	argv[n++] = spool;
-	argv[n++] = "--hostname";
-	argv[n++] = "mx.test";
-	argv[n++] = "--auth-delay";
-	argv[n++] = "0";
-	argv[n++] = "--timeout";
-	argv[n++] = "5";
+	session_args(&a, "smtp-handler", "--users", f.users, "--spool", spool,
+	    "--hostname", "mx.test", "--auth-delay", "0", "--timeout", "5",
+	    NULL);
 	switch (data[0] % 7) {
 	case 0:
-		argv[n++] = "--max-errors";
-		argv[n++] = "100";
+		session_args(&a, "--max-errors", "100", NULL);
 		break;
 	case 1:
-		argv[n++] = "--auth";
-		argv[n++] = "anonymous,password";
-		argv[n++] = "--max-errors";
-		argv[n++] = "100";
+		session_args(&a, "--auth", "anonymous,password",
+		    "--max-errors", "100", NULL);
 		break;
 	case 2:
-		argv[n++] = "--auth";
-		argv[n++] = "password";
+		session_args(&a, "--auth", "password", NULL);
 		env = env_far;
 		break;
 	case 3:
-		argv[n++] = "--max-size";
-		argv[n++] = "1000";
-		argv[n++] = "--max-recipients";
-		argv[n++] = "2";
-		argv[n++] = "--max-errors";
-		argv[n++] = "4";
-		argv[n++] = "--quota-tempfail";
+		session_args(&a, "--max-size", "1000", "--max-recipients", "2",
+		    "--max-errors", "4", "--quota-tempfail", NULL);
 		break;
 	case 4:               /* STARTTLS offered when fuzz/run made a cert */
-		argv[n++] = "--auth";
-		argv[n++] = "anonymous,password";
-		argv[n++] = "--tls";
-		argv[n++] = "starttls";
-		argv[n++] = "--cert";
-		argv[n++] = cert;
-		argv[n++] = "--key";
-		argv[n++] = key;
+		session_args(&a, "--auth", "anonymous,password", "--tls",
+		    "starttls", "--cert", f.cert, "--key", f.key, NULL);
 		break;
 	case 5:
 		env = env_etrn;
-		argv[n++] = "--max-errors";
-		argv[n++] = "100";
+		session_args(&a, "--max-errors", "100", NULL);
 		break;
 	case 6:
-		argv[n++] = "--relay-clients";
-		argv[n++] = "198.51.100.0/24";
+		session_args(&a, "--relay-clients", "198.51.100.0/24", NULL);
 		env = env_far;
 		break;
 	}
-	argv[n] = NULL;
-	session_run(smtp_handler_main, argv, env, data + 1, size - 1);
+	session_run(smtp_handler_main, a.v, env, data + 1, size - 1);
 	return 0;
 }
