@@ -121,7 +121,8 @@ static enum pop3_ev login_result(struct pop3 *s, enum auth_result r,
 		return login_failed(s, user, mech, R_AUTH_FAILED,
 		    "wrong user or secret", 1);
 	}
-	throttle_succeeded(s->opt->throttle, s->peer.addr);
+	/* A success does not clear the address's failures (they age out):
+	 * else one valid account would buy fresh guesses at another. */
 	copy_str(s->login, sizeof s->login, user);
 	s->mech = mech;
 	s->have_user = 0;
