@@ -8,12 +8,13 @@
 
 #include "log.h"
 #include "smtp.h"
+#include "throttle.h"
 #include "util.h"
 
 enum {
 	O_USERS = 256, O_SPOOL, O_AUTH, O_TLS, O_REQUIRE_TLS, O_CERT, O_KEY,
 	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
-	O_MAX_ERRORS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY,
+	O_MAX_ERRORS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE,
 	O_QUOTA_TEMP, O_USER, O_DEBUG, O_HELP, O_VERSION
 };
 
@@ -35,6 +36,7 @@ static const struct option longopts[] = {
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
 	{ "auth-delay", required_argument, NULL, O_AUTH_DELAY },
+	{ "throttle-file", required_argument, NULL, O_THROTTLE },
 	{ "quota-tempfail", no_argument, NULL, O_QUOTA_TEMP },
 	{ "user", required_argument, NULL, O_USER },
 	{ "debug", no_argument, NULL, O_DEBUG },
@@ -66,6 +68,8 @@ usage(FILE *f)
 "  --timeout SECONDS       wait for each command or data read (default 300)\n"
 "  --session-timeout SECS  whole session limit (default 3600, 0 = none)\n"
 "  --auth-delay MS         delay after a failed AUTH (default 1000)\n"
+"  --throttle-file PATH    per-address login failures, shared with POP3\n"
+"                          (default /var/lib/postern/throttle)\n"
 "  --quota-tempfail        refuse over-quota mail with 452 4.2.2, not 552\n"
 "  --user NAME             switch to this user when started as root\n"
 "  --debug                 log state changes\n"
@@ -122,6 +126,7 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 	c->timeout = 300;
 	c->session_timeout = 3600;
 	c->auth_delay_ms = 1000;
+	c->throttle = THROTTLE_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_USERS: c->users = optarg; break;
@@ -188,6 +193,9 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 			if (number("--session-timeout", optarg, 86400 * 7, &v) < 0)
 				return -1;
 			c->session_timeout = (unsigned)v;
+			break;
+		case O_THROTTLE:
+			c->throttle = optarg;
 			break;
 		case O_AUTH_DELAY:
 			if (number("--auth-delay", optarg, 60000, &v) < 0)

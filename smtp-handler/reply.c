@@ -39,6 +39,7 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_QUOTA_TEMP]      = { 452, "4.2.2", "Mailbox full", 1 },
 	[R_TLS_UNAVAIL]     = { 454, "4.7.0", "TLS not available", 1 },
 	[R_AUTH_TEMP]       = { 454, "4.7.0", "Temporary authentication failure", 1 },
+	[R_AUTH_THROTTLED]  = { 454, "4.7.0", "Too many failed logins from your address; try again later", 1 },
 	[R_LINE_TOO_LONG]   = { 500, "5.5.2", "Line too long (512 octets at most)", 1 },
 	[R_UNKNOWN]         = { 500, "5.5.2", "Command unrecognized", 1 },
 	[R_NUL]             = { 500, "5.5.2", "NUL characters are not allowed", 1 },

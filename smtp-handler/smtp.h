@@ -53,6 +53,7 @@ struct smtp_config {
 	unsigned timeout;
 	unsigned session_timeout;
 	unsigned auth_delay_ms;
+	const char *throttle;       /* per-address failure state file */
 	char hostname[256];
 };
 
@@ -84,7 +85,7 @@ enum reply {
 	R_TOO_BIG, R_TOO_BIG_DECLARED, R_QUOTA, R_SOURCE_ROUTE,
 	R_RELAY_TRICK, R_NO_RCPTS, R_RELAY_DENIED, R_LOOP, R_ALIAS_LOOP,
 	R_BARE_EOL, R_PARAM, R_UTF8_ADDR, R_TLS_ACTIVE, R_PARAM_HELO,
-	R_BDAT_FAILED, R_TEMP_ALIAS, R_COUNT
+	R_BDAT_FAILED, R_TEMP_ALIAS, R_AUTH_THROTTLED, R_COUNT
 };
 
 /* An accepted RCPT as the client gave it (normalised). */

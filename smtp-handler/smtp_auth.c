@@ -12,6 +12,7 @@
 #include "log.h"
 #include "sasl.h"
 #include "smtp.h"
+#include "throttle.h"
 #include "util.h"
 
 enum step { STEP_OK, STEP_CANCEL, STEP_LONG, STEP_GONE };
@@ -67,6 +68,8 @@ finish(struct session *s, enum auth_result res, const char *user,
 	log_msg(LOG_NOTICE, "AUTH %s: failed for %s (%s)", mech, user,
 	    res == AUTH_BARRED ? "nosmtp" : res == AUTH_LOCKED ? "locked"
 	    : "rejected");
+	if (res == AUTH_REJECTED)
+		throttle_failed(s->cfg->throttle, s->peer.addr);
 	s->auth_failures++;
 	if (s->cfg->auth_delay_ms)
 		poll(NULL, 0, (int)s->cfg->auth_delay_ms);
@@ -76,6 +79,20 @@ finish(struct session *s, enum auth_result res, const char *user,
 		return R_NONE;
 	}
 	return R_AUTH_BAD;
+}
+
+/* While the client's address has too many recent failed logins (on any
+ * connection, POP3 included: the state is shared), nothing is verified. */
+static int
+throttled(struct session *s)
+{
+	unsigned d = throttle_delay(s->cfg->throttle, s->peer.addr);
+
+	if (d == 0)
+		return 0;
+	log_msg(LOG_NOTICE, "AUTH refused: peer %s throttled for %u s",
+	    s->peer.addr, d);
+	return 1;
 }
 
 static enum reply
@@ -100,6 +117,10 @@ auth_plain(struct session *s, char *initial)
 		return R_AUTH_B64;
 	}
 	wipe(s->line, sizeof s->line);
+	if (throttled(s)) {
+		wipe(&p, sizeof p);
+		return R_AUTH_THROTTLED;
+	}
 	if (p.authzid[0] && strcasecmp(p.authzid, p.authcid)) {
 		/* acting for another user is not supported */
 		res = AUTH_REJECTED;
@@ -141,6 +162,10 @@ auth_login(struct session *s, char *initial)
 		return R_AUTH_B64;
 	}
 	pass[n] = '\0';
+	if (throttled(s)) {
+		wipe(pass, sizeof pass);
+		return R_AUTH_THROTTLED;
+	}
 	res = auth_password(s->cfg->users, AUTH_SMTP, user, pass, &e);
 	wipe(pass, sizeof pass);
 	return finish(s, res, user, "LOGIN", &e);

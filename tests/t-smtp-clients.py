@@ -46,7 +46,7 @@ DB = os.path.join(TMP, "users.cdb")
 subprocess.run(["cdb", "-c", "-m", DB, os.path.join(TMP, "users")], check=True)
 
 BASE = [SMTP, "--users", DB, "--spool", SPOOL, "--hostname", "mx.test",
-        "--auth-delay", "0"]
+        "--auth-delay", "0", "--throttle-file", os.path.join(TMP, "throttle")]
 TLSARGS = ["--cert", CERT, "--key", KEY]
 LOG = os.path.join(TMP, "server.log")
 

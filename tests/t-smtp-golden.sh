@@ -118,7 +118,7 @@ run_case() {
 	done < "$in"
 	for c in "${pre[@]}"; do (cd "$T" && MAIL=$MAIL eval "$c"); done
 	env "${envs[@]}" "$SMTP" --users "$T/users.cdb" --spool "$T/spool" \
-		--hostname mx.test --auth-delay 0 "${args[@]}" \
+		--hostname mx.test --auth-delay 0 --throttle-file "$T/case/throttle" "${args[@]}" \
 		< "$T/case/input" > "$T/case/replies" 2> "$T/case/log"
 	echo "exit $?" >> "$T/case/replies"
 	{
@@ -147,7 +147,7 @@ help=$("$SMTP" --help); rc=$?
 missing=""
 for o in users spool auth tls require-tls cert key client-ca client-revoked \
     relay-clients max-size max-recipients max-errors hostname timeout \
-    session-timeout auth-delay quota-tempfail user debug help version; do
+    session-timeout auth-delay throttle-file quota-tempfail user debug help version; do
 	grep -q -- "--$o" <<<"$help" || missing="$missing --$o"
 	grep -qF -- "\\-\\-${o//-/\\-}" "$top/man/smtp-handler.8" || missing="$missing man:--$o"
 done
