@@ -5,13 +5,15 @@
 - a client that never reads its replies cannot keep a handler alive
   (write deadlines), for POP3 and SMTP;
 - a flood of 200,000 pipelined commands is answered with flat memory;
-- the POP3 login throttle holds across 50 parallel connections, and its
-  state file keeps its size whatever the number of addresses;
+- the POP3 login throttle and the SMTP AUTH one (the same per-address
+  state) hold across 50 parallel connections, another address is not
+  hurt, and the state file keeps its size whatever the number of
+  addresses;
 - SMTP smuggling variants not in the golden transcripts (NUL, CR CR LF,
   dot-space, a fake end inside BDAT) never run a hidden command.
 (STARTTLS/STLS injection is covered by t-smtp-clients.py and
 t-pop3-clients.py; the classic smuggling payloads by the golden tests.)"""
-import os, re, shutil, socket, subprocess, sys, threading, time
+import base64, os, re, shutil, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
@@ -255,6 +257,80 @@ if shutil.which("systemd-socket-activate"):
           b"Too many failed logins" in line, line)
 else:
     skip("throttle burst", "systemd-socket-activate is not installed")
+
+
+def smtp_reply(f):
+    """One whole (possibly multiline) SMTP reply; its last line."""
+    while True:
+        line = f.readline()
+        if len(line) < 4 or line[3:4] != b"-":
+            return line
+
+
+def smtp_auth_plain(port, secrets, src="127.0.0.1"):
+    """One SMTP connection from src trying AUTH PLAIN as alice with each
+    secret in turn; the AUTH replies (last lines)."""
+    got = []
+    c = socket.socket()
+    c.settimeout(30)
+    c.bind((src, 0))
+    c.connect(("127.0.0.1", port))
+    f = c.makefile("rb")
+    smtp_reply(f)
+    c.sendall(b"EHLO burst.test\r\n")
+    smtp_reply(f)
+    for pw in secrets:
+        c.sendall(b"AUTH PLAIN %s\r\n" % base64.b64encode(b"\0alice@example.org\0" + pw))
+        line = smtp_reply(f)
+        got.append(line)
+        if not line or line.startswith(b"421") or line.startswith(b"235"):
+            break
+    c.close()
+    return got
+
+
+# --- the SMTP AUTH throttle across 50 parallel connections ------------------
+if shutil.which("systemd-socket-activate"):
+    port = free_port()
+    stf = os.path.join(TMP, "throttle-smtp")
+    socket_activate(port, smtp("--auth", "password", "--throttle-file", stf))
+    sresults = []
+
+    def smtp_guesser(k):
+        try:
+            got = smtp_auth_plain(port, [b"guess-%d-%d" % (k, j) for j in range(3)])
+        except OSError as e:
+            got = [repr(e).encode()]
+        with lock:
+            sresults.extend(got)
+
+    size0 = os.path.getsize(stf) if os.path.exists(stf) else -1
+    ths = [threading.Thread(target=smtp_guesser, args=(k,)) for k in range(50)]
+    for t in ths:
+        t.start()
+    for t in ths:
+        t.join(120)
+    verified = sum(1 for l in sresults if l.startswith(b"535") or
+                   l.startswith(b"421 4.7.0") and b"authentication failures" in l)
+    throttled = sum(1 for l in sresults if l.startswith(b"454 4.7.0") and b"Too many failed logins" in l)
+    print("smtp: 50 connections x 3 AUTH PLAIN guesses: %d verified (wrong password), %d refused "
+          "by the throttle, %d other" % (verified, throttled, len(sresults) - verified - throttled))
+    check("smtp throttle: at most 3 + 50 guesses verified (one racing check per connection), "
+          "the rest refused with 454 4.7.0", verified <= 53 and throttled >= 150 - 53 - 5,
+          (verified, throttled))
+    got = smtp_auth_plain(port, [b"pw"])
+    check("smtp throttle: afterwards even the right password is refused (454 4.7.0) from that address",
+          got and got[0].startswith(b"454 4.7.0"), got)
+    try:
+        got = smtp_auth_plain(port, [b"pw"], src="127.0.0.2")
+    except OSError as e:
+        got = [repr(e).encode()]
+    check("smtp throttle: another address still logs in", got and got[0].startswith(b"235"), got)
+    size1 = os.path.getsize(stf) if os.path.exists(stf) else -1
+    check("smtp throttle: the state file exists and kept its size (%d bytes)" % size1,
+          0 < size1 <= 1 << 20 and (size0 in (-1, size1)), (size0, size1))
+else:
+    skip("smtp throttle burst", "systemd-socket-activate is not installed")
 
 tf = os.path.join(TMP, "throttle-many")
 sizes = []
