@@ -116,7 +116,7 @@ int maildir_tmp_create(const char *dir, char *name, size_t size)
 int maildir_deliver_open(struct maildir_delivery *d, const char *maildir)
 {
 	d->fd = -1;
-	d->size_s = d->size_w = 0;
+	d->size_s = d->size_w = d->kicked = 0;
 	d->wlen = 0;
 	d->synced = 0;
 	d->base[0] = '\0';
@@ -146,6 +146,7 @@ static size_t count_lf(const unsigned char *p, size_t n)
 int maildir_deliver_write(struct maildir_delivery *d, const void *p, size_t n)
 {
 	const unsigned char *s = p;
+	uint64_t done;
 
 	if (d->fd < 0) {
 		errno = EBADF;
@@ -153,7 +154,17 @@ int maildir_deliver_write(struct maildir_delivery *d, const void *p, size_t n)
 	}
 	d->size_s += n;
 	d->size_w += n + count_lf(s, n);
-	return fsutil_wbuf_put(d->fd, d->wbuf, sizeof(d->wbuf), &d->wlen, s, n);
+	if (fsutil_wbuf_put(d->fd, d->wbuf, sizeof(d->wbuf), &d->wlen, s,
+	    n) < 0)
+		return -1;
+	done = d->size_s - d->wlen;          /* octets in the file */
+	if (done - d->kicked >= MAILDIR_KICK) {
+		/* Only a hint: the fsync at the end is what makes it durable. */
+		(void)sync_file_range(d->fd, (off_t)d->kicked,
+		    (off_t)(done - d->kicked), SYNC_FILE_RANGE_WRITE);
+		d->kicked = done;
+	}
+	return 0;
 }
 
 void maildir_deliver_abort(struct maildir_delivery *d)

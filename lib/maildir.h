@@ -34,6 +34,7 @@ struct maildir_delivery {
 	char dir[MAILDIR_PATH_MAX];
 	char base[MAILDIR_NAME_MAX];
 	uint64_t size_s, size_w;
+	uint64_t kicked;          /* octets whose writeback was started */
 	size_t wlen;
 	int synced;               /* maildir_deliver_sync() done */
 	unsigned char wbuf[MAILDIR_WBUF];
@@ -43,7 +44,10 @@ struct maildir_delivery {
  * 0 / -1 (errno: ENOSPC, EACCES, ...). */
 int maildir_deliver_open(struct maildir_delivery *d, const char *maildir);
 
-/* Appends stored bytes (LF line ends expected). 0 / -1 (errno). */
+/* Appends stored bytes (LF line ends expected). Every MAILDIR_KICK
+ * octets written starts their writeback (sync_file_range), so that the
+ * fsync of a big message waits for its tail only. 0 / -1 (errno). */
+#define MAILDIR_KICK (4u << 20)
 int maildir_deliver_write(struct maildir_delivery *d, const void *p,
     size_t n);
 
