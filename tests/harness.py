@@ -2,10 +2,11 @@
 
 check(name, cond, detail) counts; skip(name, reason); summary() prints the
 last line "N passed, M failed, K skipped" and exits. Also: built program
-paths, a private temp dir, free ports, and Server (a background process
-such as systemd-socket-activate, stopped by PID at exit).
+paths, a private temp dir, free ports, Server (a background process
+such as systemd-socket-activate, stopped by PID at exit) and Talk (an
+interactive session with a handler over pipes).
 """
-import atexit, os, shutil, signal, socket, subprocess, sys, tempfile, time
+import atexit, os, select, shutil, signal, socket, subprocess, sys, tempfile, time
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POP3 = os.path.join(TOP, "pop3-handler", "pop3-handler")
@@ -89,6 +90,95 @@ def socket_activate(port, argv, env=None, log=None):
     if not wait_port(port):
         raise RuntimeError("server on port %d did not start" % port)
     return s
+
+
+class Talk:
+    """An interactive session with a handler on its stdin/stdout, every read
+    bounded in time. stderr is captured (close() returns it) when
+    capture_stderr, else discarded."""
+
+    def __init__(self, argv, env=None, capture_stderr=False, timeout=30):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE if capture_stderr else subprocess.DEVNULL,
+                                  env=env)
+        self.buf = b""
+        self.timeout = timeout
+
+    def line(self):
+        """One CRLF-terminated line without its CRLF; what is left at EOF;
+        "(timeout)" when nothing complete came in time."""
+        end = time.time() + self.timeout
+        while b"\r\n" not in self.buf:
+            left = end - time.time()
+            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
+                return "(timeout)"
+            b = os.read(self.p.stdout.fileno(), 65536)
+            if not b:
+                r, self.buf = self.buf, b""
+                return r.decode("latin-1")
+            self.buf += b
+        l, self.buf = self.buf.split(b"\r\n", 1)
+        return l.decode("latin-1")
+
+    def reply(self):
+        """One (multi-line) SMTP reply, or one POP3 status line: the last line."""
+        l = self.line()
+        while len(l) > 3 and l[3] == "-":
+            l = self.line()
+        return l
+
+    def send(self, data):
+        try:
+            self.p.stdin.write(data)
+            self.p.stdin.flush()
+        except BrokenPipeError:
+            pass
+
+    def cmd(self, s):
+        self.send(s.encode() + b"\r\n")
+        return self.reply()
+
+    def close(self):
+        """Closes stdin and waits: (exit status or -999 after a kill, stderr)."""
+        try:
+            self.p.stdin.close()
+        except BrokenPipeError:
+            pass
+        try:
+            rc = self.p.wait(self.timeout)
+        except subprocess.TimeoutExpired:
+            self.p.kill()
+            self.p.wait()
+            rc = -999
+        err = self.p.stderr.read() if self.p.stderr else b""
+        return rc, err
+
+
+def require(group, programs=(), tools=()):
+    """Skips the whole test (and exits) when a built program or a tool is
+    missing."""
+    for prog in programs:
+        if not os.access(prog, os.X_OK):
+            skip(group, os.path.basename(prog) + " is not built")
+            summary()
+    for tool in tools:
+        if not shutil.which(tool):
+            skip(group, tool + " is not installed")
+            summary()
+
+
+def example_users(mail, db=None):
+    """users.cdb (default TMP/users.cdb) for example.org: alice and bob with
+    password "pw" (SHA256-crypt) and maildirs mail/alice, mail/bob, and
+    postmaster an alias of alice. Returns the database's path."""
+    db = db or os.path.join(TMP, "users.cdb")
+    h = subprocess.run(["openssl", "passwd", "-5", "pw"], check=True,
+                       capture_output=True, text=True).stdout.strip()
+    with open(db + ".txt", "w") as f:
+        f.write("example.org domain\npostmaster@example.org alias alice@example.org\n"
+                "alice@example.org %s %s/alice\nbob@example.org %s %s/bob\n" % (h, mail, h, mail))
+    subprocess.run(["cdb", "-c", "-m", db, db + ".txt"], check=True)
+    return db
 
 
 def summary():

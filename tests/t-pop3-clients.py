@@ -13,13 +13,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import *  # noqa: E402,F403
 
 POP3 = os.environ.get("POP3_TEST_BIN", POP3)  # to try another build
-if not os.access(POP3, os.X_OK):
-    skip("pop3-clients", "pop3-handler not built")
-    summary()
-for tool in ("systemd-socket-activate", "cdb", "openssl"):
-    if not shutil.which(tool):
-        skip("pop3-clients", tool + " not installed")
-        summary()
+require("pop3-clients", (POP3,), ("systemd-socket-activate", "cdb", "openssl"))
 
 PKI = os.path.join(TMP, "pki")
 subprocess.run([os.path.join(TOP, "tests", "mkcerts"), PKI], check=True)

@@ -14,14 +14,7 @@ import atexit, os, re, select, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
-for prog, name in ((POP3, "pop3-handler"), (SMTP, "smtp-handler")):
-    if not os.access(prog, os.X_OK):
-        skip("eio", name + " is not built")
-        summary()
-for tool in ("cdb", "openssl", "cc", "pkg-config"):
-    if not shutil.which(tool):
-        skip("eio", tool + " is not installed")
-        summary()
+require("eio", (POP3, SMTP), ("cdb", "openssl", "cc", "pkg-config"))
 if not os.path.exists("/dev/fuse"):
     skip("eio", "no /dev/fuse")
     summary()
@@ -176,45 +169,11 @@ def files(user, sub):
 
 
 # --- (1) smtp: delivery to a failing maildir -----------------------------------
-class Talk:
-    """an interactive SMTP session over pipes, every read bounded in time"""
+class SmtpTalk(Talk):
+    """an interactive SMTP session over pipes (harness.Talk), log on stderr"""
 
     def __init__(self, argv):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE,
-                                  env=dict(os.environ, POSTERN_LOG="stderr"))
-        self.buf = b""
-
-    def line(self):
-        end = time.time() + 30
-        while b"\r\n" not in self.buf:
-            left = end - time.time()
-            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
-                return "(timeout)"
-            b = os.read(self.p.stdout.fileno(), 65536)
-            if not b:
-                r, self.buf = self.buf, b""
-                return r.decode("latin-1")
-            self.buf += b
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l.decode("latin-1")
-
-    def reply(self):
-        l = self.line()
-        while len(l) > 3 and l[3] == "-":
-            l = self.line()
-        return l
-
-    def send(self, data):
-        try:
-            self.p.stdin.write(data)
-            self.p.stdin.flush()
-        except BrokenPipeError:
-            pass
-
-    def cmd(self, s):
-        self.send(s.encode() + b"\r\n")
-        return self.reply()
+        Talk.__init__(self, argv, env=dict(os.environ, POSTERN_LOG="stderr"), capture_stderr=True)
 
     def deliver(self, rcpt, subject):
         """MAIL, RCPT, DATA, body: the replies to RCPT, DATA and the final one"""
@@ -229,31 +188,24 @@ class Talk:
             f = d               # 4xx to DATA itself
         return r, d, f
 
-    def close(self):
-        try:
-            self.p.stdin.close()
-        except BrokenPipeError:
-            pass
-        try:
-            rc = self.p.wait(30)
-        except subprocess.TimeoutExpired:
-            self.p.kill()
-            rc = -999
-        return subprocess.CompletedProcess([], rc, b"", self.p.stderr.read())
+    def finish(self):
+        """closes the session: a CompletedProcess with its stderr"""
+        rc, err = self.close()
+        return subprocess.CompletedProcess([], rc, b"", err)
 
 
 for ops, what in (("c", "create of the tmp/ file"), ("w", "write"), ("s", "fsync/close"),
                   ("n", "link/rename into new/")):
     fault("%s eio-carol" % ops)
     before_alice = len(files("alice", "new"))
-    t = Talk(smtp_argv())
+    t = SmtpTalk(smtp_argv())
     t.reply()
     t.cmd("EHLO c.test")
     r1, d1, f1 = t.deliver("carol@example.org", "eio " + ops)
     fault()
     r2, d2, f2 = t.deliver("alice@example.org", "next")
     q = t.cmd("QUIT")
-    r = t.close()
+    r = t.finish()
     check("smtp, EIO on %s: 4xx at or after DATA, no crash" % what,
           r1.startswith("250") and re.match(r"45[12] ", f1) is not None and normal_exit(r),
           (r1, d1, f1, r.returncode))

@@ -12,14 +12,7 @@ import os, pwd, random, re, shutil, signal, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
-for prog, name in ((POP3, "pop3-handler"), (SMTP, "smtp-handler")):
-    if not os.access(prog, os.X_OK):
-        skip("faults", name + " is not built")
-        summary()
-for tool in ("cdb", "openssl"):
-    if not shutil.which(tool):
-        skip("faults", tool + " is not installed")
-        summary()
+require("faults", (POP3, SMTP), ("cdb", "openssl"))
 
 os.chmod(TMP, 0o711)          # an unprivileged --user may pass through
 PUB = os.path.join(TMP, "pub")
@@ -160,42 +153,7 @@ else:
 
 
 # --- B. the database replaced during a session ------------------------------
-class Talk:
-    """An interactive session over pipes."""
-
-    def __init__(self, argv):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.DEVNULL)
-        self.buf = b""
-
-    def line(self):
-        while b"\r\n" not in self.buf:
-            b = os.read(self.p.stdout.fileno(), 65536)
-            if not b:
-                r, self.buf = self.buf, b""
-                return r.decode("latin-1")
-            self.buf += b
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l.decode("latin-1")
-
-    def reply(self):
-        """One (multi-line) SMTP reply or one POP3 status line."""
-        l = self.line()
-        while len(l) > 3 and l[3] == "-":
-            l = self.line()
-        return l
-
-    def cmd(self, s):
-        self.p.stdin.write(s.encode() + b"\r\n")
-        self.p.stdin.flush()
-        return self.reply()
-
-    def close(self):
-        try:
-            self.p.stdin.close()
-        except BrokenPipeError:
-            pass
-        return self.p.wait(30)
+# (Talk: harness.Talk, an interactive session over pipes)
 
 
 make_db()
@@ -208,11 +166,10 @@ make_db(users=("alice", "carol"))          # bob removed, carol added (rename)
 r2 = t.cmd("RCPT TO:<bob@example.org>")
 r3 = t.cmd("RCPT TO:<carol@example.org>")
 t.cmd("DATA")
-t.p.stdin.write(b"Subject: replaced\r\n\r\nbody\r\n.\r\n")
-t.p.stdin.flush()
+t.send(b"Subject: replaced\r\n\r\nbody\r\n.\r\n")
 r4 = t.reply()
 t.cmd("QUIT")
-rc = t.close()
+rc = t.close()[0]
 check("smtp: database replaced mid-session: the new one answers (250/550/250, then 250)",
       r1.startswith("250") and r2.startswith("550") and r3.startswith("250") and r4.startswith("250")
       and rc == 0, (r1, r2, r3, r4, rc))
@@ -227,7 +184,7 @@ p1 = t.cmd("PASS pw")
 make_db(users=("bob",))                 # alice gone from the database
 p2 = t.cmd("STAT")
 p3 = t.cmd("QUIT")
-rc = t.close()
+rc = t.close()[0]
 check("pop3: database replaced after login: the session goes on",
       p1.startswith("+OK") and p2.startswith("+OK") and p3.startswith("+OK") and rc == 0,
       (p1, p2, p3, rc))
@@ -291,7 +248,7 @@ while l2.startswith("+OK") and True:
         break
 l3 = t.cmd("DELE 2")
 l4 = t.cmd("QUIT")
-rc = t.close()
+rc = t.close()[0]
 check("pop3: maildir removed mid-session: RETR -ERR, no crash",
       l2.startswith("-ERR") and rc in (0, 1), (l1, l2, l3, l4, rc))
 r = run(pop3_argv(), POP3_LOGIN)
@@ -304,11 +261,10 @@ t.cmd("MAIL FROM:<a@remote.test>")
 t.cmd("RCPT TO:<bob@example.org>")
 shutil.rmtree(os.path.join(MAIL, "bob"), ignore_errors=True)
 t.cmd("DATA")
-t.p.stdin.write(b"Subject: recreated\r\n\r\nbody\r\n.\r\n")
-t.p.stdin.flush()
+t.send(b"Subject: recreated\r\n\r\nbody\r\n.\r\n")
 d1 = t.reply()
 t.cmd("QUIT")
-rc = t.close()
+rc = t.close()[0]
 check("smtp: maildir removed between RCPT and DATA: recreated, 250",
       d1.startswith("250") and len(os.listdir(os.path.join(MAIL, "bob", "new"))) == 1, d1)
 
@@ -321,11 +277,10 @@ shutil.rmtree(os.path.join(MAIL, "bob"))
 open(os.path.join(MAIL, "bob"), "w").close()    # a file where the maildir was
 d2 = t.cmd("DATA")
 if d2.startswith("354"):
-    t.p.stdin.write(b"Subject: nowhere\r\n\r\nbody\r\n.\r\n")
-    t.p.stdin.flush()
+    t.send(b"Subject: nowhere\r\n\r\nbody\r\n.\r\n")
     d2 = t.reply()
 q = t.cmd("QUIT")
-rc = t.close()
+rc = t.close()[0]
 check("smtp: maildir replaced by a file: 4xx (at DATA or after it), the session goes on",
       d2.startswith("4") and q.startswith("221") and rc == 0, (d2, q))
 os.unlink(os.path.join(MAIL, "bob"))
@@ -350,11 +305,10 @@ if os.geteuid() == 0:
     e1 = t.cmd("RCPT TO:<dave@example.org>")
     e2 = t.cmd("DATA") if e1.startswith("250") else ""
     if e2.startswith("354"):
-        t.p.stdin.write(b"Subject: x\r\n\r\nbody\r\n.\r\n")
-        t.p.stdin.flush()
+        t.send(b"Subject: x\r\n\r\nbody\r\n.\r\n")
         e2 = t.reply()
     q = t.cmd("QUIT")
-    rc = t.close()
+    rc = t.close()[0]
     check("smtp: EACCES on the maildir: 4xx (RCPT, DATA or after it), no crash",
           (e1.startswith("4") or e2.startswith("4")) and q.startswith("221") and rc == 0,
           (e1, e2, q, rc))

@@ -17,25 +17,12 @@ import base64, os, re, shutil, socket, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
-for prog, name in ((POP3, "pop3-handler"), (SMTP, "smtp-handler")):
-    if not os.access(prog, os.X_OK):
-        skip("hostile", name + " is not built")
-        summary()
-for tool in ("cdb", "openssl"):
-    if not shutil.which(tool):
-        skip("hostile", tool + " is not installed")
-        summary()
+require("hostile", (POP3, SMTP), ("cdb", "openssl"))
 
 MAIL = os.path.join(TMP, "mail")
 SPOOL = os.path.join(TMP, "spool")
 os.makedirs(SPOOL)
-HASH = subprocess.run(["openssl", "passwd", "-5", "pw"], check=True,
-                      capture_output=True, text=True).stdout.strip()
-with open(os.path.join(TMP, "users"), "w") as f:
-    f.write("example.org domain\npostmaster@example.org alias alice@example.org\n"
-            "alice@example.org %s %s/alice\nbob@example.org %s %s/bob\n" % (HASH, MAIL, HASH, MAIL))
-DB = os.path.join(TMP, "users.cdb")
-subprocess.run(["cdb", "-c", "-m", DB, os.path.join(TMP, "users")], check=True)
+DB = example_users(MAIL)
 md = os.path.join(MAIL, "alice")
 for sub in ("tmp", "new", "cur"):
     os.makedirs(os.path.join(md, sub))

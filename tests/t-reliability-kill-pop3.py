@@ -16,13 +16,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
 TRIALS = int(os.environ.get("RELIABILITY_TRIALS", "60"))
-if not os.access(POP3, os.X_OK):
-    skip("kill-pop3", "pop3-handler is not built")
-    summary()
-for tool in ("cdb", "openssl"):
-    if not shutil.which(tool):
-        skip("kill-pop3", tool + " is not installed")
-        summary()
+require("kill-pop3", (POP3,), ("cdb", "openssl"))
 
 MAIL = os.path.join(TMP, "mail")
 MD = os.path.join(MAIL, "alice")

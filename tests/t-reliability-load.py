@@ -12,26 +12,13 @@ from harness import *
 
 N = int(os.environ.get("LOAD_MESSAGES", "100"))
 ROUNDS = int(os.environ.get("LOAD_ROUNDS", "25"))
-for prog, name in ((POP3, "pop3-handler"), (SMTP, "smtp-handler")):
-    if not os.access(prog, os.X_OK):
-        skip("load", name + " is not built")
-        summary()
-for tool in ("cdb", "openssl", "systemd-socket-activate"):
-    if not shutil.which(tool):
-        skip("load", tool + " is not installed")
-        summary()
+require("load", (POP3, SMTP), ("cdb", "openssl", "systemd-socket-activate"))
 
 MAIL = os.path.join(TMP, "mail")
 SPOOL = os.path.join(TMP, "spool")
 os.makedirs(MAIL)
 os.makedirs(SPOOL)
-HASH = subprocess.run(["openssl", "passwd", "-5", "pw"], check=True,
-                      capture_output=True, text=True).stdout.strip()
-with open(os.path.join(TMP, "users"), "w") as f:
-    f.write("example.org domain\npostmaster@example.org alias alice@example.org\n"
-            "alice@example.org %s %s/alice\nbob@example.org %s %s/bob\n" % (HASH, MAIL, HASH, MAIL))
-DB = os.path.join(TMP, "users.cdb")
-subprocess.run(["cdb", "-c", "-m", DB, os.path.join(TMP, "users")], check=True)
+DB = example_users(MAIL)
 P_SMTP = free_port()
 socket_activate(P_SMTP, [SMTP, "--users", DB, "--spool", SPOOL, "--hostname", "mx.test"],
                 log=os.path.join(TMP, "smtp.log"))

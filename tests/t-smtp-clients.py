@@ -9,13 +9,7 @@ import os, re, shutil, signal, smtplib, socket, ssl, subprocess, sys, threading,
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
-if not os.access(SMTP, os.X_OK):
-    skip("smtp-clients", "smtp-handler is not built")
-    summary()
-for tool in ("cdb", "openssl", "systemd-socket-activate"):
-    if not shutil.which(tool):
-        skip("smtp-clients", tool + " is not installed")
-        summary()
+require("smtp-clients", (SMTP,), ("cdb", "openssl", "systemd-socket-activate"))
 
 PKI = os.path.join(TMP, "pki")
 subprocess.run([os.path.join(TOP, "tests", "mkcerts"), PKI], check=True)
@@ -104,7 +98,7 @@ def section(title, fn):
     try:
         fn()
     except Exception as e:
-        check(title, False, "exception: %r" % (e,))
+        check(title, False, "exception: %r" % (e))
 
 # --- smtplib, plain, 8BITMIME
 def t00():
