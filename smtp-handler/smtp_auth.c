@@ -95,22 +95,33 @@ throttled(struct session *s)
 	return 1;
 }
 
+/* The client's response: the initial one on the AUTH line, else its
+ * answer to an empty challenge (then in s->line). */
+static enum step
+response(struct session *s, const char *initial, const char **b64,
+    size_t *len)
+{
+	*b64 = initial;
+	*len = strlen(initial);
+	if (*initial)
+		return STEP_OK;
+	*b64 = s->line;
+	return challenge(s, "", len);
+}
+
 static enum reply
 auth_plain(struct session *s, char *initial)
 {
 	struct sasl_plain p;
 	struct userdb_entry e;
 	const char *err;
-	const char *b64 = initial;
-	size_t len = strlen(initial);
+	const char *b64;
+	size_t len;
 	enum auth_result res;
 	enum step st;
 
-	if (!*initial) {
-		if ((st = challenge(s, "", &len)) != STEP_OK)
-			return step_reply(st);
-		b64 = s->line;
-	}
+	if ((st = response(s, initial, &b64, &len)) != STEP_OK)
+		return step_reply(st);
 	if (sasl_plain_decode(b64, len, &p, &err) < 0) {
 		wipe(s->line, sizeof s->line);
 		wipe(&p, sizeof p);
@@ -176,16 +187,13 @@ auth_external(struct session *s, char *initial)
 {
 	char authz[SASL_FIELD_MAX];
 	struct userdb_entry e;
-	const char *b64 = initial;
-	size_t len = strlen(initial);
+	const char *b64;
+	size_t len;
 	enum auth_result res;
 	enum step st;
 
-	if (!*initial) {
-		if ((st = challenge(s, "", &len)) != STEP_OK)
-			return step_reply(st);
-		b64 = s->line;
-	}
+	if ((st = response(s, initial, &b64, &len)) != STEP_OK)
+		return step_reply(st);
 	if (sasl_external_decode(b64, len, authz, sizeof authz) < 0)
 		return R_AUTH_B64;
 	if (authz[0] && strcasecmp(authz, s->cert_user))
