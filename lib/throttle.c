@@ -7,10 +7,15 @@
  * Policy: failures older than THROTTLE_WINDOW seconds are forgotten; the
  * first THROTTLE_FREE failures cost nothing, then each further failure
  * doubles the wait (2, 4, 8 ... seconds after the last failure), capped
- * at THROTTLE_MAX_DELAY. A success clears the address. */
+ * at THROTTLE_MAX_DELAY. A success clears the address.
+ * Keys: an IPv4 address as it is (also when written ::ffff:a.b.c.d); an
+ * IPv6 address by its /64, since one client commonly holds a whole /64
+ * and would otherwise get fresh guesses from each of its 2^64 addresses;
+ * anything else (e.g. "local") as text. */
 #include "throttle.h"
 #include "log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdint.h>
@@ -188,11 +193,33 @@ find_slot(int fd, const char *addr, int64_t now, struct slot *s,
 	return 0;
 }
 
+/* addr's key (see the top) into key[]: 0, or -1 when addr is unusable
+ * (empty, or too long to be an address). */
 static int
-usable_addr(const char *addr)
+addr_key(const char *addr, char key[THROTTLE_ADDR_MAX])
 {
-	return addr != NULL && addr[0] != '\0' &&
-	    strlen(addr) < THROTTLE_ADDR_MAX;
+	static const unsigned char v4mapped[12] = {
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff
+	};
+	unsigned char a6[16];
+	size_t len;
+
+	if (addr == NULL || addr[0] == '\0' ||
+	    (len = strlen(addr)) >= THROTTLE_ADDR_MAX)
+		return -1;
+	if (strchr(addr, ':') != NULL && inet_pton(AF_INET6, addr, a6) == 1) {
+		if (memcmp(a6, v4mapped, sizeof v4mapped) == 0)
+			return inet_ntop(AF_INET, a6 + 12, key,
+			    THROTTLE_ADDR_MAX) != NULL ? 0 : -1;
+		memset(a6 + 8, 0, 8);
+		/* at most 39 octets of text, then "/64" */
+		if (inet_ntop(AF_INET6, a6, key, THROTTLE_ADDR_MAX - 3) == NULL)
+			return -1;
+		memcpy(key + strlen(key), "/64", 4);
+		return 0;
+	}
+	memcpy(key, addr, len + 1);
+	return 0;
 }
 
 static int64_t
@@ -215,15 +242,16 @@ delay_for(uint32_t failures)
 }
 
 unsigned
-throttle_delay(const char *path, const char *addr)
+throttle_delay(const char *path, const char *raw)
 {
+	char addr[THROTTLE_ADDR_MAX];
 	struct slot s;
 	uint32_t k;
 	int64_t now = now_s(), until;
 	unsigned d = 0;
 	int fd, r;
 
-	if (!usable_addr(addr) || (fd = open_locked(path)) < 0)
+	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
 		return 0;
 	r = find_slot(fd, addr, now, &s, &k);
 	if (r == 1) {
@@ -238,14 +266,15 @@ throttle_delay(const char *path, const char *addr)
 }
 
 unsigned
-throttle_failures(const char *path, const char *addr)
+throttle_failures(const char *path, const char *raw)
 {
+	char addr[THROTTLE_ADDR_MAX];
 	struct slot s;
 	uint32_t k;
 	unsigned n = 0;
 	int fd;
 
-	if (!usable_addr(addr) || (fd = open_locked(path)) < 0)
+	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
 		return 0;
 	if (find_slot(fd, addr, now_s(), &s, &k) == 1)
 		n = s.failures;
@@ -254,14 +283,15 @@ throttle_failures(const char *path, const char *addr)
 }
 
 void
-throttle_failed(const char *path, const char *addr)
+throttle_failed(const char *path, const char *raw)
 {
+	char addr[THROTTLE_ADDR_MAX];
 	struct slot s;
 	uint32_t k;
 	int64_t now = now_s();
 	int fd, r;
 
-	if (!usable_addr(addr) || (fd = open_locked(path)) < 0)
+	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
 		return;
 	r = find_slot(fd, addr, now, &s, &k);
 	if (r < 0) {
@@ -279,13 +309,14 @@ throttle_failed(const char *path, const char *addr)
 }
 
 void
-throttle_succeeded(const char *path, const char *addr)
+throttle_succeeded(const char *path, const char *raw)
 {
+	char addr[THROTTLE_ADDR_MAX];
 	struct slot s;
 	uint32_t k;
 	int fd;
 
-	if (!usable_addr(addr) || (fd = open_locked(path)) < 0)
+	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
 		return;
 	if (find_slot(fd, addr, now_s(), &s, &k) == 1) {
 		memset(&s, 0, sizeof s);

@@ -110,6 +110,24 @@ test_policy(void)
 	CHECK(size_of(path) == FULL);
 }
 
+/* IPv6 clients are throttled by their /64; v4-mapped = IPv4 */
+static void
+test_keys(void)
+{
+	throttle_failed(path, "2001:db8:1:2:aaaa::1");
+	throttle_failed(path, "2001:db8:1:2:bbbb::2");
+	CHECK(throttle_failures(path, "2001:db8:1:2::ffff") == 2);
+	CHECK(throttle_failures(path, "2001:DB8:1:2:0:0:0:7") == 2);
+	CHECK(throttle_failures(path, "2001:db8:1:3::1") == 0);
+	CHECK(age("2001:db8:1:2::/64", 0));     /* stored under its /64 */
+	throttle_failed(path, "::ffff:198.51.100.44");
+	CHECK(throttle_failures(path, "198.51.100.44") == 1);
+	CHECK(age("198.51.100.44", 0));
+	throttle_failed(path, "local");          /* not an address: as text */
+	CHECK(throttle_failures(path, "local") == 1);
+	CHECK(throttle_failures(path, "fe80::1%lo") == 0);
+}
+
 static void
 test_bad_input(void)
 {
@@ -248,6 +266,7 @@ main(void)
 	}
 	snprintf(path, sizeof path, "%s/throttle", dir);
 	test_policy();
+	test_keys();
 	test_bad_input();
 	test_damage();
 	unlink(path);
