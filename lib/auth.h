@@ -26,8 +26,11 @@ enum auth_service { AUTH_POP3, AUTH_SMTP };
  * only after the secret proved right; `locked` refuses both POP3 and
  * authenticated SMTP (an administrator's lock), nopop3/nosmtp only their
  * service. A hash crypt_checksalt() calls invalid, a disabled (! or *)
- * hash and an unknown user all cost one dummy yescrypt verification
- * (default cost) and give AUTH_REJECTED. AUTH_TEMPFAIL: database missing
+ * hash and an unknown user all cost one dummy verification and give
+ * AUTH_REJECTED; for an unknown user it is against the hash of the
+ * database's first user (userdb_sample_hash), so that it costs what a
+ * known user costs whatever scheme the database uses (else a built-in
+ * yescrypt hash at default cost). AUTH_TEMPFAIL: database missing
  * or corrupt, or crypt out of memory. Uses a static 32 KiB crypt work
  * area (not thread-safe; one connection = one process). */
 enum auth_result auth_password(const char *db, enum auth_service svc,

@@ -467,6 +467,63 @@ static int userdb_find(struct cdb *c, void *arg)
 	return 1;
 }
 
+/* Inside the guarded mapping: the first enabled user's hash. */
+struct userdb_sample {
+	struct userdb_entry e;
+	char *hash;
+	size_t size;
+};
+
+static int
+userdb_sample(struct cdb *c, void *arg)
+{
+	struct userdb_sample *u = arg;
+	char key[USERDB_KEY_MAX], val[USERDB_VALUE_MAX];
+	const char *err;
+	unsigned pos, n = 0, kl, vl;
+	int r = 0;
+
+	cdb_seqinit(&pos, c);
+	while (r == 0 && n++ < USERDB_SAMPLE_RECORDS &&
+	    cdb_seqnext(&pos, c) > 0) {
+		kl = cdb_keylen(c);
+		vl = cdb_datalen(c);
+		if (kl == 0 || kl >= sizeof key || vl >= sizeof val)
+			continue;
+		if (cdb_read(c, key, kl, cdb_keypos(c)) != 0 ||
+		    cdb_read(c, val, vl, cdb_datapos(c)) != 0) {
+			r = -1;
+			break;
+		}
+		key[kl] = '\0';
+		val[vl] = '\0';
+		if (!memchr(key, '@', kl) ||
+		    userdb_parse(key, val, vl, &u->e, &err) < 0 ||
+		    u->e.kind != USERDB_USER ||
+		    (u->e.flags & USERDB_DISABLED) ||
+		    strlen(u->e.hash) >= u->size)
+			continue;
+		memcpy(u->hash, u->e.hash, strlen(u->e.hash) + 1);
+		r = 1;
+	}
+	wipe(val, sizeof val);
+	wipe(&u->e, sizeof u->e);
+	return r;
+}
+
+int
+userdb_sample_hash(const char *path, char *hash, size_t size)
+{
+	static struct userdb_sample u;   /* 6 KiB: not on the stack */
+
+	if (size == 0)
+		return 0;
+	u.hash = hash;
+	u.size = size;
+	hash[0] = '\0';
+	return cdbfile_run(path, userdb_sample, &u);
+}
+
 int
 userdb_lookup(const char *path, const char *key, struct userdb_entry *e)
 {

@@ -85,6 +85,14 @@ int userdb_lookup(const char *path, const char *key, struct userdb_entry *e);
 int userdb_resolve(const char *path, const char *address,
     struct userdb_entry *e, int *domain_kind_r);
 
+/* The crypt hash of the first enabled user among the first
+ * USERDB_SAMPLE_RECORDS records of the CDB at path, into hash[size]: what
+ * an unknown user is verified against, so that a failed login costs the
+ * database's own scheme and cost whatever it is. 1 found, 0 none, -1 the
+ * database cannot be read. */
+#define USERDB_SAMPLE_RECORDS 256
+int userdb_sample_hash(const char *path, char *hash, size_t size);
+
 /* Iterates over the targets of an alias entry (e->targets, normalised,
  * comma-separated, lowercase): start with *pos = 0; copies the next
  * target into out[size] (ADDR_MAX + 1 is always enough). Returns 1 got

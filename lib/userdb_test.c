@@ -380,6 +380,46 @@ test_lookup(void)
 	}
 }
 
+/* the stand-in hash for unknown users: the first enabled user's */
+static void
+test_sample(void)
+{
+	char db[300], h[USERDB_HASH_MAX], small[8];
+	struct cdb_make cm;
+	int fd, i;
+
+	snprintf(db, sizeof db, "%s/sample.cdb", dir);
+	fd = open(db, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(cdb_make_start(&cm, fd) == 0);
+	add(&cm, "example.jp", "domain");
+	add(&cm, "postmaster@example.jp", "alias bob@example.jp");
+	add(&cm, "off@example.jp", "!$6$s$h /m");             /* disabled */
+	add(&cm, "bad@example.jp", "$6$s$h relative");        /* does not parse */
+	add(&cm, "bob@example.jp", "$6$rounds=5000$s$h /m");
+	add(&cm, "carol@example.jp", "$y$j9T$abc$def /m");
+	CHECK(cdb_make_finish(&cm) == 0);
+	close(fd);
+	CHECK(userdb_sample_hash(db, h, sizeof h) == 1);
+	CHECK_STR(h, "$6$rounds=5000$s$h");
+	CHECK(userdb_sample_hash(db, small, sizeof small) == 0);  /* no room */
+	CHECK(small[0] == '\0');
+
+	/* no user among the first USERDB_SAMPLE_RECORDS records: none */
+	fd = open(db, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	CHECK(cdb_make_start(&cm, fd) == 0);
+	for (i = 0; i < USERDB_SAMPLE_RECORDS; i++) {
+		char k[32];
+		snprintf(k, sizeof k, "d%d.example", i);
+		add(&cm, k, "domain");
+	}
+	add(&cm, "late@example.jp", "$6$s$h /m");
+	CHECK(cdb_make_finish(&cm) == 0);
+	close(fd);
+	CHECK(userdb_sample_hash(db, h, sizeof h) == 0 && h[0] == '\0');
+	snprintf(db, sizeof db, "%s/missing.cdb", dir);
+	CHECK(userdb_sample_hash(db, h, sizeof h) == -1);
+}
+
 int
 main(void)
 {
@@ -394,6 +434,7 @@ main(void)
 	}
 	test_parse();
 	test_lookup();
+	test_sample();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (test_failed == 0 && system(cmd) != 0)
 		printf("note: could not remove %s\n", dir);
