@@ -19,6 +19,8 @@ struct tls_cred {
 	int key_type;                /* BR_KEYTYPE_RSA or BR_KEYTYPE_EC */
 	int issuer_key_type;         /* key type of the CA that signed it */
 	br_skey_decoder_context skey;/* keeps the decoded key alive */
+	int unchecked;               /* key/certificate match not checked
+	                                yet (TLS_CRED_DEFER_CHECK) */
 };
 
 struct tls_anchors {
@@ -31,6 +33,23 @@ struct tls_anchors {
  * group or others. Returns 0, or -1 with *error_r set to a message. */
 int tls_cred_load(struct tls_cred *c, const char *cert_path,
     const char *key_path, const char **error_r, const char **warn_r);
+
+/* The same; with TLS_CRED_DEFER_CHECK, an EC key is not checked against
+ * the certificate (that is a scalar multiplication, ~0.35 ms here, a
+ * sixth of a one-handshake process): a server that loads its
+ * credentials for one handshake calls tls_cred_check() only when the
+ * handshake failed, since a completed one proves the pair (the client
+ * verified our signature with the certificate's key). RSA keys, whose
+ * check is cheap, are always checked. */
+#define TLS_CRED_DEFER_CHECK 1u
+int tls_cred_load_flags(struct tls_cred *c, const char *cert_path,
+    const char *key_path, unsigned flags, const char **error_r,
+    const char **warn_r);
+
+/* The deferred check: 0 when the pair matches (or was checked), -1 with
+ * *error_r ("certificate PATH: does not match the private key"). */
+int tls_cred_check(struct tls_cred *c, const char *cert_path,
+    const char **error_r);
 
 /* Finds cert/key: explicit paths win (a cert without a key: the key is
  * in the same file); else, when $CREDENTIALS_DIRECTORY is set and holds

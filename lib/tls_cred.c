@@ -3,6 +3,7 @@
  * $CREDENTIALS_DIRECTORY fallback, and trust anchors from a CA file.
  * This is the one part of the TLS code that allocates (once). */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -63,18 +64,51 @@ grow_free(struct growbuf *b, int secret)
 	memset(b, 0, sizeof *b);
 }
 
-/* Reads a whole file into a growbuf. 0 or -1 (errno). */
+/* Reads a whole file into a growbuf (one allocation when fstat knows
+ * its size) and gives its mode. 0 or -1 (errno). */
 static int
-read_all(const char *path, struct growbuf *b)
+read_all(const char *path, struct growbuf *b, mode_t *mode_r)
 {
 	unsigned char chunk[4096];
-	ssize_t r;
+	struct stat st;
+	ssize_t r = 0;
+	size_t want;
 	int fd;
 
 	memset(b, 0, sizeof *b);
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
 	if (fd < 0)
 		return -1;
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return -1;
+	}
+	if (mode_r != NULL)
+		*mode_r = st.st_mode;
+	if (S_ISREG(st.st_mode) && st.st_size > 0 &&
+	    (uint64_t)st.st_size <= TLS_FILE_MAX) {
+		/* the usual case: read it straight into its buffer */
+		want = (size_t)st.st_size;
+		b->p = malloc(want);
+		if (b->p == NULL) {
+			close(fd);
+			errno = ENOMEM;
+			return -1;
+		}
+		b->cap = want;
+		while (b->len < want) {
+			r = read(fd, b->p + b->len, want - b->len);
+			if (r < 0 && errno == EINTR)
+				continue;
+			if (r <= 0)
+				break;
+			b->len += (size_t)r;
+		}
+		if (r >= 0 && b->len == want) {
+			close(fd);
+			return 0;   /* a file that grows is read at its size */
+		}
+	}
 	for (;;) {
 		r = read(fd, chunk, sizeof chunk);
 		if (r < 0 && errno == EINTR)
@@ -99,57 +133,129 @@ read_all(const char *path, struct growbuf *b)
 typedef int (*pem_cb)(void *ctx, const char *name,
     const unsigned char *der, size_t len);
 
-/* Calls cb for every PEM object of data[0..len). A final newline is
- * pushed at the end: BearSSL's decoder only completes an object once it
- * has seen the newline after its END line. Returns 0, -1 on a PEM
- * error, or what cb returned when it was not 0. */
+/* The value of a base64 digit, or -1. */
 static int
-pem_each(const unsigned char *data, size_t len, pem_cb cb, void *ctx,
-    int secret)
+b64_value(unsigned char c)
 {
-	br_pem_decoder_context pc;
-	struct growbuf obj = { 0 };
-	char name[128];
-	int inobj = 0, rc = 0, pass;
-	const unsigned char *p;
-	size_t left, n;
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '+')
+		return 62;
+	if (c == '/')
+		return 63;
+	return -1;
+}
 
-	br_pem_decoder_init(&pc);
-	name[0] = '\0';
-	for (pass = 0; pass < 2 && rc == 0; pass++) {
-		p = pass == 0 ? data : (const unsigned char *)"\n";
-		left = pass == 0 ? len : 1;
-		while (left > 0 && rc == 0) {
-			n = br_pem_decoder_push(&pc, p, left);
-			p += n;
-			left -= n;
-			switch (br_pem_decoder_event(&pc)) {
-			case BR_PEM_BEGIN_OBJ:
-				snprintf(name, sizeof name, "%s",
-				    br_pem_decoder_name(&pc));
-				obj.len = 0;
-				br_pem_decoder_setdest(&pc, grow_append, &obj);
-				inobj = 1;
-				break;
-			case BR_PEM_END_OBJ:
-				if (inobj) {
-					rc = obj.oom ? -1 :
-					    cb(ctx, name, obj.p, obj.len);
-					if (secret && obj.p != NULL)
-						wipe(obj.p, obj.len);
-				}
-				inobj = 0;
-				break;
-			case BR_PEM_ERROR:
-				rc = -1;
-				break;
-			default:
-				break;
-			}
+/* Base64 state of one PEM object, decoding in place. */
+struct b64 {
+	unsigned char *out;   /* next output byte (trails the input) */
+	uint32_t acc;         /* the sextets of the current quantum */
+	int n;                /* sextets (and pads) in it, 0..3 */
+	int pad;              /* '=' seen in it */
+	int done;             /* a padded quantum ended the data */
+};
+
+/* Decodes p[0..len) (one line, blanks skipped). 0 or -1. */
+static int
+b64_line(struct b64 *b, const unsigned char *p, size_t len)
+{
+	size_t i;
+	int v;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')
+			continue;
+		if (b->done)
+			return -1;
+		if (p[i] == '=') {
+			if (b->n < 2)
+				return -1;
+			b->pad++;
+			v = 0;
+		} else {
+			v = b64_value(p[i]);
+			if (v < 0 || b->pad)
+				return -1;
 		}
+		b->acc = (b->acc << 6) | (uint32_t)v;
+		if (++b->n < 4)
+			continue;
+		*b->out++ = (unsigned char)(b->acc >> 16);
+		if (b->pad < 2)
+			*b->out++ = (unsigned char)(b->acc >> 8);
+		if (b->pad < 1)
+			*b->out++ = (unsigned char)b->acc;
+		b->done = b->pad > 0;
+		b->acc = 0;
+		b->n = 0;
+		b->pad = 0;
 	}
-	grow_free(&obj, secret);
-	return rc;
+	return 0;
+}
+
+/* Calls cb for every PEM object of data[0..len): a line
+ * "-----BEGIN LABEL-----", base64 lines (blanks ignored), a line
+ * "-----END LABEL-----"; text outside objects is ignored, as OpenSSL
+ * writes it ("Bag Attributes", comments). The DER is decoded in place,
+ * over the base64 text (data is the caller's scratch copy of the file).
+ * Returns 0, -1 on a PEM error, or what cb returned when it was not 0. */
+static int
+pem_each(unsigned char *data, size_t len, pem_cb cb, void *ctx)
+{
+	static const char begin[] = "-----BEGIN ", endl[] = "-----END ",
+	    dashes[] = "-----";
+	unsigned char *p = data, *end = data + len, *line, *e, *obj = NULL;
+	struct b64 b;
+	char name[128];
+	size_t n;
+	int inobj = 0, rc;
+
+	memset(&b, 0, sizeof b);
+	while (p < end) {
+		line = p;
+		e = memchr(p, '\n', (size_t)(end - p));
+		if (e == NULL)
+			e = end;
+		p = e < end ? e + 1 : end;
+		while (e > line && (e[-1] == '\r' || e[-1] == ' ' ||
+		    e[-1] == '\t'))
+			e--;
+		n = (size_t)(e - line);
+		if (!inobj) {
+			if (n < sizeof begin - 1 + 1 + sizeof dashes - 1 ||
+			    memcmp(line, begin, sizeof begin - 1) != 0 ||
+			    memcmp(e - (sizeof dashes - 1), dashes,
+			    sizeof dashes - 1) != 0)
+				continue;
+			n -= sizeof begin - 1 + sizeof dashes - 1;
+			if (n >= sizeof name)
+				return -1;
+			memcpy(name, line + sizeof begin - 1, n);
+			name[n] = '\0';
+			inobj = 1;
+			obj = p;
+			memset(&b, 0, sizeof b);
+			b.out = p;
+			continue;
+		}
+		if (n >= sizeof endl - 1 &&
+		    memcmp(line, endl, sizeof endl - 1) == 0) {
+			if (b.n != 0)
+				return -1;   /* a truncated quantum */
+			rc = cb(ctx, name, obj, (size_t)(b.out - obj));
+			if (rc != 0)
+				return rc;
+			inobj = 0;
+			continue;
+		}
+		if (b64_line(&b, line, n) < 0)
+			return -1;   /* headers (encrypted PEM) too */
+	}
+	return inobj ? -1 : 0;
 }
 
 static int
@@ -290,25 +396,58 @@ cred_fail(struct tls_cred *c, const char **error_r, const char *what,
 	return -1;
 }
 
+/* Decodes the first certificate and checks that the key belongs to
+ * it. 0, or -1 with cred_err set (nothing freed). */
+static int
+check_pair(struct tls_cred *c, const char *cert_path)
+{
+	br_x509_decoder_context dc;
+	const br_x509_pkey *pk;
+	const char *detail = NULL;
+
+	br_x509_decoder_init(&dc, NULL, NULL);
+	br_x509_decoder_push(&dc, c->chain[0].data, c->chain[0].data_len);
+	pk = br_x509_decoder_get_pkey(&dc);
+	if (br_x509_decoder_last_error(&dc) != 0 || pk == NULL)
+		detail = "cannot decode the first certificate";
+	else if (!key_matches(pk, &c->skey))
+		detail = "does not match the private key";
+	if (detail != NULL) {
+		snprintf(cred_err, sizeof cred_err, "certificate %s: %s",
+		    cert_path, detail);
+		return -1;
+	}
+	c->issuer_key_type = br_x509_decoder_get_signer_key_type(&dc);
+	c->unchecked = 0;
+	return 0;
+}
+
 int
 tls_cred_load(struct tls_cred *c, const char *cert_path,
     const char *key_path, const char **error_r, const char **warn_r)
 {
-	br_x509_decoder_context dc;
-	const br_x509_pkey *pk;
+	return tls_cred_load_flags(c, cert_path, key_path, 0, error_r,
+	    warn_r);
+}
+
+int
+tls_cred_load_flags(struct tls_cred *c, const char *cert_path,
+    const char *key_path, unsigned flags, const char **error_r,
+    const char **warn_r)
+{
 	struct growbuf file;
 	struct keyload kl = { c, 0, 0 };
-	struct stat st;
+	mode_t mode = 0;
 	int rc;
 
 	memset(c, 0, sizeof *c);
 	if (warn_r != NULL)
 		*warn_r = NULL;
 
-	if (read_all(cert_path, &file) < 0)
+	if (read_all(cert_path, &file, NULL) < 0)
 		return cred_fail(c, error_r, "cannot read certificate",
 		    cert_path, strerror(errno));
-	rc = pem_each(file.p, file.len, chain_add, c, 0);
+	rc = pem_each(file.p, file.len, chain_add, c);
 	grow_free(&file, 0);
 	if (rc == -2)
 		return cred_fail(c, error_r, "certificate", cert_path,
@@ -320,17 +459,16 @@ tls_cred_load(struct tls_cred *c, const char *cert_path,
 		return cred_fail(c, error_r, "certificate", cert_path,
 		    "no CERTIFICATE in the file");
 
-	if (read_all(key_path, &file) < 0)
+	if (read_all(key_path, &file, &mode) < 0)
 		return cred_fail(c, error_r, "cannot read key",
 		    key_path, strerror(errno));
-	if (stat(key_path, &st) == 0 && (st.st_mode & 077) != 0 &&
-	    warn_r != NULL) {
+	if ((mode & 077) != 0 && warn_r != NULL) {
 		snprintf(cred_warn, sizeof cred_warn, "key file %s is "
 		    "accessible by group or others (mode %04o); chmod 600 it",
-		    key_path, (unsigned)(st.st_mode & 07777));
+		    key_path, (unsigned)(mode & 07777));
 		*warn_r = cred_warn;
 	}
-	rc = pem_each(file.p, file.len, key_add, &kl, 1);
+	rc = pem_each(file.p, file.len, key_add, &kl);
 	grow_free(&file, 1);
 	if (rc == -3)
 		return cred_fail(c, error_r, "key", key_path,
@@ -343,17 +481,32 @@ tls_cred_load(struct tls_cred *c, const char *cert_path,
 		    kl.encrypted ? "encrypted keys are not supported" :
 		    "no unencrypted private key in the file");
 	c->key_type = br_skey_decoder_key_type(&c->skey);
+	/* only the static-ECDH suites, which postern never offers, use
+	 * the issuer's key type; the check below fills the real one */
+	c->issuer_key_type = c->key_type;
+	c->unchecked = 1;
+	if ((flags & TLS_CRED_DEFER_CHECK) && c->key_type == BR_KEYTYPE_EC)
+		return 0;
+	if (check_pair(c, cert_path) < 0) {
+		if (error_r != NULL)
+			*error_r = cred_err;
+		tls_cred_free(c);
+		return -1;
+	}
+	return 0;
+}
 
-	br_x509_decoder_init(&dc, NULL, NULL);
-	br_x509_decoder_push(&dc, c->chain[0].data, c->chain[0].data_len);
-	pk = br_x509_decoder_get_pkey(&dc);
-	if (br_x509_decoder_last_error(&dc) != 0 || pk == NULL)
-		return cred_fail(c, error_r, "certificate", cert_path,
-		    "cannot decode the first certificate");
-	c->issuer_key_type = br_x509_decoder_get_signer_key_type(&dc);
-	if (!key_matches(pk, &c->skey))
-		return cred_fail(c, error_r, "certificate", cert_path,
-		    "does not match the private key");
+int
+tls_cred_check(struct tls_cred *c, const char *cert_path,
+    const char **error_r)
+{
+	if (!c->unchecked || c->chain_len == 0)
+		return 0;
+	if (check_pair(c, cert_path) < 0) {
+		if (error_r != NULL)
+			*error_r = cred_err;
+		return -1;
+	}
 	return 0;
 }
 
@@ -486,12 +639,12 @@ tls_anchors_load(struct tls_anchors *a, const char *path,
 	a->n = 0;
 	if (path == NULL)
 		path = TLS_SYSTEM_CA;
-	if (read_all(path, &file) < 0) {
+	if (read_all(path, &file, NULL) < 0) {
 		snprintf(cred_err, sizeof cred_err,
 		    "cannot read CA file %s: %s", path, strerror(errno));
 		goto fail;
 	}
-	rc = pem_each(file.p, file.len, ta_add, &l, 0);
+	rc = pem_each(file.p, file.len, ta_add, &l);
 	grow_free(&file, 0);
 	if (rc < 0) {
 		snprintf(cred_err, sizeof cred_err, "CA file %s: %s", path,

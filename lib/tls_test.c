@@ -548,6 +548,120 @@ test_openssl(void)
 	CHECK(!st.peer.presented && !st.peer.verified);
 }
 
+/* Writes text to XPKI/name; returns the path (static buffer). */
+static const char *
+put_file(const char *name, const char *text)
+{
+	static char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof path, XPKI "/%s", name);
+	f = fopen(path, "w");
+	if (f != NULL) {
+		fputs(text, f);
+		fclose(f);
+	}
+	return path;
+}
+
+/* Reads XPKI/name whole into buf. */
+static size_t
+get_file(const char *name, char *buf, size_t size)
+{
+	char path[256];
+	FILE *f;
+	size_t n = 0;
+
+	snprintf(path, sizeof path, XPKI "/%s", name);
+	f = fopen(path, "r");
+	if (f != NULL) {
+		n = fread(buf, 1, size - 1, f);
+		fclose(f);
+	}
+	buf[n] = '\0';
+	return n;
+}
+
+/* The PEM reader (blanks, CRLF, text around objects, bad base64), and
+ * the deferred key check of TLS_CRED_DEFER_CHECK. */
+static void
+test_pem_defer(void)
+{
+	static char pem[16384], text[20000];
+	struct tls_cred c;
+	const char *err, *path;
+	char *p;
+	size_t i, o;
+
+	CHECK(system("cd " XPKI " && openssl ecparam -name prime256v1 "
+	    "-genkey -noout -out other-ec.key 2>/dev/null") == 0);
+	CHECK(get_file("../pki/ec.crt", pem, sizeof pem) > 0);
+	/* CRLF, trailing blanks, text before and after */
+	o = (size_t)snprintf(text, sizeof text, "Bag Attributes\r\n"
+	    "    localKeyID: 01\r\n");
+	for (i = 0; pem[i] && o + 4 < sizeof text; i++) {
+		if (pem[i] == '\n') {
+			text[o++] = ' ';
+			text[o++] = '\r';
+		}
+		text[o++] = pem[i];
+	}
+	snprintf(text + o, sizeof text - o, "trailing words\r\n");
+	path = put_file("crlf.crt", text);
+	CHECK(load(&c, path, PKI "/ec.key") == 0);
+	CHECK(c.chain_len == 1);
+	tls_cred_free(&c);
+	/* a character that is not base64 in the body */
+	snprintf(text, sizeof text, "%s", pem);
+	p = strchr(text, '\n');
+	CHECK(p != NULL);
+	if (p != NULL)
+		p[5] = '*';
+	path = put_file("badchar.crt", text);
+	err = NULL;
+	CHECK(tls_cred_load(&c, path, PKI "/ec.key", &err, NULL) == -1);
+	CHECK(err != NULL && strstr(err, "bad PEM data") != NULL);
+	/* no END line */
+	snprintf(text, sizeof text, "%s", pem);
+	p = strstr(text, "-----END");
+	if (p != NULL)
+		*p = '\0';
+	path = put_file("noend.crt", text);
+	CHECK(tls_cred_load(&c, path, PKI "/ec.key", &err, NULL) == -1);
+	/* a truncated quantum */
+	path = put_file("trunc.key", "-----BEGIN EC PRIVATE KEY-----\n"
+	    "not a key\n-----END EC PRIVATE KEY-----\n");
+	CHECK(tls_cred_load(&c, PKI "/ec.crt", path, &err, NULL) == -1);
+	CHECK(err != NULL && strstr(err, "bad PEM data") != NULL);
+	/* data after padding */
+	path = put_file("pad.key", "-----BEGIN EC PRIVATE KEY-----\n"
+	    "AA==AAAA\n-----END EC PRIVATE KEY-----\n");
+	CHECK(tls_cred_load(&c, PKI "/ec.crt", path, &err, NULL) == -1);
+
+	/* deferred check: a matching pair */
+	CHECK(tls_cred_load_flags(&c, PKI "/chain-ec.pem", PKI "/ec.key",
+	    TLS_CRED_DEFER_CHECK, &err, NULL) == 0);
+	CHECK(c.unchecked == 1 && c.chain_len == 2);
+	CHECK(tls_cred_check(&c, PKI "/chain-ec.pem", &err) == 0);
+	CHECK(c.unchecked == 0 && c.issuer_key_type == BR_KEYTYPE_RSA);
+	CHECK(tls_cred_check(&c, PKI "/chain-ec.pem", &err) == 0);
+	tls_cred_free(&c);
+	/* another EC key: loads, the check says so */
+	CHECK(tls_cred_load_flags(&c, PKI "/ec.crt", XPKI "/other-ec.key",
+	    TLS_CRED_DEFER_CHECK, &err, NULL) == 0);
+	err = NULL;
+	CHECK(tls_cred_check(&c, PKI "/ec.crt", &err) == -1);
+	CHECK(err != NULL && strstr(err, "does not match") != NULL);
+	tls_cred_free(&c);
+	/* without the flag, at once */
+	CHECK(tls_cred_load(&c, PKI "/ec.crt", XPKI "/other-ec.key", &err,
+	    NULL) == -1);
+	/* RSA keys are always checked */
+	CHECK(tls_cred_load_flags(&c, PKI "/ec.crt", PKI "/rsa.key",
+	    TLS_CRED_DEFER_CHECK, &err, NULL) == -1);
+	CHECK(err != NULL && strstr(err, "does not match") != NULL);
+}
+
 int
 main(void)
 {
@@ -560,6 +674,7 @@ main(void)
 	for (size_t i = 0; i < sizeof big; i++)
 		big[i] = (char)(i * 7 + (i >> 11));
 	test_cred();
+	test_pem_defer();
 	test_pairs();
 	test_openssl();
 	tls_cred_free(&ec_cred);

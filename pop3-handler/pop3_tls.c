@@ -34,7 +34,11 @@ static int load_cred(struct pop3 *s)
 	const struct pop3_opts *o = s->opt;
 	const char *error = NULL, *warn = NULL;
 
-	if (tls_cred_load(&cred, cert_path, key_path, &error, &warn) < 0) {
+	/* implicit TLS loads for the one handshake that follows, which
+	 * proves an EC key matches: its check waits for a failure */
+	if (tls_cred_load_flags(&cred, cert_path, key_path,
+	    o->tls_mode == POP3_TLS_IMPLICIT ? TLS_CRED_DEFER_CHECK : 0,
+	    &error, &warn) < 0) {
 		log_msg(LOG_ERR, "configuration error: TLS credentials "
 		    "%s, %s: %s%s", cert_path, key_path,
 		    error ? error : "cannot load",
@@ -111,6 +115,12 @@ static int handshake(struct pop3 *s)
 		log_msg(LOG_NOTICE, "TLS handshake with %s failed: %s",
 		    s->peer.addr, error ? error : "?");
 		s->result = "tls-failed";
+		if (tls_cred_check(&cred, cert_path, &error) < 0) {
+			log_msg(LOG_ERR, "configuration error: TLS "
+			    "credentials %s, %s: %s", cert_path, key_path,
+			    error);
+			s->result = "tls-config-error";
+		}
 		return -1;
 	}
 	io_use_tls(&s->io, &tls);
