@@ -85,6 +85,8 @@ struct tls_peer_cert {
 /* Map a certificate to a user only when presented && verified &&
  * eku_ok; email/cn are filled even for untrusted chains. */
 
+#define TLS_STAGE_SIZE 1024
+
 struct tls {
 	int rfd, wfd;
 	int is_server;
@@ -110,12 +112,19 @@ struct tls {
 	int x509_err;                    /* what end_chain returned */
 	int io_eof, io_err;              /* transport EOF / error / timeout */
 	char errbuf[160];                /* for *error_r */
+	/* small records waiting to go out together (tls_run): the
+	 * handshake's last flight with the first reply, a reply's
+	 * records; written before any read and at the end of tls_write */
+	size_t stage_len;
+	unsigned char stage[TLS_STAGE_SIZE];
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 };
 
 /* Server handshake on (rfd, wfd): implicit TLS at byte 0, or right after
  * a STARTTLS/STLS reply was flushed. client_ca may be NULL (no client
- * certificate requested). Returns 0 when established, -1 with *error_r. */
+ * certificate requested). Returns 0 when established, -1 with *error_r.
+ * The handshake's last flight may still be held back (t->stage), to go
+ * out with the first tls_write, or before the first read waits. */
 int tls_server_start(struct tls *t, const struct tls_cred *cred,
     const struct tls_anchors *client_ca, int rfd, int wfd,
     int64_t deadline, const char **error_r);

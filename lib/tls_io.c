@@ -44,6 +44,26 @@ tls_entropy(br_ssl_engine_context *eng)
 	return 0;
 }
 
+/* Writes the staged records. 0, or -1 (t->io_err set). */
+static int
+stage_flush(struct tls *t, int64_t deadline)
+{
+	size_t off = 0;
+	long r;
+
+	while (off < t->stage_len) {
+		r = io_fd_write(t->wfd, t->stage + off, t->stage_len - off,
+		    deadline);
+		if (r < 0) {
+			t->io_err = errno ? errno : EIO;
+			return -1;
+		}
+		off += (size_t)r;
+	}
+	t->stage_len = 0;
+	return 0;
+}
+
 int
 tls_run(struct tls *t, unsigned want, int64_t deadline)
 {
@@ -58,12 +78,23 @@ tls_run(struct tls *t, unsigned want, int64_t deadline)
 			return -1;
 		st = br_ssl_engine_current_state(eng);
 		if (st & BR_SSL_CLOSED) {
+			/* an alert or close_notify may be staged */
+			(void)stage_flush(t, deadline);
 			errno = br_ssl_engine_last_error(eng) ? EPROTO : 0;
 			return -1;
 		}
-		/* records to send always go first */
+		/* records to send always go first: small ones are staged
+		 * so that a flight of records leaves in one segment */
 		if (st & BR_SSL_SENDREC) {
 			buf = br_ssl_engine_sendrec_buf(eng, &len);
+			if (len <= sizeof t->stage - t->stage_len) {
+				memcpy(t->stage + t->stage_len, buf, len);
+				t->stage_len += len;
+				br_ssl_engine_sendrec_ack(eng, len);
+				continue;
+			}
+			if (stage_flush(t, deadline) < 0)
+				return -1;
 			r = io_fd_write(t->wfd, buf, len, deadline);
 			if (r < 0) {
 				t->io_err = errno ? errno : EIO;
@@ -75,6 +106,9 @@ tls_run(struct tls *t, unsigned want, int64_t deadline)
 		if (st & want)
 			return 0;
 		if (st & BR_SSL_RECVREC) {
+			/* the peer may be waiting for what is staged */
+			if (stage_flush(t, deadline) < 0)
+				return -1;
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
 			r = io_fd_read(t->rfd, buf, len, deadline);
 			if (r < 0) {
@@ -90,6 +124,7 @@ tls_run(struct tls *t, unsigned want, int64_t deadline)
 			continue;
 		}
 		/* nothing to do and not what was wanted: stuck */
+		(void)stage_flush(t, deadline);
 		t->io_err = EIO;
 		errno = EIO;
 		return -1;
@@ -150,8 +185,10 @@ tls_write(struct tls *t, const void *buf, size_t n, int64_t deadline)
 		n -= len;
 	}
 	br_ssl_engine_flush(t->eng, 0);
-	/* pushes the records out; SENDAPP comes back once they are sent */
-	if (tls_run(t, BR_SSL_SENDAPP, deadline) < 0) {
+	/* pushes the records out; SENDAPP comes back once they are sent
+	 * or staged, and the stage is written last */
+	if (tls_run(t, BR_SSL_SENDAPP, deadline) < 0 ||
+	    stage_flush(t, deadline) < 0) {
 		if (errno == 0)
 			errno = EPIPE;
 		return -1;
