@@ -86,6 +86,7 @@ struct tls_peer_cert {
  * eku_ok; email/cn are filled even for untrusted chains. */
 
 #define TLS_STAGE_SIZE 1024
+#define TLS_RBUF_SIZE 4096
 
 struct tls {
 	int rfd, wfd;
@@ -116,8 +117,13 @@ struct tls {
 	 * handshake's last flight with the first reply, a reply's
 	 * records; written before any read and at the end of tls_write */
 	size_t stage_len;
-	unsigned char stage[TLS_STAGE_SIZE];
+	/* bytes read ahead from rfd (BearSSL asks for a record's header,
+	 * then its body: one read serves a whole flight) */
+	size_t rbuf_off, rbuf_len;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
+	/* (the start functions clear everything above iobuf) */
+	unsigned char stage[TLS_STAGE_SIZE];
+	unsigned char rbuf[TLS_RBUF_SIZE];
 };
 
 /* Server handshake on (rfd, wfd): implicit TLS at byte 0, or right after

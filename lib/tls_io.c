@@ -64,6 +64,31 @@ stage_flush(struct tls *t, int64_t deadline)
 	return 0;
 }
 
+/* Reads record bytes for the engine through the read-ahead buffer:
+ * >0, 0 at EOF, -1 (errno). */
+static long
+rec_read(struct tls *t, unsigned char *dst, size_t len, int64_t deadline)
+{
+	size_t n;
+	long r;
+
+	if (t->rbuf_off == t->rbuf_len) {
+		if (len >= sizeof t->rbuf)
+			return io_fd_read(t->rfd, dst, len, deadline);
+		r = io_fd_read(t->rfd, t->rbuf, sizeof t->rbuf, deadline);
+		if (r <= 0)
+			return r;
+		t->rbuf_off = 0;
+		t->rbuf_len = (size_t)r;
+	}
+	n = t->rbuf_len - t->rbuf_off;
+	if (n > len)
+		n = len;
+	memcpy(dst, t->rbuf + t->rbuf_off, n);
+	t->rbuf_off += n;
+	return (long)n;
+}
+
 int
 tls_run(struct tls *t, unsigned want, int64_t deadline)
 {
@@ -110,7 +135,7 @@ tls_run(struct tls *t, unsigned want, int64_t deadline)
 			if (stage_flush(t, deadline) < 0)
 				return -1;
 			buf = br_ssl_engine_recvrec_buf(eng, &len);
-			r = io_fd_read(t->rfd, buf, len, deadline);
+			r = rec_read(t, buf, len, deadline);
 			if (r < 0) {
 				t->io_err = errno ? errno : EIO;
 				return -1;

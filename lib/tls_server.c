@@ -10,6 +10,12 @@
 
 #include "tls.h"
 
+#if defined(__x86_64__) && defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#include <sys/platform/x86.h>
+#endif
+#endif
+
 static struct tls *
 wrap_tls(const br_x509_class **ctx)
 {
@@ -257,6 +263,74 @@ fill_peer(struct tls *t)
 	parse_ee(t);
 }
 
+/* AES-CTR and GHASH, the fast implementations when the CPU has them:
+ * glibc's record of CPUID is read instead of BearSSL's own probes (a
+ * CPUID instruction traps to the hypervisor in a virtual machine,
+ * some microseconds each, on every connection). */
+static void
+set_gcm(br_ssl_engine_context *eng)
+{
+#if defined(__x86_64__) && defined(__has_include)
+#if __has_include(<sys/platform/x86.h>)
+#define TLS_HAVE_X86_FEATURES 1
+	br_ssl_engine_set_gcm(eng, &br_sslrec_in_gcm_vtable,
+	    &br_sslrec_out_gcm_vtable);
+	if (CPU_FEATURE_ACTIVE(AES) && CPU_FEATURE_ACTIVE(SSE4_1))
+		br_ssl_engine_set_aes_ctr(eng, &br_aes_x86ni_ctr_vtable);
+	else
+		br_ssl_engine_set_aes_ctr(eng, &br_aes_ct64_ctr_vtable);
+	br_ssl_engine_set_ghash(eng, CPU_FEATURE_ACTIVE(PCLMULQDQ) ?
+	    &br_ghash_pclmul : &br_ghash_ctmul64);
+#endif
+#endif
+#ifndef TLS_HAVE_X86_FEATURES
+	br_ssl_engine_set_default_aes_gcm(eng);
+#endif
+}
+
+/* The engine for postern's policy only: TLS 1.2, the ECDHE AEAD suites
+ * of tls_suites, the hashes TLS 1.2 signatures and PRFs use (no MD5),
+ * X25519/P-256/P-384/P-521 for ECDHE, and the key as a signing key.
+ * BearSSL's "full" profiles also set up CBC, CCM, 3DES, TLS 1.0 and
+ * static ECDH/RSA key exchange, which are never used here. */
+static void
+server_init(br_ssl_server_context *sc, const struct tls_cred *cred)
+{
+	static const br_hash_class *const hashes[] = {
+		&br_sha1_vtable, &br_sha224_vtable, &br_sha256_vtable,
+		&br_sha384_vtable, &br_sha512_vtable,
+	};
+	br_ssl_engine_context *eng = &sc->eng;
+	size_t i;
+
+	br_ssl_server_zero(sc);
+	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
+	br_ssl_engine_set_suites(eng, tls_suites, tls_suites_n);
+	for (i = 0; i < sizeof hashes / sizeof hashes[0]; i++)
+		br_ssl_engine_set_hash(eng, hashes[i]->desc >>
+		    BR_HASHDESC_ID_OFF & BR_HASHDESC_ID_MASK, hashes[i]);
+	br_ssl_engine_set_prf_sha256(eng, &br_tls12_sha256_prf);
+	br_ssl_engine_set_prf_sha384(eng, &br_tls12_sha384_prf);
+	set_gcm(eng);
+	br_ssl_engine_set_chapol(eng, &br_sslrec_in_chapol_vtable,
+	    &br_sslrec_out_chapol_vtable);
+	br_ssl_engine_set_chacha20(eng, br_chacha20_sse2_get() ?
+	    br_chacha20_sse2_get() : &br_chacha20_ct_run);
+	br_ssl_engine_set_poly1305(eng, br_poly1305_ctmulq_get() ?
+	    br_poly1305_ctmulq_get() : &br_poly1305_ctmul_run);
+	br_ssl_engine_set_ec(eng, &br_ec_all_m31);
+	if (cred->key_type == BR_KEYTYPE_RSA)
+		br_ssl_server_set_single_rsa(sc, cred->chain, cred->chain_len,
+		    br_skey_decoder_get_rsa(&cred->skey), BR_KEYTYPE_SIGN,
+		    br_rsa_private_get_default(),
+		    br_rsa_pkcs1_sign_get_default());
+	else
+		br_ssl_server_set_single_ec(sc, cred->chain, cred->chain_len,
+		    br_skey_decoder_get_ec(&cred->skey), BR_KEYTYPE_SIGN,
+		    (unsigned)cred->issuer_key_type, &br_ec_all_m31,
+		    &br_ecdsa_i31_sign_asn1);
+}
+
 int
 tls_server_start(struct tls *t, const struct tls_cred *cred,
     const struct tls_anchors *client_ca, int rfd, int wfd,
@@ -271,16 +345,8 @@ tls_server_start(struct tls *t, const struct tls_cred *cred,
 	t->rfd = rfd;
 	t->wfd = wfd;
 	t->is_server = 1;
-	if (cred->key_type == BR_KEYTYPE_RSA)
-		br_ssl_server_init_full_rsa(sc, cred->chain, cred->chain_len,
-		    br_skey_decoder_get_rsa(&cred->skey));
-	else
-		br_ssl_server_init_full_ec(sc, cred->chain, cred->chain_len,
-		    (unsigned)cred->issuer_key_type,
-		    br_skey_decoder_get_ec(&cred->skey));
+	server_init(sc, cred);
 	t->eng = eng;
-	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
-	br_ssl_engine_set_suites(eng, tls_suites, tls_suites_n);
 	br_ssl_engine_add_flags(eng, BR_OPT_ENFORCE_SERVER_PREFERENCES |
 	    BR_OPT_NO_RENEGOTIATION);
 	if (client_ca != NULL && client_ca->n > 0) {
@@ -308,6 +374,9 @@ tls_server_start(struct tls *t, const struct tls_cred *cred,
 		*error_r = "TLS: getrandom() failed";
 		return -1;
 	}
+	/* seeded from getrandom(): BearSSL need not probe and run RDRAND
+	 * too (see br_ssl_engine_init_rand) */
+	eng->rng_os_rand_done = 1;
 	if (!br_ssl_server_reset(sc)) {
 		*error_r = tls_handshake_error(t, "TLS set-up failed");
 		return -1;
