@@ -263,6 +263,45 @@ fill_peer(struct tls *t)
 	parse_ee(t);
 }
 
+/* The number of certificates to send: the whole chain, less a final
+ * self-issued one (a root: RFC 5246 7.4.2 lets it be omitted, since a
+ * client that trusts it has it already; sending it costs every
+ * handshake its bytes and the client its parsing). */
+static size_t
+chain_to_send(const br_x509_certificate *chain, size_t n)
+{
+	struct der d, cert, tbs, v, issuer, subject;
+	int tag;
+
+	if (n < 2)
+		return n;
+	d.p = chain[n - 1].data;
+	d.end = d.p + chain[n - 1].data_len;
+	if (der_next(&d, &tag, &cert) < 0 || tag != 0x30 ||
+	    der_next(&cert, &tag, &tbs) < 0 || tag != 0x30 ||
+	    der_next(&tbs, &tag, &v) < 0)
+		return n;
+	if (tag == 0xa0 && der_next(&tbs, &tag, &v) < 0)
+		return n;   /* skipped the version; v is the serial */
+	if (tag != 0x02 ||
+	    der_next(&tbs, &tag, &v) < 0 || tag != 0x30)   /* algorithm */
+		return n;
+	issuer.p = tbs.p;
+	if (der_next(&tbs, &tag, &v) < 0 || tag != 0x30)
+		return n;
+	issuer.end = tbs.p;
+	if (der_next(&tbs, &tag, &v) < 0 || tag != 0x30)   /* validity */
+		return n;
+	subject.p = tbs.p;
+	if (der_next(&tbs, &tag, &v) < 0 || tag != 0x30)
+		return n;
+	subject.end = tbs.p;
+	if (issuer.end - issuer.p == subject.end - subject.p &&
+	    memcmp(issuer.p, subject.p, (size_t)(issuer.end - issuer.p)) == 0)
+		return n - 1;
+	return n;
+}
+
 /* AES-CTR and GHASH, the fast implementations when the CPU has them:
  * glibc's record of CPUID is read instead of BearSSL's own probes (a
  * CPUID instruction traps to the hypervisor in a virtual machine,
@@ -301,7 +340,7 @@ server_init(br_ssl_server_context *sc, const struct tls_cred *cred)
 		&br_sha384_vtable, &br_sha512_vtable,
 	};
 	br_ssl_engine_context *eng = &sc->eng;
-	size_t i;
+	size_t i, n = chain_to_send(cred->chain, cred->chain_len);
 
 	br_ssl_server_zero(sc);
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
@@ -320,12 +359,12 @@ server_init(br_ssl_server_context *sc, const struct tls_cred *cred)
 	    br_poly1305_ctmulq_get() : &br_poly1305_ctmul_run);
 	br_ssl_engine_set_ec(eng, &br_ec_all_m31);
 	if (cred->key_type == BR_KEYTYPE_RSA)
-		br_ssl_server_set_single_rsa(sc, cred->chain, cred->chain_len,
+		br_ssl_server_set_single_rsa(sc, cred->chain, n,
 		    br_skey_decoder_get_rsa(&cred->skey), BR_KEYTYPE_SIGN,
 		    br_rsa_private_get_default(),
 		    br_rsa_pkcs1_sign_get_default());
 	else
-		br_ssl_server_set_single_ec(sc, cred->chain, cred->chain_len,
+		br_ssl_server_set_single_ec(sc, cred->chain, n,
 		    br_skey_decoder_get_ec(&cred->skey), BR_KEYTYPE_SIGN,
 		    (unsigned)cred->issuer_key_type, &br_ec_all_m31,
 		    &br_ecdsa_i31_sign_asn1);

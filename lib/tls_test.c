@@ -498,6 +498,28 @@ test_openssl(void)
 	CHECK(ok);
 	CHECK(strstr(out, "PONG ECDHE-ECDSA-AES128-GCM-SHA256") != NULL);
 	CHECK(strstr(out, "Protocol  : TLSv1.2") != NULL);
+	/* a chain ending in its root is sent without the root; one that
+	 * does not end in a self-issued certificate is sent whole */
+	{
+		struct tls_cred chain;
+
+		CHECK(load(&chain, PKI "/chain-ec.pem", PKI "/ec.key") == 0);
+		ok = with_openssl(&chain, NULL, "-showcerts -CAfile " PKI
+		    "/ca.pem", out, sizeof out);
+		CHECK(ok);
+		CHECK(strstr(out, " 0 s:") != NULL);
+		CHECK(strstr(out, " 1 s:") == NULL);
+		CHECK(strstr(out, "Verify return code: 0 (ok)") != NULL);
+		tls_cred_free(&chain);
+		CHECK(system("cat " PKI "/ec.crt " PKI "/client.crt > " XPKI
+		    "/odd-chain.pem") == 0);
+		CHECK(load(&chain, XPKI "/odd-chain.pem", PKI "/ec.key") == 0);
+		ok = with_openssl(&chain, NULL, "-showcerts", out,
+		    sizeof out);
+		CHECK(ok);
+		CHECK(strstr(out, " 1 s:") != NULL);
+		tls_cred_free(&chain);
+	}
 
 	ok = with_openssl(&rsa_cred, NULL, "-tls1_2", out, sizeof out);
 	CHECK(ok);
