@@ -17,12 +17,12 @@ static struct tls tls;
 static struct tls_cred cred;
 static struct tls_anchors client_ca;
 static int have_client_ca;
+static char cert[1024], key[1024];
 
 int
 tlsup_load(struct session *s)
 {
 	const struct smtp_config *c = s->cfg;
-	char cert[1024], key[1024];
 	const char *err = NULL, *warn = NULL;
 
 	if (c->tls_mode == TLSM_NONE)
@@ -32,7 +32,12 @@ tlsup_load(struct session *s)
 		    "--key, or tls.crt and tls.key in $CREDENTIALS_DIRECTORY)");
 		return -1;
 	}
-	if (tls_cred_load(&cred, cert, key, &err, &warn) < 0) {
+	/* implicit TLS loads for the one handshake that follows, which
+	 * proves an EC key matches: its check waits for a failure (with
+	 * STARTTLS it is done now, so that STARTTLS is never offered with
+	 * a key that cannot work) */
+	if (tls_cred_load_flags(&cred, cert, key, c->tls_mode == TLSM_IMPLICIT ?
+	    TLS_CRED_DEFER_CHECK : 0, &err, &warn) < 0) {
 		log_msg(LOG_ERR, "TLS: cannot load %s / %s: %s", cert, key,
 		    err ? err : "error");
 		return -1;
@@ -80,6 +85,9 @@ tlsup_start(struct session *s)
 	    s->io.rfd, s->io.wfd, io_deadline(&s->io), &err) < 0) {
 		log_msg(LOG_NOTICE, "TLS handshake with %s failed: %s",
 		    s->peer.addr, err ? err : "error");
+		if (tls_cred_check(&cred, cert, &err) < 0)
+			log_msg(LOG_ERR, "TLS: cannot use %s / %s: %s", cert,
+			    key, err);
 		return -1;
 	}
 	io_use_tls(&s->io, &tls);
