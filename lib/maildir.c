@@ -10,6 +10,7 @@
  * it deleted counts as deleted (maildir_msg_delete) or reports ENOENT
  * (maildir_msg_open, maildir_msg_to_cur). */
 #include "maildir.h"
+#include "dircache.h"
 #include "fsutil.h"
 
 #include <dirent.h>
@@ -25,6 +26,7 @@
 #include <unistd.h>
 
 _Static_assert(sizeof(struct maildir_msg) == 16, "maildir_msg stays compact");
+_Static_assert(256 * 1024 <= DIRCACHE_CHUNK_MAX, "a cached chunk fits");
 
 #define INFO_NEW     ":2,"          /* appended on the move to cur/ */
 #define INFO_NEW_LEN 3
@@ -479,7 +481,8 @@ static int arena_room(struct maildir_list *l, uint64_t hint)
 
 /* Takes the records of one getdents64 call at l->names + pos (len bytes)
  * and moves each accepted name down to the arena's end, parsed while it
- * is in the cache. 0 / -1. */
+ * is in the cache. Records read back from a dircache file are checked as
+ * the kernel's never need to be: a name with '/' is refused (EIO). 0 / -1. */
 static int take_dents(struct maildir_list *l, size_t pos, size_t len,
     int in_new)
 {
@@ -505,6 +508,10 @@ static int take_dents(struct maildir_list *l, size_t pos, size_t len,
 		nlen = strnlen(name, reclen - DENT_NAME);
 		if (nlen >= MAILDIR_NAME_MAX)
 			continue;
+		if (memchr(name, '/', nlen) != NULL) {
+			errno = EIO;
+			return -1;
+		}
 		colon = memchr(name, ':', nlen);
 		uidl = colon ? (size_t)(colon - name) : nlen;
 		key = name_key(name, nlen);
@@ -528,20 +535,71 @@ static int take_dents(struct maildir_list *l, size_t pos, size_t len,
 	return 0;
 }
 
-static int scan_dir(const char *maildir, const char *sub, int in_new,
-    struct maildir_list *l)
+/* The records of a directory from its dircache copy at cpath, taken as
+ * scan_dir would take them: 0, or -1 (no valid copy; l may hold part of
+ * it, which the caller drops). */
+static int from_cache(const char *cpath, const struct dircache_stamp *s,
+    uint64_t hint, int in_new, struct maildir_list *l)
 {
-	char path[MAILDIR_PATH_MAX];
+	uint64_t total, done = 0;
+	ssize_t r;
+	int cfd = dircache_open(cpath, s, &total);
+
+	if (cfd < 0)
+		return -1;
+	for (;;) {
+		if (arena_room(l, hint) < 0)
+			break;
+		r = dircache_next(cfd, l->names + l->names_len, DENTS_ROOM,
+		    total, &done);
+		if (r <= 0) {
+			close(cfd);
+			return r == 0 ? 0 : -1;
+		}
+		if (take_dents(l, l->names_len, (size_t)r, in_new) < 0)
+			break;
+	}
+	close(cfd);
+	return -1;
+}
+
+/* Lists maildir/sub into l. With cache: from the dircache copy
+ * maildir/.postern-SUB.cache when it is current, else by getdents64 while
+ * saving a new copy (when the directory has settled). */
+static int scan_dir(const char *maildir, const char *sub, int in_new,
+    struct maildir_list *l, int cache)
+{
+	char path[MAILDIR_PATH_MAX], cpath[DIRCACHE_PATH_MAX];
+	struct dircache_stamp stamp;
+	struct dircache_writer w;
+	struct timespec before;
 	struct stat st;
+	size_t n0 = l->n, len0 = l->names_len;
 	int fd, e;
 
+	w.fd = -1;
 	if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub) < 0)
 		return -1;
+	if (cache && (clock_gettime(CLOCK_REALTIME, &before) < 0 ||
+	    fsutil_path(cpath, sizeof(cpath), "%s/.postern-%s.cache", maildir,
+	    sub) < 0))
+		cache = 0;
 	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &st) < 0)
 		goto fail;
+	if (cache) {
+		dircache_stamp(&st, &stamp);
+		if (from_cache(cpath, &stamp, (uint64_t)st.st_size + DENTS_ROOM,
+		    in_new, l) == 0) {
+			close(fd);
+			return 0;
+		}
+		l->n = n0;
+		l->names_len = len0;
+		dircache_begin(&w, cpath, &stamp, &before);
+	}
 	for (;;) {
 		ssize_t r;
 		if (arena_room(l, (uint64_t)st.st_size + DENTS_ROOM) < 0)
@@ -554,25 +612,28 @@ static int scan_dir(const char *maildir, const char *sub, int in_new,
 		}
 		if (r == 0)
 			break;
+		dircache_chunk(&w, l->names + l->names_len, (size_t)r);
 		if (take_dents(l, l->names_len, (size_t)r, in_new) < 0)
 			goto fail;
 	}
 	close(fd);
+	dircache_commit(&w);
 	return 0;
 fail:
 	e = errno;
+	dircache_abort(&w);
 	close(fd);
 	errno = e;
 	return -1;
 }
 
-int maildir_scan(const char *maildir, struct maildir_list *l)
+static int scan(const char *maildir, struct maildir_list *l, int cache)
 {
 	size_t i;
 
 	memset(l, 0, sizeof(*l));
-	if (scan_dir(maildir, "new", 1, l) < 0 ||
-	    scan_dir(maildir, "cur", 0, l) < 0) {
+	if (scan_dir(maildir, "new", 1, l, cache) < 0 ||
+	    scan_dir(maildir, "cur", 0, l, cache) < 0) {
 		int e = errno;
 		maildir_list_free(l);
 		errno = e;
@@ -595,6 +656,16 @@ int maildir_scan(const char *maildir, struct maildir_list *l)
 		    name_size_w(l->names + m->name_off, m->uidl_len);
 	}
 	return 0;
+}
+
+int maildir_scan(const char *maildir, struct maildir_list *l)
+{
+	return scan(maildir, l, 0);
+}
+
+int maildir_scan_cached(const char *maildir, struct maildir_list *l)
+{
+	return scan(maildir, l, 1);
 }
 
 void maildir_list_free(struct maildir_list *l)

@@ -99,6 +99,14 @@ struct maildir_list {
 int maildir_scan(const char *maildir, struct maildir_list *l);
 void maildir_list_free(struct maildir_list *l);
 
+/* maildir_scan for the holder of maildir_lock(): each of new/ and cur/
+ * is read from its saved listing (lib/dircache.h: maildir/.postern-new.cache
+ * and .postern-cur.cache) while the directory's dev, inode, mtime and
+ * ctime are those saved with it, else listed and saved anew (only once
+ * it has been unchanged for DIRCACHE_SETTLE seconds). Same result as
+ * maildir_scan; a damaged copy only costs a listing. */
+int maildir_scan_cached(const char *maildir, struct maildir_list *l);
+
 /* The name of entry i (not NUL-terminated: use name_len) -> copies
  * "new/NAME" or "cur/NAME" into buf. 0 / -1 if it does not fit. */
 int maildir_msg_relpath(const struct maildir_list *l, size_t i, char *buf,

@@ -5,6 +5,7 @@
 #include "test.h"
 #include "testutil.h"
 #include "maildir.h"
+#include "dircache.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -21,6 +22,8 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
+
+#define DIRCACHE_SETTLE_TEST (DIRCACHE_SETTLE + 1)
 
 static int skipped;
 static char top[512];
@@ -655,6 +658,130 @@ static void test_big(void)
 	}
 }
 
+/* 1 when a and b list the same messages in the same order */
+static int lists_equal(const struct maildir_list *a,
+    const struct maildir_list *b)
+{
+	size_t i;
+
+	if (a->n != b->n)
+		return 0;
+	for (i = 0; i < a->n; i++) {
+		const struct maildir_msg *x = &a->msg[i], *y = &b->msg[i];
+		if (x->name_len != y->name_len || x->in_new != y->in_new ||
+		    x->uidl_len != y->uidl_len || x->size != y->size ||
+		    memcmp(a->names + x->name_off, b->names + y->name_off,
+		    x->name_len) != 0)
+			return 0;
+	}
+	return 1;
+}
+
+/* scan_cached == scan (live), both succeeding */
+static int cached_is_live(const char *md)
+{
+	struct maildir_list a, b;
+	int ok;
+
+	if (maildir_scan_cached(md, &a) < 0)
+		return 0;
+	if (maildir_scan(md, &b) < 0) {
+		maildir_list_free(&a);
+		return 0;
+	}
+	ok = lists_equal(&a, &b);
+	maildir_list_free(&a);
+	maildir_list_free(&b);
+	return ok;
+}
+
+/* Replaces the first occurrence of from by to (same length) in a file. */
+static int patch_file(const char *path, const char *from, const char *to)
+{
+	static char buf[1 << 20];
+	size_t n = read_file(path, buf, sizeof(buf)), k = strlen(from);
+	char *p;
+	FILE *f;
+
+	if (n == (size_t)-1 || (p = memmem(buf, n, from, k)) == NULL)
+		return -1;
+	memcpy(p, to, k);
+	if ((f = fopen(path, "wb")) == NULL)
+		return -1;
+	fwrite(buf, 1, n, f);
+	return fclose(f);
+}
+
+/* The saved listings (dircache): used only while new/ and cur/ are as
+ * they were; a change, a damaged or forged copy means a live listing. */
+static void test_cache(void)
+{
+	char md[700], p[900], q[900], c_new[900], c_cur[900], nm[300];
+	struct maildir_list l;
+	struct stat st;
+	int i, forged = 0;
+
+	snprintf(md, sizeof(md), "%s/cache", top);
+	CHECK(maildir_make(md) == 0);
+	for (i = 0; i < 300; i++) {
+		snprintf(p, sizeof(p), "%s/%s/17000%05d.M%06dP1Q1.test,S=10,W=%d%s",
+		    md, i % 3 ? "cur" : "new", i, i, 11 + i % 7, i % 3 ? ":2,S" : "");
+		CHECK(write_file(p, "0123456789", 10) == 0);
+	}
+	snprintf(c_new, sizeof(c_new), "%s/.postern-new.cache", md);
+	snprintf(c_cur, sizeof(c_cur), "%s/.postern-cur.cache", md);
+	/* just changed: listed, nothing saved */
+	CHECK(cached_is_live(md));
+	CHECK(stat(c_new, &st) < 0 && stat(c_cur, &st) < 0);
+	sleep(DIRCACHE_SETTLE_TEST);
+	CHECK(cached_is_live(md));          /* settled: saved */
+	CHECK(stat(c_new, &st) == 0 && stat(c_cur, &st) == 0);
+	CHECK(cached_is_live(md));          /* and read back */
+
+	/* the copy is what is read while the stamp holds (a forged name
+	 * shows through: proof it is used) ... */
+	CHECK(patch_file(c_cur, "1700000001.M000001", "1700000001.M000009") == 0);
+	CHECK(maildir_scan_cached(md, &l) == 0);
+	for (size_t k = 0; k < l.n; k++)
+		forged |= strncmp(entry_name(&l, k, nm), "1700000001.M000009", 18) == 0;
+	CHECK(forged);
+	maildir_list_free(&l);
+	/* ... but a name with '/' in it is refused: a live listing */
+	CHECK(patch_file(c_cur, "1700000002.M000002", "1700000002/../../x") == 0);
+	CHECK(cached_is_live(md));
+	/* a truncated copy: live */
+	CHECK(truncate(c_new, 200) == 0);
+	CHECK(cached_is_live(md));
+	/* a delivery into new/, a flag change and a delete in cur/ */
+	CHECK(deliver(md, "x\n", 2) == 0);
+	CHECK(cached_is_live(md));
+	snprintf(p, sizeof(p), "%s/cur/1700000004.M000004P1Q1.test,S=10,W=15:2,S", md);
+	snprintf(q, sizeof(q), "%s/cur/1700000004.M000004P1Q1.test,S=10,W=15:2,RS", md);
+	CHECK(rename(p, q) == 0);
+	CHECK(cached_is_live(md));
+	snprintf(p, sizeof(p), "%s/cur/1700000005.M000005P1Q1.test,S=10,W=16:2,S", md);
+	CHECK(unlink(p) == 0);
+	CHECK(cached_is_live(md));
+	/* a copy of another directory (cur/'s for new/): another inode */
+	sleep(DIRCACHE_SETTLE_TEST);
+	CHECK(cached_is_live(md));
+	CHECK(cached_is_live(md));
+	CHECK(rename(c_cur, c_new) == 0);
+	CHECK(cached_is_live(md));
+	/* a symlink in place of the copy is not followed */
+	{
+		char target[900], buf[64];
+		snprintf(target, sizeof(target), "%s/victim", top);
+		CHECK(write_file(target, "victim", 6) == 0);
+		CHECK(unlink(c_new) == 0 || errno == ENOENT);
+		CHECK(symlink(target, c_new) == 0);
+		CHECK(cached_is_live(md));
+		CHECK(cached_is_live(md));
+		CHECK(read_file(target, buf, sizeof(buf)) == 6 &&
+		    memcmp(buf, "victim", 6) == 0);
+	}
+}
+
 int main(void)
 {
 	char cwd[256];
@@ -680,6 +807,7 @@ int main(void)
 	test_enospc();
 	test_order();
 	test_big();
+	test_cache();
 	rm_rf(top);
 	if (skipped) {
 		printf("%d passed, %d failed, %d skipped\n", test_passed,

@@ -60,7 +60,7 @@ enum pop3_ev mbox_open(struct pop3 *s, const char *maildir)
 	}
 	/* Leftovers of deliveries killed long ago (36 h rule). */
 	maildir_clean_tmp(maildir, MAILDIR_TMP_MAX_AGE);
-	if (maildir_scan(maildir, l) < 0) {
+	if (maildir_scan_cached(maildir, l) < 0) {
 		log_msg(LOG_ERR, "cannot read maildir %s: %s", maildir,
 		    strerror(errno));
 		mb_close(mb);
