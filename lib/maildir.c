@@ -238,7 +238,8 @@ fail:
 
 /* Strict ",W=<digits>" in the base name name[0..len) (before any ':'):
  * the last ",W=" counts; its digits must end at ',' or the end. No W=,
- * or a malformed one, is unknown. */
+ * a malformed one, or one above MAILDIR_SIZE_W_MAX (no real message; a
+ * sum of such could wrap the STAT total) is unknown: measured instead. */
 static uint64_t name_size_w(const char *name, size_t len)
 {
 	size_t i, j;
@@ -257,7 +258,7 @@ static uint64_t name_size_w(const char *name, size_t len)
 			return MAILDIR_SIZE_UNKNOWN;
 		v = v * 10 + d;
 	}
-	if (j == i)
+	if (j == i || v > MAILDIR_SIZE_W_MAX)
 		return MAILDIR_SIZE_UNKNOWN;
 	return v;
 }

@@ -78,6 +78,7 @@ struct maildir_msg {
 	uint64_t size;         /* RFC 1939 octets (W); MAILDIR_SIZE_UNKNOWN */
 };
 #define MAILDIR_SIZE_UNKNOWN UINT64_MAX
+#define MAILDIR_SIZE_W_MAX   (UINT64_C(1) << 40)  /* a larger ,W= is not believed */
 
 struct maildir_list {
 	struct maildir_msg *msg;

@@ -714,6 +714,28 @@ static int patch_file(const char *path, const char *from, const char *to)
 
 /* The saved listings (dircache): used only while new/ and cur/ are as
  * they were; a change, a damaged or forged copy means a live listing. */
+/* a ,W= beyond MAILDIR_SIZE_W_MAX is not believed: the file is measured */
+static void test_huge_w(void)
+{
+	char md[700], p[900];
+	struct maildir_list l;
+	uint64_t w = 0;
+
+	snprintf(md, sizeof(md), "%s/hugew", top);
+	CHECK(maildir_make(md) == 0);
+	snprintf(p, sizeof(p), "%s/new/1700000000.M1P1Q1.t,S=4,W=1099511627777", md);
+	CHECK(write_file(p, "a\nb\n", 4) == 0);
+	snprintf(p, sizeof(p), "%s/new/1700000001.M1P1Q1.t,S=4,W=1099511627776", md);
+	CHECK(write_file(p, "a\nb\n", 4) == 0);
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 2);
+	if (l.n == 2) {
+		CHECK(l.msg[0].size == MAILDIR_SIZE_UNKNOWN);
+		CHECK(maildir_msg_size(md, &l, 0, &w) == 0 && w == 6);
+		CHECK(l.msg[1].size == MAILDIR_SIZE_W_MAX);
+	}
+	maildir_list_free(&l);
+}
+
 static void test_cache(void)
 {
 	char md[700], p[900], q[900], c_new[900], c_cur[900], nm[300];
@@ -807,6 +829,7 @@ int main(void)
 	test_enospc();
 	test_order();
 	test_big();
+	test_huge_w();
 	test_cache();
 	rm_rf(top);
 	if (skipped) {
