@@ -27,8 +27,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 }
 
 /* The W value the contract promises: the last ",W=" of the part before
- * ':', then digits up to ',' or the end, below UINT64_MAX. 0 when absent
- * or malformed (the size is then measured), else 1 and *w_r. */
+ * ':', then digits up to ',' or the end, at most MAILDIR_SIZE_W_MAX. 0
+ * when absent, malformed or larger (the size is then measured), else 1
+ * and *w_r. */
 static int expect_w(const char *name, size_t len, uint64_t *w_r)
 {
 	const char *colon = memchr(name, ':', len);
@@ -46,7 +47,7 @@ static int expect_w(const char *name, size_t len, uint64_t *w_r)
 			return 0;
 		v = v * 10 + d;
 	}
-	if (j == i)
+	if (j == i || v > MAILDIR_SIZE_W_MAX)   /* not believed: measured */
 		return 0;
 	*w_r = v;
 	return 1;
