@@ -507,7 +507,7 @@ static int take_dents(struct maildir_list *l, size_t pos, size_t len,
 		if (name[0] == '.' || (type != DT_REG && type != DT_UNKNOWN))
 			continue;
 		nlen = strnlen(name, reclen - DENT_NAME);
-		if (nlen >= MAILDIR_NAME_MAX)
+		if (nlen == 0 || nlen >= MAILDIR_NAME_MAX)
 			continue;
 		if (memchr(name, '/', nlen) != NULL) {
 			errno = EIO;
