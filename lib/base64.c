@@ -7,9 +7,8 @@
 static const char alphabet[] =
     "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-/* 0..63, or -1 for anything else (including '=') */
-static int
-value_of(unsigned char c)
+int
+base64_value(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
 		return c - 'A';
@@ -45,7 +44,7 @@ base64_decode(const char *in, size_t len, unsigned char *out, size_t size)
 		if (i + 4 == len)
 			n = 4 - (int)pad;
 		for (k = 0; k < 4; k++) {
-			v[k] = k < n ? value_of((unsigned char)in[i + k]) : 0;
+			v[k] = k < n ? base64_value((unsigned char)in[i + k]) : 0;
 			if (v[k] < 0)
 				return -1;
 		}

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "tls.h"
+#include "base64.h"
 #include "util.h"
 
 #define TLS_FILE_MAX (8u << 20)   /* no PEM file of ours is bigger */
@@ -133,23 +134,6 @@ read_all(const char *path, struct growbuf *b, mode_t *mode_r)
 typedef int (*pem_cb)(void *ctx, const char *name,
     const unsigned char *der, size_t len);
 
-/* The value of a base64 digit, or -1. */
-static int
-b64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == '/')
-		return 63;
-	return -1;
-}
-
 /* Base64 state of one PEM object, decoding in place. */
 struct b64 {
 	unsigned char *out;   /* next output byte (trails the input) */
@@ -177,7 +161,7 @@ b64_line(struct b64 *b, const unsigned char *p, size_t len)
 			b->pad++;
 			v = 0;
 		} else {
-			v = b64_value(p[i]);
+			v = base64_value(p[i]);
 			if (v < 0 || b->pad)
 				return -1;
 		}
