@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""t-etrn-mx.py - the hold-queue flush of a domain without host=, through
+DNS: MX records in preference order, the domain's own address when it has
+no MX, a null MX (RFC 7505) and a failing DNS server. The test re-runs
+itself inside a private network and mount namespace (unshare -n -m): its
+own loopback, its own /etc/resolv.conf naming a stub DNS server of its
+own on 127.0.0.1:53, and the recording sink on 127.0.0.1:25. Nothing
+reaches the system resolver or any outside address. It exercises the
+real (static) smtp-handler's res_query and getaddrinfo."""
+import os, shutil, socket, struct, subprocess, sys, threading, time
+sys.path.insert(0, os.path.dirname(__file__))
+
+INNER = "--in-namespace"
+
+if INNER not in sys.argv:
+    from harness import skip, summary
+    for tool in ("unshare", "ip", "mount", "cdb", "openssl"):
+        if not shutil.which(tool):
+            skip("etrn-mx", tool + " is not installed")
+            summary()
+    if os.geteuid() != 0:
+        skip("etrn-mx", "needs root for a network namespace (unshare -n -m)")
+        summary()
+    probe = subprocess.run(["unshare", "-n", "-m", "true"], capture_output=True)
+    if probe.returncode != 0:
+        skip("etrn-mx", "cannot create namespaces here: %s" % probe.stderr.decode().strip())
+        summary()
+    r = subprocess.run(["unshare", "-n", "-m", sys.executable, os.path.abspath(__file__), INNER],
+                       timeout=300)
+    sys.exit(r.returncode)
+
+# ---------------------------------------------------------------- inside
+from etrnlib import *
+
+subprocess.run(["ip", "link", "set", "lo", "up"], check=True)
+resolv = os.path.join(TMP, "resolv.conf")
+with open(resolv, "w") as f:
+    f.write("nameserver 127.0.0.1\noptions attempts:1 timeout:1\n")
+hosts = os.path.join(TMP, "hosts")
+with open(hosts, "w") as f:
+    f.write("127.0.0.1 localhost\n")
+subprocess.run(["mount", "--make-rprivate", "/"], check=True)
+subprocess.run(["mount", "--bind", resolv, "/etc/resolv.conf"], check=True)
+subprocess.run(["mount", "--bind", hosts, "/etc/hosts"], check=True)
+
+# --- the stub DNS server ------------------------------------------------------
+T_A, T_MX, T_AAAA = 1, 15, 28
+ZONE = {   # name -> {type: [rdata...]} or an rcode (2 SERVFAIL, 3 NXDOMAIN)
+    "dialup.example": {T_MX: [(10, "mx1.dialup.example")]},
+    "mx1.dialup.example": {T_A: ["127.0.0.1"]},
+    "two.example": {T_MX: [(20, "mx2.two.example"), (5, "dead.two.example")]},
+    "dead.two.example": {T_A: ["127.0.0.2"]},        # nothing listens there
+    "mx2.two.example": {T_A: ["127.0.0.1"]},
+    "nomx.example": {T_A: ["127.0.0.1"]},            # no MX: its own address
+    "null.example": {T_MX: [(0, "")]},               # RFC 7505 null MX
+    "fail.example": 2,
+}
+queries = []
+
+
+def encode_name(name):
+    out = b""
+    for label in filter(None, name.split(".")):
+        out += bytes([len(label)]) + label.encode()
+    return out + b"\0"
+
+
+def answer(query):
+    qid, flags = struct.unpack(">HH", query[:4])
+    p, labels = 12, []
+    while query[p]:
+        labels.append(query[p + 1:p + 1 + query[p]].decode().lower())
+        p += 1 + query[p]
+    qtype, = struct.unpack(">H", query[p + 1:p + 3])
+    question = query[12:p + 5]
+    name = ".".join(labels)
+    queries.append((name, qtype))
+    zone = ZONE.get(name)
+    rcode, rrs = 0, []
+    if zone is None:
+        rcode = 3
+    elif isinstance(zone, int):
+        rcode = zone
+    else:
+        for rd in zone.get(qtype, []):
+            if qtype == T_MX:
+                data = struct.pack(">H", rd[0]) + encode_name(rd[1])
+            elif qtype == T_A:
+                data = socket.inet_aton(rd)
+            else:
+                continue
+            rrs.append(b"\xc0\x0c" + struct.pack(">HHIH", qtype, 1, 60, len(data)) + data)
+    head = struct.pack(">HHHHHH", qid, 0x8180 | (flags & 0x0100) | rcode, 1, len(rrs), 0, 0)
+    return head + question + b"".join(rrs)
+
+
+def dns_server(sock):
+    while True:
+        try:
+            data, addr = sock.recvfrom(4096)
+            sock.sendto(answer(data), addr)
+        except OSError:
+            return
+        except Exception:
+            continue
+
+
+udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+udp.bind(("127.0.0.1", 53))
+threading.Thread(target=dns_server, args=(udp,), daemon=True).start()
+
+# --- the database, the sink on port 25 -----------------------------------------
+h = subprocess.run(["openssl", "passwd", "-6", "secret"], capture_output=True, text=True,
+                   check=True).stdout.strip()
+src = os.path.join(TMP, "users")
+with open(src, "w") as f:
+    f.write("example.jp domain\nalice@example.jp %s %s/mail/alice\n"
+            "postmaster@example.jp alias alice@example.jp\n" % (h, TMP))
+    for d in ("dialup.example", "two.example", "nomx.example", "null.example", "fail.example"):
+        f.write("%s hold etrn-from=192.0.2.0/24\n" % d)
+subprocess.run(["cdb", "-c", "-m", src + ".cdb", src], check=True)
+users = src + ".cdb"
+spool = os.path.join(TMP, "spool")
+sinkdir = os.path.join(TMP, "sink")
+start_sink(sinkdir, 25)
+log = os.path.join(TMP, "smtp.log")
+
+
+def hold_and_flush(domain, n=1):
+    rc = ["u%d@%s" % (i, domain) for i in range(n)]
+    r = smtp_session(users, spool, hold_session(rc, tag=domain), log=log)
+    held = len(queue_ids(spool, "hold/" + domain))
+    r2 = smtp_session(users, spool, ["EHLO c.test", "ETRN " + domain, "QUIT"], log=log)
+    return held, r2
+
+
+def delivered_for(domain):
+    return [m for m in sink_messages(sinkdir) if m["rcpt"] and m["rcpt"][0].endswith("@" + domain)]
+
+
+def log_has(text):
+    try:
+        return text in open(log, encoding="latin-1").read()
+    except OSError:
+        return False
+
+
+# 1. one MX: delivered to it, the queue empties
+held, r = hold_and_flush("dialup.example", 2)
+check("MX: 2 messages held for dialup.example", held == 2, held)
+check("MX: ETRN starts the flush (253)", any(l.startswith("253") for l in r), r)
+check("MX: both arrive at mx1.dialup.example (127.0.0.1:25)",
+      wait_for(lambda: len(delivered_for("dialup.example")) == 2), sink_messages(sinkdir))
+check("MX: the hold queue is empty",
+      wait_for(lambda: queue_ids(spool, "hold/dialup.example") == []),
+      queue_ids(spool, "hold/dialup.example"))
+check("MX: the MX was asked, then the exchanger's address",
+      ("dialup.example", T_MX) in queries and ("mx1.dialup.example", T_A) in queries, queries)
+
+# 2. two MX: the preferred one (5) refuses connections, the next (20) takes it
+held, r = hold_and_flush("two.example")
+check("two MX: delivered through the second exchanger",
+      wait_for(lambda: len(delivered_for("two.example")) == 1), sink_messages(sinkdir))
+check("two MX: the preferred exchanger was tried first",
+      ("dead.two.example", T_A) in queries and
+      queries.index(("dead.two.example", T_A)) < queries.index(("mx2.two.example", T_A))
+      if ("mx2.two.example", T_A) in queries else False, queries)
+check("two MX: the hold queue is empty",
+      wait_for(lambda: queue_ids(spool, "hold/two.example") == []))
+
+# 3. no MX record: the domain's own address
+held, r = hold_and_flush("nomx.example")
+check("no MX: delivered to the domain's own A record",
+      wait_for(lambda: len(delivered_for("nomx.example")) == 1), sink_messages(sinkdir))
+check("no MX: the hold queue is empty",
+      wait_for(lambda: queue_ids(spool, "hold/nomx.example") == []))
+
+# 4. null MX: no delivery attempt; the mail stays held, and it is logged
+held, r = hold_and_flush("null.example")
+check("null MX: ETRN accepted", any(l.startswith("253") for l in r), r)
+check("null MX: logged", wait_for(lambda: log_has("node null.example: MX lookup failed")),
+      open(log, encoding="latin-1").read()[-400:])
+check("null MX: nothing delivered, the message stays held",
+      delivered_for("null.example") == [] and
+      len(queue_ids(spool, "hold/null.example")) == 1)
+
+# 5. the DNS server fails: temporary, the mail stays, logged
+held, r = hold_and_flush("fail.example")
+check("SERVFAIL: logged", wait_for(lambda: log_has("node fail.example: MX lookup failed")))
+check("SERVFAIL: nothing delivered, the message stays held",
+      delivered_for("fail.example") == [] and
+      len(queue_ids(spool, "hold/fail.example")) == 1)
+
+udp.close()
+summary()
