@@ -192,12 +192,16 @@ pem_each(unsigned char *data, size_t len, pem_cb cb, void *ctx)
 {
 	static const char begin[] = "-----BEGIN ", endl[] = "-----END ",
 	    dashes[] = "-----";
-	unsigned char *p = data, *end = data + len, *line, *e, *obj = NULL;
+	unsigned char *p, *end, *line, *e, *obj = NULL;
 	struct b64 b;
 	char name[128];
 	size_t n;
 	int inobj = 0, rc;
 
+	if (data == NULL || len == 0)      /* an empty file: no object */
+		return 0;
+	p = data;
+	end = data + len;
 	memset(&b, 0, sizeof b);
 	while (p < end) {
 		line = p;
