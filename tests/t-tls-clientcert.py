@@ -17,14 +17,7 @@ import os, poplib, re, shutil, smtplib, ssl, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
-for prog in (POP3, SMTP, ADMIN):
-    if not os.access(prog, os.X_OK):
-        skip("tls-clientcert", prog + " is not built")
-        summary()
-for tool in ("openssl", "cdb", "systemd-socket-activate", "curl"):
-    if not shutil.which(tool):
-        skip("tls-clientcert", tool + " is not installed")
-        summary()
+require("tls-clientcert", (POP3, SMTP, ADMIN), ("openssl", "cdb", "systemd-socket-activate", "curl"))
 
 
 def run(argv, **kw):

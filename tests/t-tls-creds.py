@@ -18,14 +18,7 @@ import os, poplib, pwd, shutil, smtplib, ssl, subprocess, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
-for prog in (POP3, SMTP):
-    if not os.access(prog, os.X_OK):
-        skip("tls-creds", prog + " is not built")
-        summary()
-for tool in ("openssl", "cdb", "systemd-socket-activate"):
-    if not shutil.which(tool):
-        skip("tls-creds", tool + " is not installed")
-        summary()
+require("tls-creds", (POP3, SMTP), ("openssl", "cdb", "systemd-socket-activate"))
 
 os.chmod(TMP, 0o711)                  # an unprivileged user may pass through
 PKI = os.path.join(TMP, "pki")

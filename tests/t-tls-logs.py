@@ -15,14 +15,7 @@ import os, poplib, shutil, smtplib, socket, ssl, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
-for prog in (POP3, SMTP):
-    if not os.access(prog, os.X_OK):
-        skip("tls-logs", prog + " is not built")
-        summary()
-for tool in ("openssl", "cdb", "systemd-socket-activate"):
-    if not shutil.which(tool):
-        skip("tls-logs", tool + " is not installed")
-        summary()
+require("tls-logs", (POP3, SMTP), ("openssl", "cdb", "systemd-socket-activate"))
 
 PKI = os.path.join(TMP, "pki")
 subprocess.run([os.path.join(TOP, "tests", "mkcerts"), PKI], check=True, capture_output=True)
