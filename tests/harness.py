@@ -167,12 +167,12 @@ def require(group, programs=(), tools=()):
             summary()
 
 
-def example_users(mail, db=None):
+def example_users(mail, db=None, password="pw"):
     """users.cdb (default TMP/users.cdb) for example.org: alice and bob with
-    password "pw" (SHA256-crypt) and maildirs mail/alice, mail/bob, and
+    the password (SHA256-crypt) and maildirs mail/alice, mail/bob, and
     postmaster an alias of alice. Returns the database's path."""
     db = db or os.path.join(TMP, "users.cdb")
-    h = subprocess.run(["openssl", "passwd", "-5", "pw"], check=True,
+    h = subprocess.run(["openssl", "passwd", "-5", password], check=True,
                        capture_output=True, text=True).stdout.strip()
     with open(db + ".txt", "w") as f:
         f.write("example.org domain\npostmaster@example.org alias alice@example.org\n"

@@ -53,12 +53,7 @@ for sub in ("new", "cur", "tmp"):
 SPOOL = os.path.join(TMP, "spool")
 os.makedirs(SPOOL)
 PW = "secret"
-HASH = subprocess.run(["openssl", "passwd", "-6", PW], check=True, capture_output=True,
-                      text=True).stdout.strip()
-with open(os.path.join(TMP, "users"), "w") as f:
-    f.write("example.org domain\nalice@example.org %s %s/alice\n" % (HASH, MAIL))
-DB = os.path.join(TMP, "users.cdb")
-subprocess.run(["cdb", "-c", "-m", DB, os.path.join(TMP, "users")], check=True)
+DB = example_users(MAIL, password=PW)
 os.chmod(DB, 0o644)
 
 POP = [POP3, "--users", DB, "--throttle-file", os.path.join(TMP, "throttle"),

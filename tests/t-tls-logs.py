@@ -48,12 +48,7 @@ with open(os.path.join(MAIL, "alice", "new", "1.M1P1.test,S=20,W=21"), "w") as f
 SPOOL = os.path.join(TMP, "spool")
 os.makedirs(SPOOL)
 PW = "secret"
-HASH = subprocess.run(["openssl", "passwd", "-6", PW], check=True, capture_output=True,
-                      text=True).stdout.strip()
-with open(os.path.join(TMP, "users"), "w") as f:
-    f.write("example.org domain\nalice@example.org %s %s/alice\n" % (HASH, MAIL))
-DB = os.path.join(TMP, "users.cdb")
-subprocess.run(["cdb", "-c", "-m", DB, os.path.join(TMP, "users")], check=True)
+DB = example_users(MAIL, password=PW)
 
 # --- the journal listener -------------------------------------------------------
 JSOCK = os.path.join(TMP, "journal.sock")
