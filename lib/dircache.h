@@ -13,7 +13,9 @@
  * octets each after the magic, host order), then chunks {uint32 len,
  * len octets of records, 0 < len <= DIRCACHE_CHUNK_MAX}; total is the
  * sum of the lens. Written to PATH.tmp (O_NOFOLLOW, 0600) and renamed:
- * a reader sees a whole file or none. */
+ * a reader sees a whole file or none. One writer at a time (the fixed
+ * temporary name): maildir.c writes only for the holder of the maildir
+ * lock. */
 #ifndef POSTERN_DIRCACHE_H
 #define POSTERN_DIRCACHE_H
 
