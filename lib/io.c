@@ -308,6 +308,31 @@ io_read(struct io *io, void *buf, size_t n)
 	return (long)n;
 }
 
+long
+io_peek(struct io *io, const unsigned char **p_r)
+{
+	long r;
+
+	if (io->in_off == io->in_len) {
+		io->in_off = io->in_len = 0;
+		r = io_fill(io, io_deadline(io));
+		if (r <= 0)
+			return r;
+	}
+	*p_r = io->in + io->in_off;
+	return (long)(io->in_len - io->in_off);
+}
+
+void
+io_consume(struct io *io, size_t n)
+{
+	size_t have = io->in_len - io->in_off;
+
+	io->in_off += n < have ? n : have;
+	if (io->in_off == io->in_len)
+		io->in_off = io->in_len = 0;
+}
+
 size_t
 io_pending(const struct io *io)
 {

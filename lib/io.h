@@ -61,6 +61,16 @@ int io_getline(struct io *io, char *buf, size_t size, int *flags_r);
  * when it has to block. Returns >0, 0 at EOF, IO_TIMEOUT or IO_ERROR. */
 long io_read(struct io *io, void *buf, size_t n);
 
+/* Zero-copy reading, for bulk data (SMTP DATA/BDAT): io_peek() sets *p_r
+ * to the bytes already buffered, first waiting for input (flushing
+ * output first, as io_read) when none are. It returns how many (>0),
+ * 0 at EOF, IO_TIMEOUT or IO_ERROR, and consumes nothing: the caller
+ * then consumes n of them (n <= that count) with io_consume(), so that
+ * what follows the data (pipelined commands) stays buffered. *p_r stays
+ * valid until the next io_* call other than io_consume. */
+long io_peek(struct io *io, const unsigned char **p_r);
+void io_consume(struct io *io, size_t n);
+
 /* Bytes received but not yet consumed (for the STARTTLS rule); with
  * TLS on, decrypted bytes still in the engine count too. */
 size_t io_pending(const struct io *io);

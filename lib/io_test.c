@@ -206,6 +206,72 @@ test_flush_before_read(void)
 	close(sv[0]);
 }
 
+/* io_peek/io_consume: bytes are shown, not consumed; what is left
+ * after io_consume is still there for io_getline; the peek flushes
+ * replies before it waits; EOF and a timeout. */
+static void
+test_peek_consume(void)
+{
+	int sv[2], st;
+	const unsigned char *p = NULL;
+	char buf[64];
+	long n;
+	pid_t pid;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	pid = fork();
+	if (pid == 0) {
+		ssize_t r;
+		size_t got = 0;
+		close(sv[0]);
+		while (got < 5) {
+			r = read(sv[1], buf + got, sizeof buf - got);
+			if (r <= 0)
+				_exit(1);
+			got += (size_t)r;
+		}
+		if (memcmp(buf, "354\r\n", 5) != 0)
+			_exit(2);
+		puts_fd(sv[1], "body\r\n.\r\nQUIT\r\n");
+		_exit(0);
+	}
+	close(sv[1]);
+	io_init(&io, sv[0], sv[0]);
+	io_set_timeouts(&io, 5, 0);
+	io_puts(&io, "354\r\n");
+	n = io_peek(&io, &p);               /* flushes the 354, then waits */
+	CHECK(io.bytes_out == 5);
+	/* one small write on a unix socket arrives as one read */
+	CHECK(n == 15 && memcmp(p, "body\r\n.\r\nQUIT\r\n", 15) == 0);
+	CHECK(io_peek(&io, &p) == 15);     /* peeking again consumes nothing */
+	io_consume(&io, 9);                /* the data, up to the dot line */
+	CHECK(io_pending(&io) == 6);
+	CHECK(io_getline(&io, buf, sizeof buf, NULL) == 4);
+	CHECK_STR(buf, "QUIT");
+	waitpid(pid, &st, 0);
+	CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	CHECK(io_peek(&io, &p) == 0);       /* EOF: the child is gone */
+	close(sv[0]);
+
+	/* consume in pieces, peek again in between; over-consume is capped */
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	io_init(&io, sv[0], sv[0]);
+	io_set_timeouts(&io, 1, 0);
+	puts_fd(sv[1], "abcdef");
+	CHECK(io_peek(&io, &p) == 6);
+	CHECK(memcmp(p, "abcdef", 6) == 0);
+	CHECK(io_peek(&io, &p) == 6);
+	io_consume(&io, 2);
+	CHECK(io_peek(&io, &p) == 4);
+	CHECK(memcmp(p, "cdef", 4) == 0);
+	io_consume(&io, 100);
+	CHECK(io_pending(&io) == 0);
+	CHECK(io.in_off == 0 && io.in_len == 0);
+	CHECK(io_peek(&io, &p) == IO_TIMEOUT);   /* silent peer, 1 s */
+	close(sv[1]);
+	close(sv[0]);
+}
+
 /* Idle timeout with a silent peer, and a peer trickling bytes. */
 static void
 test_timeouts(void)
@@ -407,6 +473,7 @@ main(void)
 	test_lines();
 	test_long_lines_pipes();
 	test_flush_before_read();
+	test_peek_consume();
 	test_timeouts();
 	test_write_deadline();
 	test_big_write();
