@@ -1,14 +1,12 @@
 /* data.c - message data: DATA (dot-terminated) and BDAT (counted chunks,
- * RFC 3030), one byte-level pass, nothing held in memory, no line limit.
+ * RFC 3030), nothing held in memory, no line limit.
  *
- * DATA: only <CRLF>.<CRLF> ends it. A bare LF (LF without CR) or a bare
- * CR never ends anything and never starts a line; the message is read to
- * its real end and refused (554 5.6.0): see "Bare CR and LF" in
- * smtp-handler(8). Leading dots are unstuffed; lines are stored with LF.
- * The machine looks at the bytes already buffered in struct io (read
- * only) and consumes exactly up to the end of the data with io_read(),
- * so pipelined commands after the final dot stay in the buffer.
- * BDAT chunks are converted CRLF -> LF with the same bare CR/LF rule.
+ * The wire-to-stored conversion (end of data, dot-unstuffing, CRLF -> LF,
+ * the bare CR/LF rule: only <CRLF>.<CRLF> ends DATA; a bare CR or LF
+ * makes the message refused, 554 5.6.0, after its real end) is
+ * dataparse.c. Here: the input is looked at in place in struct io
+ * (io_peek) and exactly the data is consumed (io_consume), so pipelined
+ * commands after the final dot or after a BDAT chunk stay buffered.
  *
  * Every stored byte goes through body_emit(), which counts the size
  * (--max-size: beyond it nothing more is stored, the data is still read
@@ -18,14 +16,10 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dataparse.h"
 #include "log.h"
 #include "smtp.h"
 #include "util.h"
-
-#define BDAT_BUF      16384
-
-static unsigned char bdat_buf[BDAT_BUF];
-static unsigned char scratch[IO_INBUF];
 
 /* Header tracking for the hop count, on the stored (LF) stream. */
 struct hdr_scan {
@@ -35,14 +29,12 @@ struct hdr_scan {
 	char start[9];
 };
 
-/* DATA machine states */
-enum { D_LS, D_MID, D_CR, D_DOT, D_DOTCR };
-
 struct body_state {
 	struct smtp_body b;
 	struct hdr_scan h;
-	int dstate;               /* DATA: D_* */
-	int cr_pending;           /* BDAT: chunk ended in CR */
+	struct session *s;
+	struct dataparse dp;      /* 128 KiB: its pages are touched only
+	                             as far as a message fills them */
 };
 
 static struct body_state body;
@@ -71,20 +63,36 @@ hdr_feed(struct hdr_scan *h, struct smtp_body *b, const char *p, size_t n)
 	}
 }
 
+static void body_emit(void *ctx, const char *p, size_t n);
+
 static void
-body_start(void)
+body_start(struct session *s)
 {
-	memset(&body, 0, sizeof body);
+	memset(&body.b, 0, sizeof body.b);
+	memset(&body.h, 0, sizeof body.h);
 	body.h.in_headers = 1;
 	body.h.at_line_start = 1;
+	body.s = s;
+	dp_start(&body.dp, body_emit, &body);
+}
+
+/* Stores what dataparse gathered. */
+static void
+body_flush(void)
+{
+	dp_flush(&body.dp);
+	if (body.dp.bare_eol)
+		body.b.bare_eol = 1;
 }
 
 /* Stores n bytes (in stored form: LF line ends), counting the size as
  * on the wire (each LF was a CRLF) against --max-size. */
 static void
-body_emit(struct session *s, const char *p, size_t n)
+body_emit(void *ctx, const char *p, size_t n)
 {
-	struct smtp_body *b = &body.b;
+	struct body_state *bs = ctx;
+	struct session *s = bs->s;
+	struct smtp_body *b = &bs->b;
 	const char *q = p, *end = p + n;
 	uint64_t lf = 0;
 
@@ -93,7 +101,7 @@ body_emit(struct session *s, const char *p, size_t n)
 		q++;
 	}
 	b->size += n + lf;
-	hdr_feed(&body.h, b, p, n);
+	hdr_feed(&bs->h, b, p, n);
 	if (b->size > s->cfg->max_size && !b->too_big) {
 		b->too_big = 1;
 		log_msg(LOG_NOTICE, "message over %llu octets: refusing it",
@@ -121,76 +129,11 @@ finish(struct session *s)
 	return r;
 }
 
-/* Runs the DATA machine over p[0..n). Returns how many bytes belong to
- * the data; *end_r is set when they include the final <CRLF>.<CRLF>. */
-static size_t
-data_feed(struct session *s, const unsigned char *p, size_t n, int *end_r)
-{
-	size_t i = 0, j;
-
-	*end_r = 0;
-	while (i < n) {
-		switch (body.dstate) {
-		case D_LS:
-			if (p[i] == '.') {
-				body.dstate = D_DOT;
-				i++;
-				break;
-			}
-			body.dstate = D_MID;
-			break;
-		case D_MID:
-			for (j = i; j < n && p[j] != '\r' && p[j] != '\n'; j++)
-				;
-			if (j > i)
-				body_emit(s, (const char *)p + i, j - i);
-			i = j;
-			if (i == n)
-				break;
-			if (p[i] == '\r')
-				body.dstate = D_CR;
-			else {
-				body.b.bare_eol = 1;          /* LF without CR */
-				body_emit(s, "\n", 1);
-			}
-			i++;
-			break;
-		case D_CR:
-			if (p[i] == '\n') {
-				body_emit(s, "\n", 1);
-				body.dstate = D_LS;
-				i++;
-			} else {
-				body.b.bare_eol = 1;          /* CR without LF */
-				body_emit(s, "\r", 1);
-				body.dstate = D_MID;
-			}
-			break;
-		case D_DOT:                /* "." at a line start: unstuff */
-			if (p[i] == '\r') {
-				body.dstate = D_DOTCR;
-				i++;
-			} else
-				body.dstate = D_MID;
-			break;
-		case D_DOTCR:
-			if (p[i] == '\n') {
-				*end_r = 1;
-				return i + 1;
-			}
-			body.b.bare_eol = 1;
-			body_emit(s, "\r", 1);
-			body.dstate = D_MID;
-			break;
-		}
-	}
-	return n;
-}
-
 enum reply
 smtp_data(struct session *s, char *args)
 {
 	struct io *io = &s->io;
+	const unsigned char *p;
 	int end = 0;
 	long n = 0;
 
@@ -198,26 +141,13 @@ smtp_data(struct session *s, char *args)
 	maildir_unique(msg_id, sizeof msg_id);
 	if (deliver_open(s, msg_id) < 0)
 		return open_failed(s, errno);
-	body_start();
-	body.dstate = D_LS;
+	body_start(s);
 	reply(s, R_DATA_GO);
 	while (!end) {
-		size_t have = io->in_len - io->in_off, k;
-
-		if (have == 0) {
-			/* nothing buffered: one byte through io_read() waits
-			 * (flushing the 354) and buffers whatever came */
-			if ((n = io_read(io, scratch, 1)) <= 0)
-				break;
-			data_feed(s, scratch, 1, &end);
-			continue;
-		}
-		/* peek at the buffered bytes, consume only the data */
-		k = data_feed(s, io->in + io->in_off, have, &end);
-		if ((n = io_read(io, scratch, k)) != (long)k) {
-			n = IO_ERROR;
+		/* waits (flushing the 354) when nothing is buffered */
+		if ((n = io_peek(io, &p)) <= 0)
 			break;
-		}
+		io_consume(io, dp_data(&body.dp, p, (size_t)n, &end));
 	}
 	if (!end) {
 		deliver_abort(s);
@@ -229,38 +159,8 @@ smtp_data(struct session *s, char *args)
 		s->quit = 1;
 		return R_NONE;
 	}
+	body_flush();
 	return finish(s);
-}
-
-/* BDAT chunk bytes -> stored form (CRLF -> LF). */
-static void
-bdat_feed(struct session *s, const unsigned char *p, size_t n)
-{
-	size_t i, start = 0;
-
-	for (i = 0; i < n; i++) {
-		if (body.cr_pending) {
-			body.cr_pending = 0;
-			if (p[i] == '\n') {
-				body_emit(s, "\n", 1);
-				start = i + 1;
-				continue;
-			}
-			body.b.bare_eol = 1;
-			body_emit(s, "\r", 1);
-			start = i;
-		}
-		if (p[i] == '\r') {
-			if (i > start)
-				body_emit(s, (const char *)p + start, i - start);
-			body.cr_pending = 1;
-			start = i + 1;
-		} else if (p[i] == '\n') {
-			body.b.bare_eol = 1;              /* LF without CR */
-		}
-	}
-	if (!body.cr_pending && n > start)
-		body_emit(s, (const char *)p + start, n - start);
 }
 
 void
@@ -320,14 +220,15 @@ smtp_bdat(struct session *s, char *args)
 			s->bdat_failed = refuse;
 			enter_state(s, ST_BDAT);
 		} else {
-			body_start();
+			body_start(s);
 			enter_state(s, ST_BDAT);
 		}
 	}
 	for (left = size; left > 0;) {
-		size_t want = left < sizeof bdat_buf ? (size_t)left
-		    : sizeof bdat_buf;
-		long n = io_read(&s->io, bdat_buf, want);
+		const unsigned char *p;
+		long n = io_peek(&s->io, &p);
+		size_t k;
+
 		if (n <= 0) {
 			bdat_abort(s);
 			transaction_reset(s);
@@ -339,10 +240,14 @@ smtp_bdat(struct session *s, char *args)
 			s->quit = 1;
 			return R_NONE;
 		}
-		left -= (uint64_t)n;
+		k = (uint64_t)n < left ? (size_t)n : (size_t)left;
 		if (refuse == R_NONE && !s->bdat_failed)
-			bdat_feed(s, bdat_buf, (size_t)n);
+			dp_bdat(&body.dp, p, k);
+		io_consume(&s->io, k);
+		left -= k;
 	}
+	if (refuse == R_NONE && !s->bdat_failed)
+		body_flush();
 	if (refuse != R_NONE && s->state != ST_BDAT)
 		return refuse;
 	if (!s->bdat_failed && (s->bdat_failed = bdat_failure()) != R_NONE)
@@ -359,8 +264,8 @@ smtp_bdat(struct session *s, char *args)
 		transaction_reset(s);
 		return r;
 	}
-	if (body.cr_pending) {
-		body.cr_pending = 0;
+	dp_bdat_end(&body.dp);
+	if (body.dp.bare_eol) {
 		body.b.bare_eol = 1;
 		transaction_reset(s);
 		return R_BARE_EOL;
