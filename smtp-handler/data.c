@@ -63,7 +63,7 @@ hdr_feed(struct hdr_scan *h, struct smtp_body *b, const char *p, size_t n)
 	}
 }
 
-static void body_emit(void *ctx, const char *p, size_t n);
+static void body_emit(void *ctx, const char *p, size_t n, size_t lf);
 
 static void
 body_start(struct session *s)
@@ -85,21 +85,15 @@ body_flush(void)
 		body.b.bare_eol = 1;
 }
 
-/* Stores n bytes (in stored form: LF line ends), counting the size as
- * on the wire (each LF was a CRLF) against --max-size. */
+/* Stores n bytes (in stored form: LF line ends, lf of them), counting
+ * the size as on the wire (each LF was a CRLF) against --max-size. */
 static void
-body_emit(void *ctx, const char *p, size_t n)
+body_emit(void *ctx, const char *p, size_t n, size_t lf)
 {
 	struct body_state *bs = ctx;
 	struct session *s = bs->s;
 	struct smtp_body *b = &bs->b;
-	const char *q = p, *end = p + n;
-	uint64_t lf = 0;
 
-	while (q < end && (q = memchr(q, '\n', (size_t)(end - q))) != NULL) {
-		lf++;
-		q++;
-	}
 	b->size += n + lf;
 	hdr_feed(&bs->h, b, p, n);
 	if (b->size > s->cfg->max_size && !b->too_big) {

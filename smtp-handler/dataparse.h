@@ -20,14 +20,15 @@
  * straight to write(2). */
 #define DP_OUT 131072
 
-typedef void dp_emit_fn(void *ctx, const char *p, size_t n);
+/* Stores p[0..n), of which lf bytes are LF. */
+typedef void dp_emit_fn(void *ctx, const char *p, size_t n, size_t lf);
 
 struct dataparse {
 	int state;                /* internal */
 	int bare_eol;             /* a bare CR or LF was seen */
 	dp_emit_fn *emit;         /* linked, not copied */
 	void *ctx;
-	size_t out_len;
+	size_t out_len, out_lf;   /* bytes in out[], LFs among them */
 	char out[DP_OUT];
 };
 

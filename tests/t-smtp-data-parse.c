@@ -4,7 +4,9 @@
  * a byte-at-a-time reference that is the DATA/BDAT machine as it was
  * before the fast path. Same stored bytes, same bare CR/LF verdict, same
  * end of data (so the same bytes left for the next command), for every
- * split. Also: every span handed to emit() but the last is DP_OUT long.
+ * split. Also: every span handed to emit() but the last is DP_OUT long,
+ * and its LF count is right. Built with and without -DDP_PORTABLE (the
+ * SSE2 scan and the portable one).
  *
  * Usage: t-smtp-data-parse [ITERATIONS [SEED]] */
 #include <stdint.h>
@@ -170,10 +172,15 @@ static struct buf got;
 static size_t emits, short_emits;
 
 static void
-emit(void *ctx, const char *p, size_t n)
+emit(void *ctx, const char *p, size_t n, size_t lf)
 {
+	size_t i, nl = 0;
+
 	(void)ctx;
 	CHECK(n > 0, "empty span");
+	for (i = 0; i < n; i++)
+		nl += p[i] == '\n';
+	CHECK(lf == nl, "span of %zu bytes: %zu LF, told %zu", n, nl, lf);
 	if (n != DP_OUT)
 		short_emits++;
 	CHECK(short_emits <= 1 || n != DP_OUT,
