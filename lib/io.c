@@ -81,6 +81,8 @@ io_init(struct io *io, int rfd, int wfd)
 	io->rfd = rfd;
 	io->wfd = wfd;
 	io->tls = NULL;
+	io->inp = io->in;
+	io->in_cap = IO_INBUF;
 	/* fails harmlessly (ENOTSOCK, EOPNOTSUPP) unless wfd is TCP */
 	(void)setsockopt(wfd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
 }
@@ -197,12 +199,12 @@ io_printf(struct io *io, const char *fmt, ...)
 	return 0;
 }
 
-/* Reads more input into in[in_len..), flushing replies first when the
+/* Reads more input into inp[in_len..), flushing replies first when the
  * read has to wait. Returns >0, 0 at EOF, IO_TIMEOUT or IO_ERROR. */
 static long
 io_fill(struct io *io, int64_t deadline)
 {
-	size_t room = IO_INBUF - io->in_len;
+	size_t room = io->in_cap - io->in_len;
 	long r;
 
 	if (io->tls == NULL || tls_pending(io->tls) == 0) {
@@ -210,9 +212,9 @@ io_fill(struct io *io, int64_t deadline)
 			return errno == ETIMEDOUT ? IO_TIMEOUT : IO_ERROR;
 	}
 	if (io->tls != NULL)
-		r = tls_read(io->tls, io->in + io->in_len, room, deadline);
+		r = tls_read(io->tls, io->inp + io->in_len, room, deadline);
 	else
-		r = io_fd_read(io->rfd, io->in + io->in_len, room, deadline);
+		r = io_fd_read(io->rfd, io->inp + io->in_len, room, deadline);
 	if (r < 0)
 		return errno == ETIMEDOUT ? IO_TIMEOUT : IO_ERROR;
 	io->in_len += (size_t)r;
@@ -234,11 +236,11 @@ io_getline(struct io *io, char *buf, size_t size, int *flags_r)
 	if (size == 0)
 		return IO_TOOLONG;
 	for (;;) {
-		lf = memchr(io->in + scan, '\n', io->in_len - scan);
+		lf = memchr(io->inp + scan, '\n', io->in_len - scan);
 		if (lf != NULL) {
-			end = (size_t)(lf - io->in);
+			end = (size_t)(lf - io->inp);
 			len = end - io->in_off;
-			if (len > 0 && io->in[end - 1] == '\r')
+			if (len > 0 && io->inp[end - 1] == '\r')
 				len--;
 			else
 				flags |= IO_LINE_BARELF;
@@ -246,7 +248,7 @@ io_getline(struct io *io, char *buf, size_t size, int *flags_r)
 				io->in_off = end + 1;
 				return IO_TOOLONG;
 			}
-			memcpy(buf, io->in + io->in_off, len);
+			memcpy(buf, io->inp + io->in_off, len);
 			buf[len] = '\0';
 			io->in_off = end + 1;
 			if (io->in_off == io->in_len)
@@ -262,12 +264,12 @@ io_getline(struct io *io, char *buf, size_t size, int *flags_r)
 			toolong = 1;   /* more than size-1 bytes plus a CR */
 		if (toolong) {
 			io->in_off = io->in_len = 0;
-		} else if (io->in_len == IO_INBUF) {
+		} else if (io->in_len == io->in_cap) {
 			if (io->in_off == 0) {
 				toolong = 1;
 				io->in_len = 0;
 			} else {
-				memmove(io->in, io->in + io->in_off,
+				memmove(io->inp, io->inp + io->in_off,
 				    io->in_len - io->in_off);
 				io->in_len -= io->in_off;
 				io->in_off = 0;
@@ -301,7 +303,7 @@ io_read(struct io *io, void *buf, size_t n)
 	}
 	if (n > have)
 		n = have;
-	memcpy(buf, io->in + io->in_off, n);
+	memcpy(buf, io->inp + io->in_off, n);
 	io->in_off += n;
 	if (io->in_off == io->in_len)
 		io->in_off = io->in_len = 0;
@@ -319,7 +321,7 @@ io_peek(struct io *io, const unsigned char **p_r)
 		if (r <= 0)
 			return r;
 	}
-	*p_r = io->in + io->in_off;
+	*p_r = io->inp + io->in_off;
 	return (long)(io->in_len - io->in_off);
 }
 
@@ -331,6 +333,20 @@ io_consume(struct io *io, size_t n)
 	io->in_off += n < have ? n : have;
 	if (io->in_off == io->in_len)
 		io->in_off = io->in_len = 0;
+}
+
+void
+io_set_inbuf(struct io *io, unsigned char *buf, size_t size)
+{
+	size_t have = io->in_len - io->in_off;
+
+	if (buf == io->inp || size <= io->in_cap)
+		return;
+	memcpy(buf, io->inp + io->in_off, have);
+	io->in_off = 0;
+	io->in_len = have;
+	io->inp = buf;
+	io->in_cap = size;
 }
 
 size_t

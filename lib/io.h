@@ -36,6 +36,9 @@ struct io {
 	uint64_t bytes_in, bytes_out;
 	int failed;                 /* a write failed: further output dropped */
 	size_t in_off, in_len;
+	unsigned char *inp;         /* the input buffer: in[], or the one
+	                               given to io_set_inbuf() */
+	size_t in_cap;              /* its size */
 	size_t out_len;
 	unsigned char in[IO_INBUF];
 	unsigned char out[IO_OUTBUF];
@@ -70,6 +73,12 @@ long io_read(struct io *io, void *buf, size_t n);
  * valid until the next io_* call other than io_consume. */
 long io_peek(struct io *io, const unsigned char **p_r);
 void io_consume(struct io *io, size_t n);
+
+/* Bulk input: from now on input is read into buf[size] (linked, not
+ * copied; size > IO_INBUF, else nothing changes) instead of in[], so
+ * that bulk data comes in larger reads; the bytes already buffered move
+ * there. It stays so for the rest of the session (io_init undoes it). */
+void io_set_inbuf(struct io *io, unsigned char *buf, size_t size);
 
 /* Bytes received but not yet consumed (for the STARTTLS rule); with
  * TLS on, decrypted bytes still in the engine count too. */

@@ -272,6 +272,42 @@ test_peek_consume(void)
 	close(sv[0]);
 }
 
+/* io_set_inbuf: buffered bytes move to the larger buffer, reads then go
+ * there in one piece larger than IO_INBUF; a smaller buffer is ignored. */
+static void
+test_set_inbuf(void)
+{
+	static unsigned char big[4 * IO_INBUF];
+	static char data[3 * IO_INBUF];
+	unsigned char small[16];
+	const unsigned char *p = NULL;
+	char buf[64];
+	int sv[2];
+	long n;
+
+	CHECK(socketpair(AF_UNIX, SOCK_STREAM, 0, sv) == 0);
+	io_init(&io, sv[0], sv[0]);
+	io_set_timeouts(&io, 1, 0);
+	puts_fd(sv[1], "LINE\r\nrest");
+	CHECK(io_getline(&io, buf, sizeof buf, NULL) == 4);
+	io_set_inbuf(&io, small, sizeof small);     /* not larger: ignored */
+	CHECK(io.inp == io.in);
+	io_set_inbuf(&io, big, sizeof big);
+	CHECK(io.inp == big && io.in_cap == sizeof big);
+	CHECK(io_pending(&io) == 4);
+	CHECK(io_peek(&io, &p) == 4 && p == big && memcmp(p, "rest", 4) == 0);
+	io_consume(&io, 4);
+	memset(data, 'x', sizeof data);
+	put(sv[1], data, sizeof data);
+	n = io_peek(&io, &p);
+	/* one unix-socket read larger than the built-in buffer */
+	CHECK(n > (long)IO_INBUF && p == big);
+	io_init(&io, sv[0], sv[0]);                 /* undoes it */
+	CHECK(io.inp == io.in && io.in_cap == IO_INBUF);
+	close(sv[1]);
+	close(sv[0]);
+}
+
 /* Idle timeout with a silent peer, and a peer trickling bytes. */
 static void
 test_timeouts(void)
@@ -474,6 +510,7 @@ main(void)
 	test_long_lines_pipes();
 	test_flush_before_read();
 	test_peek_consume();
+	test_set_inbuf();
 	test_timeouts();
 	test_write_deadline();
 	test_big_write();
