@@ -1,6 +1,7 @@
-/* fsutil.c - file-system helpers shared by maildir.c and queue.c: bounded
- * paths, whole writes and reads, the write-behind buffer of deliveries and
- * queue files, directory fsync, mkdir -p, lock files and getdents64. */
+/* fsutil.c - file-system helpers shared by maildir.c, queue.c and
+ * mailbox-admin: bounded paths, whole writes and reads, the write-behind
+ * buffer of deliveries and queue files, directory fsync, mkdir -p, the
+ * walk that never follows a symbolic link, lock files and getdents64. */
 #include "fsutil.h"
 
 #include <dirent.h>
@@ -133,6 +134,98 @@ int fsutil_mkdir_p(const char *path)
 		buf[i] = i < len ? '/' : '\0';
 	}
 	return 0;
+}
+
+/* Opens (or with mk->mode creates and opens) the directory name in dfd
+ * without following a symbolic link; flags: O_PATH or O_RDONLY. */
+static int open_component(int dfd, const char *name, int flags,
+    struct fsutil_mkdirs *mk)
+{
+	struct stat st;
+	int fd, made = 0, e;
+
+	flags |= O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+	fd = openat(dfd, name, flags);
+	if (fd < 0 && errno == ENOENT && mk && mk->mode) {
+		if (mkdirat(dfd, name, mk->mode) == 0)
+			made = 1;
+		else if (errno != EEXIST)
+			return -1;
+		fd = openat(dfd, name, flags);
+	}
+	if (fd < 0) {
+		/* O_PATH reports a link as ENOTDIR: say what it is */
+		e = errno;
+		if ((e == ENOTDIR || e == ELOOP) &&
+		    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
+			e = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+		errno = e;
+		return -1;
+	}
+	if (!made)
+		return fd;
+	mk->created++;
+	if (!mk->chown)
+		return fd;
+	/* the directory opened must be the one just made: a directory
+	 * swapped in by its parent's owner is not ours to give away */
+	if (fstat(fd, &st) < 0)
+		e = errno;
+	else if (st.st_uid != geteuid())
+		e = EAGAIN;
+	else if (fchownat(fd, "", mk->uid, mk->gid, AT_EMPTY_PATH) < 0)
+		e = errno;
+	else
+		return fd;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+int fsutil_open_dir_nofollow(const char *path, size_t len,
+    struct fsutil_mkdirs *mk, size_t *fail_r)
+{
+	char name[256];
+	size_t i = 1, n;
+	int dfd, fd, e;
+
+	if (fail_r)
+		*fail_r = 0;
+	if (len == 0 || path[0] != '/') {
+		errno = EINVAL;
+		return -1;
+	}
+	dfd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return -1;
+	while (len > 1 && path[len - 1] == '/')
+		len--;
+	while (i < len) {
+		for (n = 0; i + n < len && path[i + n] != '/'; n++)
+			;
+		if (fail_r)
+			*fail_r = i + n;
+		if (n == 0 || n >= sizeof(name) || (path[i] == '.' &&
+		    (n == 1 || (n == 2 && path[i + 1] == '.')))) {
+			close(dfd);
+			errno = n >= sizeof(name) ? ENAMETOOLONG : EINVAL;
+			return -1;
+		}
+		memcpy(name, path + i, n);
+		name[n] = '\0';
+		i += n + 1;
+		fd = open_component(dfd, name, i >= len ? O_RDONLY : O_PATH, mk);
+		e = errno;
+		close(dfd);
+		if (fd < 0) {
+			errno = e;
+			return -1;
+		}
+		dfd = fd;
+	}
+	if (fail_r)
+		*fail_r = 0;
+	return dfd;
 }
 
 int fsutil_lock(const char *path, int block)

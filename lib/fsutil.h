@@ -1,7 +1,8 @@
 /* fsutil.h - small file-system helpers shared by the maildir and the
  * spool queues: bounded path formatting, whole writes and reads, a
- * write-behind buffer, directory fsync, mkdir -p, flock'ed lock files and
- * a directory reader on getdents64 with a caller-owned buffer. */
+ * write-behind buffer, directory fsync, mkdir -p, a path walk that never
+ * follows a symbolic link (for work done as root), flock'ed lock files
+ * and a directory reader on getdents64 with a caller-owned buffer. */
 #ifndef POSTERN_FSUTIL_H
 #define POSTERN_FSUTIL_H
 
@@ -34,6 +35,30 @@ int fsutil_fsync_dir(const char *path);
 /* mkdir -p: creates path and its missing parents with mode 0700;
  * existing directories are fine. 0 / -1. */
 int fsutil_mkdir_p(const char *path);
+
+/* How fsutil_open_dir_nofollow() treats missing components. */
+struct fsutil_mkdirs {
+	mode_t mode;        /* 0: do not create (ENOENT); else mkdirat mode */
+	int chown;          /* give each directory created to uid:gid */
+	uid_t uid;
+	gid_t gid;
+	unsigned created;   /* out: how many directories were created */
+};
+
+/* Opens the directory named by the first len octets of the absolute path,
+ * walking from "/" one component at a time with openat(O_NOFOLLOW |
+ * O_DIRECTORY): a symbolic link anywhere in the path is never followed
+ * (ELOOP), a component that is not a directory fails (ENOTDIR), and an
+ * empty, "." or ".." component is refused (EINVAL). With mk and
+ * mk->mode, missing components are created (mkdirat); with mk->chown,
+ * each one created is chowned through its descriptor, after checking
+ * that it is still the directory just made (owned by this process;
+ * otherwise EAGAIN). The final directory is opened O_RDONLY, the others
+ * O_PATH. Returns the fd, or -1 with errno and *fail_r (if not NULL) set
+ * to the length of the path prefix that ends with the failing component.
+ * No allocation. */
+int fsutil_open_dir_nofollow(const char *path, size_t len,
+    struct fsutil_mkdirs *mk, size_t *fail_r);
 
 /* Opens (creating, 0600, O_NOFOLLOW) the lock file path and takes an
  * exclusive flock on it, waiting when block, else failing with
