@@ -154,11 +154,13 @@ static int open_component(int dfd, const char *name, int flags,
 		fd = openat(dfd, name, flags);
 	}
 	if (fd < 0) {
-		/* O_PATH reports a link as ENOTDIR: say what it is */
+		/* O_PATH reports a link as ENOTDIR: say what it is (a
+		 * directory now: it was swapped meanwhile) */
 		e = errno;
 		if ((e == ENOTDIR || e == ELOOP) &&
 		    fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0)
-			e = S_ISLNK(st.st_mode) ? ELOOP : ENOTDIR;
+			e = S_ISLNK(st.st_mode) ? ELOOP :
+			    S_ISDIR(st.st_mode) ? EAGAIN : ENOTDIR;
 		errno = e;
 		return -1;
 	}
@@ -180,6 +182,11 @@ static int open_component(int dfd, const char *name, int flags,
 	close(fd);
 	errno = e;
 	return -1;
+}
+
+int fsutil_openat_dir(int dfd, const char *name, struct fsutil_mkdirs *mk)
+{
+	return open_component(dfd, name, O_RDONLY, mk);
 }
 
 int fsutil_open_dir_nofollow(const char *path, size_t len,

@@ -48,7 +48,8 @@ struct fsutil_mkdirs {
 /* Opens the directory named by the first len octets of the absolute path,
  * walking from "/" one component at a time with openat(O_NOFOLLOW |
  * O_DIRECTORY): a symbolic link anywhere in the path is never followed
- * (ELOOP), a component that is not a directory fails (ENOTDIR), and an
+ * (ELOOP), a component that is not a directory fails (ENOTDIR), one
+ * that changed between the open and the check fails with EAGAIN, and an
  * empty, "." or ".." component is refused (EINVAL). With mk and
  * mk->mode, missing components are created (mkdirat); with mk->chown,
  * each one created is chowned through its descriptor, after checking
@@ -59,6 +60,11 @@ struct fsutil_mkdirs {
  * No allocation. */
 int fsutil_open_dir_nofollow(const char *path, size_t len,
     struct fsutil_mkdirs *mk, size_t *fail_r);
+
+/* One step of that walk: opens (O_RDONLY) the directory name in dfd
+ * without following a link, creating it as mk says (mk may be NULL).
+ * fd / -1 (errno as above). */
+int fsutil_openat_dir(int dfd, const char *name, struct fsutil_mkdirs *mk);
 
 /* Opens (creating, 0600, O_NOFOLLOW) the lock file path and takes an
  * exclusive flock on it, waiting when block, else failing with

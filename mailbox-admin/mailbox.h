@@ -19,18 +19,23 @@ struct mailbox_owner {
 void mailbox_owner(const char *name, struct mailbox_owner *o);
 
 /* Creates the maildir path (0700, tmp/ new/ cur/) and missing parents
- * (0700); directories it creates get the owner. 0 / -1 (message
- * printed). An existing maildir is kept as it is. */
+ * (0700); directories it creates get the owner. The path is walked from
+ * / on descriptors and no symbolic link in it is ever followed: a link
+ * (or a directory swapped in while it is created) makes it fail.
+ * 0 / -1 (message printed). An existing maildir is kept as it is
+ * (missing tmp/ new/ cur/ are added). */
 int mailbox_create(const char *path, const struct mailbox_owner *o);
 
-/* 1 when path is a real directory (not a symlink) holding real tmp/,
- * new/ and cur/ directories, 0 when it does not exist, -1 when it is
- * something else (*why says what). */
+/* 1 when path is a real directory (no symbolic link in the whole path)
+ * holding real tmp/, new/ and cur/ directories, 0 when it does not
+ * exist, -1 when it is something else (*why says what). */
 int mailbox_is_maildir(const char *path, const char **why);
 
-/* Removes the maildir tree without following symbolic links (a link is
- * removed, never its target) and without leaving its file system.
- * 0 / -1 (message printed). */
+/* Walks the path again as mailbox_is_maildir() does, re-checks that it
+ * is a maildir, and removes the tree on descriptors without following
+ * symbolic links (a link is removed, never its target) and without
+ * leaving its file system. 0 (also when it is gone) / -1 (message
+ * printed). */
 int mailbox_remove(const char *path);
 
 /* Messages and bytes (POP3 octets, as quotas count them) in new/ and
