@@ -1,10 +1,12 @@
 /* cmd_queue.c - the queue commands: list the outbound and hold queues,
- * flush a hold node now (lib/holdflush), remove a message. */
+ * flush a hold node now (lib/holdflush), remove a message; started as
+ * root, each first becomes the spool's owner (spoolowner.h). */
 #include "admin.h"
 #include "addr.h"
 #include "holdflush.h"
 #include "log.h"
 #include "queue.h"
+#include "spoolowner.h"
 #include "userdb.h"
 #include "util.h"
 
@@ -17,6 +19,21 @@
 #define FLUSH_TIMEOUT 300
 
 static struct queue_env env;
+
+/* Becomes the spool's owner (when root) once the arguments are checked
+ * and before the spool or the network is touched; exits 77 when that is
+ * refused. 1 when the spool does not exist (nothing to act on), else 0. */
+static int
+as_spool_owner(const struct admin *a)
+{
+	const char *err = "";
+
+	if (spool_become_owner(a->spool, &err) == 0)
+		return 0;
+	if (errno == ENOENT)
+		return 1;
+	die(EX_NOPERM, "%s; nothing done", err);
+}
 
 struct list_state {
 	const char *spool;
@@ -104,8 +121,13 @@ queue_list(struct admin *a, const char *node)
 	memset(&s, 0, sizeof s);
 	s.spool = a->spool;
 	s.now = time(NULL);
-	if (node != NULL) {
+	if (node != NULL)
 		admin_domain(node, domain);
+	if (as_spool_owner(a)) {
+		printf("0 messages\n");
+		return 0;
+	}
+	if (node != NULL) {
 		queue_hold_name(domain, q, sizeof q);
 		list_queue(&s, q);
 	} else {
@@ -137,6 +159,10 @@ queue_flush(struct admin *a, const char *node)
 		die(EX_IOERR, "%s: cannot read the database", a->cdb);
 	if (r == 0 || e->kind != USERDB_HOLD)
 		die(EX_DATAERR, "%s is not a hold domain in %s", domain, a->cdb);
+	if (as_spool_owner(a)) {
+		printf("%s: hold queue empty (no spool %s)\n", domain, a->spool);
+		return 0;
+	}
 	if (gethostname(helo, sizeof helo - 1) < 0 || helo[0] == '\0')
 		copy_str(helo, sizeof helo, "localhost");
 	helo[sizeof helo - 1] = '\0';
@@ -212,6 +238,8 @@ queue_rm(struct admin *a, const char *id)
 
 	if (!queue_id_valid(id))
 		die(EX_DATAERR, "invalid queue id '%.80s'", id);
+	if (as_spool_owner(a))
+		die(EX_DATAERR, "no message %s: no spool %s", id, a->spool);
 	if (remove_in(a, QUEUE_OUTBOUND, id))
 		return 0;
 	memset(&f, 0, sizeof f);

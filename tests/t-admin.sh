@@ -450,6 +450,14 @@ port=$(free_port)
 A domain add flush.example --hold --host "127.0.0.1:$port" >/dev/null
 mkq hold/flush.example 1700000001.M1P1Q1.h sender@remote.example a@flush.example
 mkq hold/flush.example 1700000002.M1P1Q1.h sender@remote.example b@flush.example
+if [ "$(id -u)" = 0 ] && id nobody >/dev/null 2>&1; then
+	# as root the queue commands act as the spool's owner: never root
+	fails "queue list refuses a root-owned spool" 77 A queue list
+	grep -q 'owned by root' "$T/err"; check "the refusal says why" [ $? = 0 ]
+	chmod 711 "$T"
+	chown -R nobody:nogroup "$SPOOL"
+	chmod o+r "$CDB"
+fi
 out=$(A queue list)
 check "queue list shows outbound" grep -q '^outbound  1700000000.M1P1Q1.h  age 1h0[01]m  size [0-9]*  from <alice@example.jp>' <<<"$out"
 check "queue list shows recipients with state" grep -q '^    P someone@remote.example' <<<"$out"
