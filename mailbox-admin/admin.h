@@ -8,7 +8,7 @@
 #include <sysexits.h>
 
 #define ADMIN_DB_DEFAULT        "/etc/postern/users"
-#define ADMIN_MAIL_ROOT_DEFAULT "/var/mail"
+#define ADMIN_MAIL_ROOT_DEFAULT "/var/lib/postern/mail"
 #define ADMIN_OWNER_DEFAULT     "postern"
 #define ADMIN_REVOKED_DEFAULT   "/etc/postern/revoked"
 #define ADMIN_PATH_MAX          1024

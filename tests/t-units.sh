@@ -5,7 +5,9 @@
 #    exit is a failure; a program not built yet is a SKIP);
 #  - `systemd-analyze security --offline=true`: exposure printed per
 #    service and checked against a threshold;
-#  - sysusers.d and tmpfiles.d snippets applied to an empty root;
+#  - sysusers.d and tmpfiles.d snippets applied to an empty root (postern
+#    in no group mail, the mail root /var/lib/postern/mail 0700 postern);
+#  - no unit may write /var/mail, each one that touches mail the mail root;
 #  - `make install` substitutes @PREFIX@ everywhere;
 #  - each xinetd file, on a test copy (loopback, high port, enabled), is
 #    accepted by xinetd and serves a greeting.
@@ -107,18 +109,26 @@ if command -v systemd-sysusers >/dev/null && command -v systemd-tmpfiles >/dev/n
 	check "sysusers applies" [ $rc -eq 0 ]
 	check "sysusers: user postern, no login" \
 		grep -q '^postern:x:[0-9]*:[0-9]*:[^:]*:/var/lib/postern:/usr/sbin/nologin$' "$R/etc/passwd"
-	check "sysusers: postern in group mail" grep -Eq '^mail:x:[0-9]+:(.*,)?postern(,.*)?$' "$R/etc/group"
+	check "sysusers: postern in no group mail" bash -c "! grep -Eq '^mail:x:[0-9]+:(.*,)?postern(,.*)?\$' '$R/etc/group'"
 	out=$(systemd-tmpfiles --create --root="$R" 2>&1); rc=$?
 	check "tmpfiles applies" [ $rc -eq 0 -a -z "$out" ]
 	uid=$(awk -F: '$1=="postern"{print $3}' "$R/etc/passwd")
 	mode() { stat -c '%a %u' "$R$1" 2>/dev/null; }
 	check "tmpfiles: /etc/postern 750 root" [ "$(mode /etc/postern)" = "750 0" ]
-	check "tmpfiles: /var/mail 2775 root" [ "$(mode /var/mail)" = "2775 0" ]
+	check "tmpfiles: no /var/mail of ours" [ ! -e "$R/var/mail" ]
+	check "tmpfiles: mail root /var/lib/postern/mail 700 postern" [ "$(mode /var/lib/postern/mail)" = "700 $uid" ]
 	check "tmpfiles: /var/spool/postern 750 postern" [ "$(mode /var/spool/postern)" = "750 $uid" ]
 	check "tmpfiles: /var/lib/postern 750 postern" [ "$(mode /var/lib/postern)" = "750 $uid" ]
 else
 	skip "sysusers/tmpfiles" "systemd-sysusers or systemd-tmpfiles missing"
 fi
+
+# Least privilege for the mail root: no unit may write /var/mail, and
+# every unit that delivers or serves mail may write the mail root.
+check "no unit writes /var/mail" bash -c "! grep -n 'ReadWritePaths=.*/var/mail' '$top'/units/*.service"
+for f in "$top"/units/postern-{pop3,pop3s,smtp,submission,submissions}@.service "$top"/units/postern-etrn.service; do
+	check "${f##*/}: the mail root is writable" grep -q '^ReadWritePaths=-/var/lib/postern/mail' "$f"
+done
 
 # make install: @PREFIX@ substituted (programs are not rebuilt: -o all)
 I=$T/inst
