@@ -153,7 +153,8 @@ usage(FILE *f)
 	    "  --db PATH        text user database (default %s);\n"
 	    "                   the compiled database is PATH.cdb\n"
 	    "  --spool DIR      mail spool for the queue commands "
-	    "(default %s)\n"
+	    "(default %s);\n"
+	    "                   run as root, they act as the spool's owner\n"
 	    "  --mail-root DIR  default maildirs are DIR/DOMAIN/LOCAL "
 	    "(default %s)\n"
 	    "  --owner USER     owner of new maildirs when run as root "
@@ -184,7 +185,7 @@ usage(FILE *f)
 	    "exit status: 0 ok, 64 usage error, 65 bad data (nothing "
 	    "changed),\n"
 	    "66 no database, 73 cannot create, 74 I/O error, 75 try again "
-	    "later\n");
+	    "later,\n77 not permitted\n");
 }
 
 static int
