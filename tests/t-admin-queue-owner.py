@@ -26,7 +26,8 @@ os.chmod(TMP, 0o755)
 port = free_port()
 users = make_db(TMP, port)
 text = users[:-4]
-spool = os.path.join(TMP, "spool")
+# the spool's path may hold no symbolic link: the physical path of TMP
+spool = os.path.join(os.path.realpath(TMP), "spool")
 mail = os.path.join(TMP, "mail")
 for d in (spool, mail):
     os.mkdir(d, 0o700)
@@ -80,7 +81,7 @@ check("the handler's spool files are nobody's", foreign(spool) == [], foreign(sp
 
 # --- refusals: root-owned spool, an owner without a passwd entry ----------
 for owner, what in ((0, "owned by root"), (54321, "no passwd entry")):
-    sp = os.path.join(TMP, "spool-%d" % owner)
+    sp = os.path.join(os.path.realpath(TMP), "spool-%d" % owner)
     os.makedirs(os.path.join(sp, HOLD, "env"))
     for d, _, _ in os.walk(sp):
         os.chown(d, owner, owner)

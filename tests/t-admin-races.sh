@@ -17,6 +17,8 @@ if [ "$(id -u)" != 0 ] || ! id nobody >/dev/null 2>&1; then
 	summary; exit
 fi
 
+# maildir paths may hold no symbolic link: the physical path of $T
+T=$(cd "$T" && pwd -P)
 DB=$T/etc/users
 MAIL=$T/mail
 V=$T/victim

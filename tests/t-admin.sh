@@ -15,6 +15,8 @@ if ! command -v cdb >/dev/null; then
 	summary; exit
 fi
 
+# maildir paths may hold no symbolic link: the physical path of $T
+T=$(cd "$T" && pwd -P)
 DB=$T/etc/users
 CDB=$DB.cdb
 MAIL=$T/mail
