@@ -406,11 +406,15 @@ cmd_stat(struct admin *a, const struct admin_args *g)
 {
 	char key[ADDR_MAX + 1], local[ADDR_LOCAL_MAX + 1];
 	char domain[ADDR_DOMAIN_MAX + 1], q[32];
+	const char *why = NULL;
 	uint64_t nn, nb, cn, cb;
 
 	admin_address(g->pos[0], key, local, domain);
 	edit_open_ro(a, &db);
 	edit_user(&db, key, &ent);
+	/* read as root: not through a link the service user planted */
+	if (mailbox_is_maildir(ent.maildir, &why) < 0)
+		die(EX_DATAERR, "refusing to read %s: %s", ent.maildir, why);
 	if (mailbox_usage(ent.maildir, &nn, &nb, &cn, &cb) < 0)
 		die(EX_IOERR, "%s: %m", ent.maildir);
 	printf("address:  %s\n", key);

@@ -92,6 +92,7 @@ check "maildir subfolders owned by nobody" [ "$(stat -c %U "$MAIL/example.jp/car
 # --- del: the domain folder swapped for a link ------------------------------
 as_nobody mv "$MAIL/example.jp" "$MAIL/example.jp.real"
 as_nobody ln -s "$V" "$MAIL/example.jp"
+refused "stat through a linked domain folder is refused" 65 "symbolic link" A stat carol@example.jp
 refused "del through a linked domain folder is refused" 65 "symbolic link" A del carol@example.jp
 check "victim's carol still there" [ -f "$V/carol/cur/1.precious:2,S" ]
 rm "$MAIL/example.jp"
