@@ -29,6 +29,8 @@
 #define HOLDFLUSH_MX_MAX        8
 #define HOLDFLUSH_RETRY_WINDOW  1800    /* the detached flusher retries
                                            deferred mail this long */
+#define HOLDFLUSH_SESSION_MAX   1800    /* one SMTP session, connect to
+                                           QUIT (smtpc_set_session) */
 
 struct target {
 	char host[256];
@@ -171,6 +173,7 @@ open_session(struct pass *ps)
 
 	for (i = 0; i < ps->nt; i++) {
 		for (notls = 0; notls < 2; notls++) {
+			smtpc_set_session(&sc, HOLDFLUSH_SESSION_MAX);
 			if (smtpc_connect(&sc, ps->t[i].host, ps->t[i].port,
 			    ps->o->timeout, &err) < 0) {
 				tcopy(ps->conn_error, sizeof ps->conn_error, err);

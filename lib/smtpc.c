@@ -55,6 +55,21 @@ smtpc_attach(struct smtpc *c, int rfd, int wfd, unsigned timeout)
 	c->reply[0] = '\0';
 	io_init(&c->io, rfd, wfd);
 	io_set_timeouts(&c->io, timeout, 0);
+	c->io.session_deadline = c->session_deadline;
+}
+
+void
+smtpc_set_session(struct smtpc *c, unsigned seconds)
+{
+	c->session_deadline = deadline_in(seconds);
+	c->io.session_deadline = c->session_deadline;
+}
+
+/* The deadline of one wait of t seconds within the session. */
+static int64_t
+wait_deadline(const struct smtpc *c, unsigned t)
+{
+	return deadline_min(deadline_in(t), c->session_deadline);
 }
 
 /* Non-blocking connect bounded by deadline; the socket is left blocking. */
@@ -127,7 +142,7 @@ smtpc_connect(struct smtpc *c, const char *host, unsigned port,
 		    (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
 		if (!inet_ntop(ai->ai_family, a, addr, sizeof addr))
 			snprintf(addr, sizeof addr, "?");
-		fd = connect_one(ai, deadline_in(timeout));
+		fd = connect_one(ai, wait_deadline(c, timeout));
 		if (fd >= 0)
 			break;
 		snprintf(err, sizeof err, "connect to %s[%s]:%s: %s", host,
@@ -194,8 +209,25 @@ smtpc_parse_cap(const char *line, unsigned *caps, uint64_t *size_max)
 	}
 }
 
+static int read_lines(struct smtpc *c, int ehlo);
+
+/* One reply within c->timeout in total (not per line: a server that
+ * trickles continuation lines is cut off too) and the session deadline;
+ * io's session deadline is narrowed for the reply, then restored. */
 static int
 read_reply(struct smtpc *c, int ehlo)
+{
+	int64_t keep = c->io.session_deadline;
+	int code;
+
+	c->io.session_deadline = wait_deadline(c, c->timeout);
+	code = read_lines(c, ehlo);
+	c->io.session_deadline = keep;
+	return code;
+}
+
+static int
+read_lines(struct smtpc *c, int ehlo)
 {
 	char line[SMTPC_LINE_MAX];
 	int code = -1, n, lines = 0;
@@ -206,7 +238,10 @@ read_reply(struct smtpc *c, int ehlo)
 		n = io_getline(&c->io, line, sizeof line, NULL);
 		if (n < 0) {
 			set_reply(c, SMTPC_ERR, n == IO_EOF ? "connection closed" :
-			    n == IO_TIMEOUT ? "timed out waiting for a reply" :
+			    n == IO_TIMEOUT ? (c->session_deadline &&
+			    clock_ms() >= c->session_deadline ?
+			    "session time limit reached" :
+			    "timed out waiting for a reply") :
 			    n == IO_TOOLONG ? "reply line too long" :
 			    "read error");
 			return SMTPC_ERR;
@@ -502,7 +537,7 @@ int
 smtpc_tls_start(struct smtpc *c, const struct tls_anchors *anchors,
     const char *server_name, const char **error_r)
 {
-	int64_t deadline = deadline_in(c->timeout);
+	int64_t deadline = wait_deadline(c, c->timeout);
 	int r;
 
 	if (io_pending(&c->io)) {
@@ -773,6 +808,7 @@ smtpc_quit(struct smtpc *c)
 		return;
 	if (!c->io.failed && c->code != SMTPC_ERR) {
 		io_set_timeouts(&c->io, c->timeout < 10 ? c->timeout : 10, 0);
+		c->io.session_deadline = c->session_deadline;
 		(void)smtpc_cmd(c, "QUIT");
 	}
 	smtpc_close(c);

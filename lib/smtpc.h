@@ -40,13 +40,23 @@ struct smtpc {
 	int esmtp;                    /* last greeting exchange was EHLO */
 	unsigned caps;                /* SMTPC_CAP_* from the last EHLO */
 	uint64_t size_max;            /* SIZE n, 0 = none given */
-	unsigned timeout;             /* seconds per network wait */
+	unsigned timeout;             /* seconds per network wait, and
+	                                 for each whole reply */
+	int64_t session_deadline;     /* absolute clock_ms() bound of the
+	                                 whole session, 0 = none (kept by
+	                                 smtpc_connect/attach/close) */
 	int code;                     /* last reply code or SMTPC_ERR */
 	char reply[SMTPC_REPLY_MAX];  /* last reply, "250 2.0.0 text" */
 	char peer[300];               /* "host[addr]:port" for logs */
 	struct io io;
 	struct tls tls;
 };
+
+/* Bounds the whole session (connect, every reply, TLS, the message
+ * data, QUIT) to seconds from now (0 = no bound). Set it before
+ * smtpc_connect; it stays until changed. Each reply is bounded besides
+ * by c->timeout in total, however many continuation lines it has. */
+void smtpc_set_session(struct smtpc *c, unsigned seconds);
 
 /* Connects to host (a DNS name or an IP literal; names are resolved with
  * getaddrinfo, every address tried in turn) and port, each attempt bounded
