@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/nameser.h>
@@ -18,6 +19,7 @@
 #include <sys/wait.h>
 
 #include "addr.h"
+#include "dnsparse.h"
 #include "holdflush.h"
 #include "log.h"
 #include "queue.h"
@@ -35,6 +37,8 @@
 struct target {
 	char host[256];
 	unsigned port;
+	unsigned pref;             /* MX preference (0 for host=, no MX) */
+	int from_dns;              /* MX or the node's address: never us */
 };
 
 struct pass {
@@ -64,72 +68,60 @@ tcopy(char *dst, size_t size, const char *src)
 	dst[n] = '\0';
 }
 
-/* DNS MX for domain (RFC 5321 section 5.1), sorted by preference.
- * Returns the number of hosts, 0 when the domain has no MX (use its
- * address), -1 on a temporary DNS failure or a null MX. */
+/* DNS MX for domain (RFC 5321 section 5.1), sorted by preference; the
+ * answer is parsed by dns_mx_parse() within the bytes really received
+ * (res_query returns the full length of an answer larger than the
+ * buffer). Returns the number of hosts, 0 when the domain has no MX
+ * (use its address), -1 on a temporary DNS failure, a malformed answer,
+ * MX records none of which is usable (IP literals), or a null MX;
+ * *why_r says which. */
 static int
-mx_lookup(const char *domain, struct target *t, size_t max)
+mx_lookup(const char *domain, struct target *t, size_t max,
+    const char **why_r)
 {
-	unsigned char ans[4096];
-	unsigned pref[HOLDFLUSH_MX_MAX];
-	const unsigned char *p, *end;
-	int n, qd, an, i, l;
-	size_t nt = 0, a, b;
+	static unsigned char ans[65536];
+	static struct dns_mx mx[HOLDFLUSH_MX_MAX];
+	unsigned skipped;
+	size_t len, i;
+	int n;
 
+	*why_r = "temporary DNS failure";
 	n = res_query(domain, C_IN, T_MX, ans, sizeof ans);
 	if (n < 0)
 		return (h_errno == HOST_NOT_FOUND || h_errno == NO_DATA) ? 0 : -1;
-	if (n < 12)
+	len = (size_t)n > sizeof ans ? sizeof ans : (size_t)n;
+	n = dns_mx_parse(ans, len, mx, max < HOLDFLUSH_MX_MAX ? max :
+	    HOLDFLUSH_MX_MAX, &skipped);
+	if (n == DNS_MX_NULL) {
+		*why_r = "null MX: the domain accepts no mail (RFC 7505)";
 		return -1;
-	end = ans + n;
-	qd = ans[4] << 8 | ans[5];
-	an = ans[6] << 8 | ans[7];
-	p = ans + 12;
-	for (i = 0; i < qd; i++) {
-		if ((l = dn_skipname(p, end)) < 0 || p + l + 4 > end)
-			return -1;
-		p += l + 4;
 	}
-	for (i = 0; i < an && nt < max; i++) {
-		unsigned type, rdlen;
-		char name[256];
-		if ((l = dn_skipname(p, end)) < 0 || p + l + 10 > end)
-			return -1;
-		p += l;
-		type = (unsigned)(p[0] << 8 | p[1]);
-		rdlen = (unsigned)(p[8] << 8 | p[9]);
-		p += 10;
-		if (p + rdlen > end)
-			return -1;
-		if (type == T_MX && rdlen >= 3 && dn_expand(ans, end, p + 2,
-		    name, sizeof name) >= 0) {
-			if (name[0] == '\0' || strcmp(name, ".") == 0)
-				return -1;     /* null MX: accepts no mail */
-			if (addr_domain_valid(name, strlen(name))) {
-				pref[nt] = (unsigned)(p[0] << 8 | p[1]);
-				copy_str(t[nt].host, sizeof t[nt].host, name);
-				t[nt].port = 25;
-				nt++;
-			}
-		}
-		p += rdlen;
+	if (n < 0) {
+		*why_r = "malformed DNS answer";
+		return -1;
 	}
-	for (a = 1; a < nt; a++)         /* insertion sort by preference */
-		for (b = a; b > 0 && pref[b - 1] > pref[b]; b--) {
-			struct target tt = t[b];
-			unsigned pp = pref[b];
-			t[b] = t[b - 1];
-			pref[b] = pref[b - 1];
-			t[b - 1] = tt;
-			pref[b - 1] = pp;
-		}
-	return nt ? (int)nt : -1;
+	if (skipped)
+		log_msg(LOG_WARNING, "holdflush: node %s: %u MX record(s) "
+		    "skipped (an IP literal or not a host name)", domain,
+		    skipped);
+	if (n == 0 && skipped) {
+		*why_r = "no usable MX record (IP literal or invalid name)";
+		return -1;
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		copy_str(t[i].host, sizeof t[i].host, mx[i].host);
+		t[i].pref = mx[i].pref;
+		t[i].port = 25;
+	}
+	return n;
 }
 
 static int
 find_targets(struct pass *ps)
 {
 	static struct userdb_entry e;
+	const char *why;
+	size_t i;
 	int r = userdb_lookup(ps->o->users, ps->o->node, &e);
 
 	if (r <= 0 || e.kind != USERDB_HOLD) {
@@ -138,26 +130,50 @@ find_targets(struct pass *ps)
 		return -1;
 	}
 	if (e.host[0]) {
+		/* the administrator's choice, loopback included (tests) */
 		copy_str(ps->t[0].host, sizeof ps->t[0].host, e.host);
 		ps->t[0].port = e.port ? e.port : 25;
+		ps->t[0].from_dns = 0;
 		ps->nt = 1;
 		return 0;
 	}
-	r = mx_lookup(ps->o->node, ps->t, HOLDFLUSH_MX_MAX);
+	r = mx_lookup(ps->o->node, ps->t, HOLDFLUSH_MX_MAX, &why);
 	if (r < 0) {
-		log_msg(LOG_WARNING, "holdflush: node %s: MX lookup failed "
-		    "(temporary, or a null MX)", ps->o->node);
+		log_msg(LOG_WARNING, "holdflush: node %s: MX lookup failed: "
+		    "%s; the mail stays queued", ps->o->node, why);
 		snprintf(ps->conn_error, sizeof ps->conn_error,
-		    "MX lookup for %s failed", ps->o->node);
+		    "MX lookup for %s failed: %s", ps->o->node, why);
 		ps->nt = 0;
 		return 0;
 	}
 	if (r == 0) {
 		copy_str(ps->t[0].host, sizeof ps->t[0].host, ps->o->node);
 		ps->t[0].port = 25;
+		ps->t[0].pref = 0;
 		r = 1;
 	}
 	ps->nt = (size_t)r;
+	for (i = 0; i < ps->nt; i++)
+		ps->t[i].from_dns = 1;
+	/* RFC 5321 5.1: our own name among the MX hosts means we are that
+	 * good an exchanger ourselves: it and every host not preferred to
+	 * it go; none left = we are the best MX, a configuration error */
+	for (i = 0; i < ps->nt; i++)
+		if (strcasecmp(ps->t[i].host, ps->o->helo) == 0) {
+			unsigned self = ps->t[i].pref;
+			for (i = 0; i < ps->nt && ps->t[i].pref < self; i++)
+				;
+			ps->nt = i;
+			break;
+		}
+	if (ps->nt == 0) {
+		log_msg(LOG_ERR, "holdflush: node %s: we (%s) are its best MX: "
+		    "delivering would loop; set host= or fix the DNS; the mail "
+		    "stays queued", ps->o->node, ps->o->helo);
+		snprintf(ps->conn_error, sizeof ps->conn_error,
+		    "%.100s is the best MX for %.100s (mail loop)", ps->o->helo,
+		    ps->o->node);
+	}
 	return 0;
 }
 
@@ -174,8 +190,9 @@ open_session(struct pass *ps)
 	for (i = 0; i < ps->nt; i++) {
 		for (notls = 0; notls < 2; notls++) {
 			smtpc_set_session(&sc, HOLDFLUSH_SESSION_MAX);
-			if (smtpc_connect(&sc, ps->t[i].host, ps->t[i].port,
-			    ps->o->timeout, &err) < 0) {
+			if (smtpc_connect_flags(&sc, ps->t[i].host,
+			    ps->t[i].port, ps->o->timeout, ps->t[i].from_dns ?
+			    SMTPC_NOT_SELF : 0, &err) < 0) {
 				tcopy(ps->conn_error, sizeof ps->conn_error, err);
 				log_msg(LOG_WARNING, "holdflush: node %s: %s",
 				    ps->o->node, err);

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/random.h>
@@ -108,14 +109,84 @@ fail:
 	return -1;
 }
 
+/* The IPv4 address in a (AF_INET, or an IPv4-mapped AF_INET6), host
+ * order, into *v4; 1 when there is one. */
+static int
+ipv4_of(const struct sockaddr *a, uint32_t *v4)
+{
+	if (a->sa_family == AF_INET) {
+		*v4 = ntohl(((const struct sockaddr_in *)(const void *)a)->
+		    sin_addr.s_addr);
+		return 1;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct in6_addr *x =
+		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(x)) {
+			*v4 = (uint32_t)x->s6_addr[12] << 24 |
+			    (uint32_t)x->s6_addr[13] << 16 |
+			    (uint32_t)x->s6_addr[14] << 8 | x->s6_addr[15];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+same_addr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	uint32_t x, y;
+
+	if (ipv4_of(a, &x) && ipv4_of(b, &y))
+		return x == y;
+	if (a->sa_family == AF_INET6 && b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->
+		    sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)->
+		    sin6_addr, sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+int
+smtpc_addr_is_self(const struct sockaddr *a)
+{
+	struct ifaddrs *ifs, *i;
+	uint32_t v4;
+	int self = 0;
+
+	if (ipv4_of(a, &v4)) {
+		if ((v4 >> 24) == 127 || (v4 >> 24) == 0)
+			return 1;
+	} else if (a->sa_family == AF_INET6) {
+		const struct in6_addr *x =
+		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(x) || IN6_IS_ADDR_UNSPECIFIED(x))
+			return 1;
+	} else
+		return 0;
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !self; i = i->ifa_next)
+		if (i->ifa_addr && same_addr(a, i->ifa_addr))
+			self = 1;
+	freeifaddrs(ifs);
+	return self;
+}
+
 int
 smtpc_connect(struct smtpc *c, const char *host, unsigned port,
     unsigned timeout, const char **error_r)
 {
+	return smtpc_connect_flags(c, host, port, timeout, 0, error_r);
+}
+
+int
+smtpc_connect_flags(struct smtpc *c, const char *host, unsigned port,
+    unsigned timeout, unsigned flags, const char **error_r)
+{
 	struct addrinfo hints, *res = NULL, *ai;
 	char portbuf[16], addr[INET6_ADDRSTRLEN];
 	int fd = -1, rc;
-	static char err[160];
+	static char err[200];
 
 	c->fd = -1;
 	memset(&hints, 0, sizeof hints);
@@ -142,6 +213,12 @@ smtpc_connect(struct smtpc *c, const char *host, unsigned port,
 		    (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
 		if (!inet_ntop(ai->ai_family, a, addr, sizeof addr))
 			snprintf(addr, sizeof addr, "?");
+		if ((flags & SMTPC_NOT_SELF) && smtpc_addr_is_self(ai->ai_addr)) {
+			snprintf(err, sizeof err, "%s resolves to %s, loopback "
+			    "or an address of this host: refused (a mail loop; "
+			    "check the DNS or set host=)", host, addr);
+			continue;
+		}
 		fd = connect_one(ai, wait_deadline(c, timeout));
 		if (fd >= 0)
 			break;

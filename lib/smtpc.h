@@ -64,6 +64,20 @@ void smtpc_set_session(struct smtpc *c, unsigned seconds);
 int smtpc_connect(struct smtpc *c, const char *host, unsigned port,
     unsigned timeout, const char **error_r);
 
+/* smtpc_connect with flags: SMTPC_NOT_SELF skips every address of host
+ * that smtpc_addr_is_self() calls ours (for a next hop learnt from DNS:
+ * delivering to ourselves would loop); when none is left, -1 with an
+ * *error_r that says so. */
+#define SMTPC_NOT_SELF 0x1
+int smtpc_connect_flags(struct smtpc *c, const char *host, unsigned port,
+    unsigned timeout, unsigned flags, const char **error_r);
+
+/* 1 when a (AF_INET or AF_INET6) is a loopback or unspecified address
+ * (127/8, 0/8, ::1, ::, and their IPv4-mapped forms) or an address of
+ * one of this host's interfaces (getifaddrs); 0 otherwise. */
+struct sockaddr;
+int smtpc_addr_is_self(const struct sockaddr *a);
+
 /* Uses an already connected pair of fds instead (tests, fuzzing). */
 void smtpc_attach(struct smtpc *c, int rfd, int wfd, unsigned timeout);
 
