@@ -25,6 +25,7 @@
 #include "queue.h"
 #include "relay.h"
 #include "smtpc.h"
+#include "tls.h"
 #include "userdb.h"
 #include "util.h"
 
@@ -53,10 +54,22 @@ struct pass {
 	unsigned deferred;         /* messages kept for another attempt */
 	char tag[ADDR_DOMAIN_MAX + 32], kv[ADDR_DOMAIN_MAX + 32];
 	struct relay rl;           /* sent and bounced recipients */
+	enum userdb_tls tls;       /* the node's tls= policy */
+	char tls_ca[USERDB_PATH_MAX]; /* its tls-ca=, "" = system bundle */
 };
 
 static struct smtpc sc;
 static struct queue_env env;
+static struct tls_anchors anchors;     /* for tls=verify, loaded once */
+static char anchors_path[USERDB_PATH_MAX];
+static int anchors_loaded;
+
+static const char *
+tls_policy_name(enum userdb_tls p)
+{
+	return p == USERDB_TLS_VERIFY ? "verify" :
+	    p == USERDB_TLS_REQUIRE ? "require" : "may";
+}
 
 /* Copies what fits of src (always NUL-terminated). */
 static void
@@ -129,6 +142,8 @@ find_targets(struct pass *ps)
 		    r < 0 ? "user database unavailable" : "not a hold domain");
 		return -1;
 	}
+	ps->tls = e.tls;
+	copy_str(ps->tls_ca, sizeof ps->tls_ca, e.tls_ca);
 	if (e.host[0]) {
 		/* the administrator's choice, loopback included (tests) */
 		copy_str(ps->t[0].host, sizeof ps->t[0].host, e.host);
@@ -177,14 +192,96 @@ find_targets(struct pass *ps)
 	return 0;
 }
 
-/* Opens a session to the first target that answers; STARTTLS when
- * offered (opportunistic; on a failed handshake the same host is tried
- * again without TLS). 0 / -1 (conn_error set). */
+/* The CA file of tls=verify, loaded once per process (per path). */
+static int
+verify_anchors(struct pass *ps, const char **error_r)
+{
+	const char *path = ps->tls_ca[0] ? ps->tls_ca : TLS_SYSTEM_CA;
+
+	if (anchors_loaded && strcmp(anchors_path, path) == 0)
+		return 0;
+	if (anchors_loaded)
+		tls_anchors_free(&anchors);
+	anchors_loaded = 0;
+	if (tls_anchors_load(&anchors, path, error_r) < 0)
+		return -1;
+	if (anchors.n == 0) {
+		tls_anchors_free(&anchors);
+		*error_r = "no CA certificate in the tls-ca= file";
+		return -1;
+	}
+	copy_str(anchors_path, sizeof anchors_path, path);
+	anchors_loaded = 1;
+	return 0;
+}
+
+/* This host cannot be used under tls=require/verify: logged, kept as
+ * the reason the mail stays. Returns -1. */
+static int
+tls_refuse(struct pass *ps, const char *what, const char *detail)
+{
+	snprintf(ps->conn_error, sizeof ps->conn_error, "%.100s: %s%s%.80s "
+	    "(tls=%s: not sent without TLS)", sc.peer, what, detail ? ": " :
+	    "", detail ? detail : "", tls_policy_name(ps->tls));
+	log_msg(LOG_WARNING, "holdflush: node %s: %s", ps->o->node,
+	    ps->conn_error);
+	return -1;
+}
+
+/* TLS on the new session t, as the node's policy says (after EHLO).
+ * Returns 0 go on (TLS established and EHLO sent again, or plain text
+ * allowed by tls=may - every such fallback logged), 1 tls=may after a
+ * failed handshake: try this host again without TLS, -1 give this host
+ * up (conn_error set). */
+static int
+session_tls(struct pass *ps, const struct target *t, int *code_r)
+{
+	const char *err = NULL;
+	int r;
+
+	if (!(sc.caps & SMTPC_CAP_STARTTLS)) {
+		if (ps->tls != USERDB_TLS_MAY)
+			return tls_refuse(ps, "STARTTLS not offered", NULL);
+		log_msg(LOG_NOTICE, "holdflush: node %s: %s does not offer "
+		    "STARTTLS: sending without TLS (tls=may)", ps->o->node,
+		    sc.peer);
+		return 0;
+	}
+	if (ps->tls == USERDB_TLS_VERIFY) {
+		if (verify_anchors(ps, &err) < 0)
+			return tls_refuse(ps, "CA file unusable", err);
+		r = smtpc_starttls(&sc, &anchors, t->host, &err);
+	} else
+		r = smtpc_starttls(&sc, NULL, NULL, &err);
+	if (r == 0) {
+		*code_r = smtpc_ehlo(&sc, ps->o->helo);
+		return 0;
+	}
+	if (r == 1) {
+		if (ps->tls != USERDB_TLS_MAY)
+			return tls_refuse(ps, "STARTTLS refused", sc.reply);
+		log_msg(LOG_WARNING, "holdflush: node %s: %s refused STARTTLS "
+		    "(%s): sending without TLS (tls=may)", ps->o->node,
+		    sc.peer, sc.reply);
+		return 0;
+	}
+	if (err && strncmp(err, "TLS handshake failed: ", 22) == 0)
+		err += 22;
+	if (ps->tls != USERDB_TLS_MAY)
+		return tls_refuse(ps, "TLS handshake failed", err);
+	log_msg(LOG_WARNING, "holdflush: node %s: %s: TLS handshake failed "
+	    "(%s); falling back to plain text (tls=may)", ps->o->node,
+	    sc.peer, err);
+	return 1;
+}
+
+/* Opens a session to the first target that answers, with TLS as the
+ * node's tls= policy says. 0 / -1 (conn_error set). */
 static int
 open_session(struct pass *ps)
 {
 	size_t i;
-	int notls, code;
+	int notls, code, r;
 	const char *err = NULL;
 
 	for (i = 0; i < ps->nt; i++) {
@@ -201,19 +298,14 @@ open_session(struct pass *ps)
 			code = smtpc_reply(&sc);
 			if (code == 220)
 				code = smtpc_ehlo(&sc, ps->o->helo);
-			if (code >= 200 && code < 300 && !notls &&
-			    (sc.caps & SMTPC_CAP_STARTTLS)) {
-				int r = smtpc_starttls(&sc, NULL, NULL, &err);
-				if (r < 0) {
-					log_msg(LOG_WARNING, "holdflush: node %s: "
-					    "%s: STARTTLS failed (%s); retrying "
-					    "without TLS", ps->o->node, sc.peer,
-					    err);
+			if (code >= 200 && code < 300 && !notls) {
+				r = session_tls(ps, &ps->t[i], &code);
+				if (r != 0) {
 					smtpc_close(&sc);
-					continue;
+					if (r > 0)
+						continue;   /* tls=may: plain text */
+					break;              /* the next host */
 				}
-				if (r == 0)
-					code = smtpc_ehlo(&sc, ps->o->helo);
 			}
 			if (code < 200 || code >= 300) {
 				snprintf(ps->conn_error, sizeof ps->conn_error,
@@ -224,9 +316,12 @@ open_session(struct pass *ps)
 				break;
 			}
 			copy_str(ps->remote, sizeof ps->remote, ps->t[i].host);
-			log_msg(LOG_INFO, "holdflush: node %s: connected to %s%s",
-			    ps->o->node, sc.peer, sc.tls_on ?
-			    " with TLS (opportunistic, unverified)" : "");
+			log_msg(LOG_INFO, "holdflush: node %s: connected to %s%s "
+			    "(tls=%s)", ps->o->node, sc.peer, !sc.tls_on ?
+			    " without TLS" : ps->tls == USERDB_TLS_VERIFY ?
+			    " with TLS, certificate verified" :
+			    " with TLS, certificate not checked",
+			    tls_policy_name(ps->tls));
 			ps->connected = 1;
 			return 0;
 		}

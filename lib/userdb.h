@@ -31,7 +31,6 @@ enum userdb_tls {
 	USERDB_TLS_VERIFY    /* TLS with a chain verified against tls_ca
 	                        for the host name connected to */
 };
-#define USERDB_TLS_CA_DEFAULT "/etc/ssl/certs/ca-certificates.crt"
 
 /* user flags */
 #define USERDB_LOCKED    0x01   /* admin lock: no POP3 login */
@@ -56,7 +55,7 @@ struct userdb_entry {
 	char etrn_from[1024];        /* comma-separated CIDRs, "" = auth only */
 	enum userdb_tls tls;         /* tls=: the flusher's TLS policy */
 	char tls_ca[USERDB_PATH_MAX]; /* tls-ca=: CA file for tls=verify,
-	                                "" = USERDB_TLS_CA_DEFAULT */
+	                                "" = the system bundle */
 };
 
 /* Parses one record: key (as stored) and value (rest of the line, leading
