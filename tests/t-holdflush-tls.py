@@ -119,4 +119,17 @@ check("may + no STARTTLS: delivered in plain text",
 check("may + no STARTTLS: logged", "does not offer STARTTLS: sending without TLS" in text,
       text)
 
+# mailbox-admin shows the policy and refuses a bad one
+out = subprocess.run([ADMIN, "--db", src, "domain", "list"], capture_output=True,
+                     text=True).stdout
+line = [l for l in out.splitlines() if l.startswith("vergood.example ")]
+check("domain list shows tls=verify", line and line[0].endswith("tls=verify"), out)
+line = [l for l in out.splitlines() if l.startswith("may.example ")]
+check("domain list shows the default tls=may", line and line[0].endswith("tls=may"), out)
+with open(src, "a") as f:
+    f.write("bad.example hold tls=maybe\n")
+p = subprocess.run([ADMIN, "--db", src, "check"], capture_output=True, text=True)
+check("mailbox-admin check refuses tls=maybe (65)", p.returncode == 65 and
+      "tls= must be may, require or verify" in p.stdout + p.stderr, (p.returncode, p.stderr))
+
 summary()
