@@ -138,8 +138,9 @@ log = os.path.join(TMP, "smtp.log")
 
 # the sink's network namespace, held by a process of ours, joined by veth
 holder = Server(["unshare", "-n", "sleep", "600"])
-time.sleep(0.3)
 ns = str(holder.proc.pid)
+own_ns = os.readlink("/proc/self/ns/net")
+wait_for(lambda: os.readlink("/proc/%s/ns/net" % ns) != own_ns, 5)
 subprocess.run(["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=True)
 subprocess.run(["ip", "link", "set", "v1", "netns", ns], check=True)
 subprocess.run(["ip", "addr", "add", "192.0.2.1/24", "dev", "v0"], check=True)
