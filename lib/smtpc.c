@@ -297,6 +297,11 @@ read_reply(struct smtpc *c, int ehlo)
 	int64_t keep = c->io.session_deadline;
 	int code;
 
+	if (c->session_deadline && clock_ms() >= c->session_deadline) {
+		/* over even when the reply is already there */
+		set_reply(c, SMTPC_ERR, "session time limit reached");
+		return SMTPC_ERR;
+	}
 	c->io.session_deadline = wait_deadline(c, c->timeout);
 	code = read_lines(c, ehlo);
 	c->io.session_deadline = keep;
