@@ -71,16 +71,6 @@ tls_policy_name(enum userdb_tls p)
 	    p == USERDB_TLS_REQUIRE ? "require" : "may";
 }
 
-/* Copies what fits of src (always NUL-terminated). */
-static void
-tcopy(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 /* DNS MX for domain (RFC 5321 section 5.1), sorted by preference; the
  * answer is parsed by dns_mx_parse() within the bytes really received
  * (res_query returns the full length of an answer larger than the
@@ -290,7 +280,8 @@ open_session(struct pass *ps)
 			if (smtpc_connect_flags(&sc, ps->t[i].host,
 			    ps->t[i].port, ps->o->timeout, ps->t[i].from_dns ?
 			    SMTPC_NOT_SELF : 0, &err) < 0) {
-				tcopy(ps->conn_error, sizeof ps->conn_error, err);
+				copy_str_trunc(ps->conn_error,
+				    sizeof ps->conn_error, err);
 				log_msg(LOG_WARNING, "holdflush: node %s: %s",
 				    ps->o->node, err);
 				break;
@@ -352,7 +343,7 @@ deliver_one(struct pass *ps, const char *id, int all)
 		ps->conn_failed = 1;
 	if (ps->conn_failed) {
 		for (i = 0; i < (size_t)n; i++)
-			tcopy(env.rcpt[idx[i]].last_reply,
+			copy_str_trunc(env.rcpt[idx[i]].last_reply,
 			    sizeof env.rcpt[idx[i]].last_reply, ps->conn_error);
 		pending = (size_t)n;
 	} else {

@@ -24,23 +24,11 @@
 #include "smtpc.h"
 #include "util.h"
 
-/* Copies as much of src as fits, always NUL-terminated; returns the
- * length copied. */
-static size_t
-trunc_copy(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return n;
-}
-
 static void
 set_reply(struct smtpc *c, int code, const char *text)
 {
 	c->code = code;
-	trunc_copy(c->reply, sizeof c->reply, text);
+	copy_str_trunc(c->reply, sizeof c->reply, text);
 }
 
 void
@@ -344,13 +332,13 @@ read_lines(struct smtpc *c, int ehlo)
 			return SMTPC_ERR;
 		}
 		if (lines == 0) {
-			off = trunc_copy(c->reply, sizeof c->reply, line);
+			off = copy_str_trunc(c->reply, sizeof c->reply, line);
 		} else {
 			if (ehlo && n > 4)
 				smtpc_parse_cap(line + 4, &c->caps, &c->size_max);
 			if (!ehlo && n > 4 && off < sizeof c->reply - 2) {
 				c->reply[off++] = ' ';
-				off += trunc_copy(c->reply + off,
+				off += copy_str_trunc(c->reply + off,
 				    sizeof c->reply - off, line + 4);
 			}
 		}
@@ -758,7 +746,8 @@ record(const struct smtpc_txn *t, size_t i, int code, const char *reply)
 {
 	t->rcpt_code[i] = code;
 	if (t->rcpt_reply)
-		trunc_copy(t->rcpt_reply[i], sizeof t->rcpt_reply[i], reply);
+		copy_str_trunc(t->rcpt_reply[i], sizeof t->rcpt_reply[i],
+		    reply);
 }
 
 static int
