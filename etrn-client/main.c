@@ -320,11 +320,13 @@ print_safe(FILE *f, const char *prefix, const char *text)
 static int
 fail(int ex, const char *what, const char *detail)
 {
-	char text[SMTPC_REPLY_MAX + 200];
+	char text[SMTPC_REPLY_MAX + 200], prefix[sizeof sc.peer + 16];
 
+	snprintf(prefix, sizeof prefix, "etrn-client: %s", sc.peer[0] ?
+	    sc.peer : "?");
 	snprintf(text, sizeof text, "%s%s%s", what, detail ? ": " : "",
 	    detail ? detail : "");
-	print_safe(stderr, sc.peer[0] ? sc.peer : "?", text);
+	print_safe(stderr, prefix, text);
 	log_msg(LOG_ERR, "%s: %s%s%s", sc.peer[0] ? sc.peer : "?", what,
 	    detail ? ": " : "", detail ? detail : "");
 	outcome(ex);

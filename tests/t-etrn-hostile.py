@@ -147,7 +147,8 @@ s = Scripted(bad_greeting)
 rc, out, err, secs = run(["--port", str(s.port), "--timeout", "5", "127.0.0.1",
                           "dialup.example"], timeout=30)
 check("escapes in a refused greeting: 69", rc == 69, (rc, err))
-check("escapes in a refused greeting: said on stderr", b"go away" in err, err)
+check("escapes in a refused greeting: said on stderr",
+      err.startswith(b"etrn-client: 127.0.0.1[127.0.0.1]:") and b"go away" in err, err)
 check("escapes in a refused greeting: no ESC or BEL on stderr",
       b"\x1b" not in err and b"\x07" not in err, err)
 s.close()
