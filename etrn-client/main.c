@@ -32,6 +32,7 @@
 
 #define DEFAULT_CA      "/etc/ssl/certs/ca-certificates.crt"
 #define DEFAULT_TIMEOUT 120
+#define DEFAULT_SESSION 1800    /* the whole session, push included */
 #define NODES_MAX       64
 #define PASSWORD_MAX    256
 
@@ -47,6 +48,7 @@ struct opts {
 	const char *push;
 	const char *users;
 	unsigned timeout;
+	unsigned session;
 	unsigned linger;
 	const char *host;
 	const char *nodes[NODES_MAX];
@@ -85,12 +87,15 @@ usage(FILE *f)
 "  --push SPOOL              push SPOOL/outbound first\n"
 "  --users PATH              user database (CDB) for bounces to local\n"
 "                            senders (default %s)\n"
-"  --timeout SECONDS         per network wait (default %d)\n"
+"  --timeout SECONDS         per network wait and per server reply\n"
+"                            (default %d)\n"
+"  --session-timeout SECONDS bound of the whole session, connect to QUIT\n"
+"                            (default %d; 0 = none)\n"
 "  --linger SECONDS          stay up this long after QUIT (default 0)\n"
 "  --help, --version\n"
 "Exit: 0 all nodes accepted and nothing left to push; 75 try again later;\n"
 "69 permanent refusal (459, 5xx, no ETRN, AUTH refused); 64 usage.\n",
-	    DEFAULT_CA, USERDB_DEFAULT, DEFAULT_TIMEOUT);
+	    DEFAULT_CA, USERDB_DEFAULT, DEFAULT_TIMEOUT, DEFAULT_SESSION);
 }
 
 static int
@@ -128,6 +133,7 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "push", required_argument, NULL, 's' },
 		{ "users", required_argument, NULL, 'U' },
 		{ "timeout", required_argument, NULL, 'T' },
+		{ "session-timeout", required_argument, NULL, 'S' },
 		{ "linger", required_argument, NULL, 'l' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
@@ -139,6 +145,7 @@ parse_args(int argc, char **argv, struct opts *o)
 	o->ca = DEFAULT_CA;
 	o->users = USERDB_DEFAULT;
 	o->timeout = DEFAULT_TIMEOUT;
+	o->session = DEFAULT_SESSION;
 	opterr = 0;
 	while ((ch = getopt_long(argc, argv, "", lo, NULL)) != -1) {
 		switch (ch) {
@@ -176,6 +183,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		case 'T':
 			if (num_opt("--timeout", optarg, 86400, &o->timeout) < 0
 			    || o->timeout == 0)
+				return -1;
+			break;
+		case 'S':
+			if (num_opt("--session-timeout", optarg, 86400,
+			    &o->session) < 0)
 				return -1;
 			break;
 		case 'l':
@@ -289,11 +301,32 @@ code_status(int code)
 	return (code >= 500 && code < 600) ? EX_UNAVAILABLE : EX_TEMPFAIL;
 }
 
+/* Prints "NODE_OR_PREFIX: text" with the server's text made safe for a
+ * terminal (control characters -> '?', as in the log). */
+static void
+print_safe(FILE *f, const char *prefix, const char *text)
+{
+	char line[SMTPC_REPLY_MAX + 600];
+	int n = snprintf(line, sizeof line, "%s: %s", prefix, text);
+
+	if (n < 0)
+		return;
+	if ((size_t)n >= sizeof line)
+		n = (int)sizeof line - 1;
+	log_sanitize(line, (size_t)n);
+	fprintf(f, "%s\n", line);
+}
+
 static int
 fail(int ex, const char *what, const char *detail)
 {
-	fprintf(stderr, "etrn-client: %s: %s%s%s\n", sc.peer[0] ? sc.peer :
-	    "?", what, detail ? ": " : "", detail ? detail : "");
+	char text[SMTPC_REPLY_MAX + 200], prefix[sizeof sc.peer + 16];
+
+	snprintf(prefix, sizeof prefix, "etrn-client: %s", sc.peer[0] ?
+	    sc.peer : "?");
+	snprintf(text, sizeof text, "%s%s%s", what, detail ? ": " : "",
+	    detail ? detail : "");
+	print_safe(stderr, prefix, text);
 	log_msg(LOG_ERR, "%s: %s%s%s", sc.peer[0] ? sc.peer : "?", what,
 	    detail ? ": " : "", detail ? detail : "");
 	outcome(ex);
@@ -320,6 +353,7 @@ open_session(const struct opts *o, const char *helo)
 	const char *err = NULL;
 	int code, r;
 
+	smtpc_set_session(&sc, o->session);
 	if (smtpc_connect(&sc, o->host, o->port, o->timeout, &err) < 0) {
 		snprintf(sc.peer, sizeof sc.peer, "%s:%u", o->host, o->port);
 		return fail(EX_TEMPFAIL, "connection failed", err);
@@ -440,7 +474,7 @@ main(int argc, char **argv)
 	} else {
 		for (i = 0; i < o.nnodes && sc.code != SMTPC_ERR; i++) {
 			code = smtpc_cmd(&sc, "ETRN %s", o.nodes[i]);
-			printf("%s: %s\n", o.nodes[i], sc.reply);
+			print_safe(stdout, o.nodes[i], sc.reply);
 			log_msg(LOG_INFO, "%s: ETRN %s: %s", sc.peer, o.nodes[i],
 			    sc.reply);
 			if (code == SMTPC_ERR)

@@ -293,49 +293,66 @@ to_queue(const struct dsn_job *j, const char *spool, const char *queue,
 	return 0;
 }
 
+int
+dsn_return_path_ok(const char *addr)
+{
+	const char *at = strrchr(addr, '@');
+	size_t i, n = strlen(addr);
+
+	if (n == 0 || n > ADDR_MAX || at == NULL || at == addr ||
+	    at[1] == '\0' || strlen(at + 1) > ADDR_DOMAIN_MAX)
+		return 0;
+	for (i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)addr[i];
+		if (c <= ' ' || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
 /* Delivers to one address: 0 done or permanently impossible (logged),
- * -1 temporary failure. depth bounds alias expansion. */
+ * -1 temporary failure. depth bounds alias expansion. addr is the
+ * reverse-path exactly as received at MAIL (or an alias target): any
+ * mailbox the server accepted, SRS, VERP and BATV forms included. It is
+ * used as it is for the queues; only a local user's look-up is
+ * case-insensitive (userdb_resolve lowercases its own copy). */
 static int
 deliver(const struct dsn_job *j, const char *users, const char *spool,
     const char *addr, int depth)
 {
 	static struct userdb_entry e;
-	char local[ADDR_LOCAL_MAX + 1], domain[ADDR_DOMAIN_MAX + 1],
-	    norm[ADDR_MAX + 1], queue[ADDR_DOMAIN_MAX + 16],
-	    targets[USERDB_VALUE_MAX];
-	const char *err;
+	char queue[ADDR_DOMAIN_MAX + 16], targets[USERDB_VALUE_MAX];
 	int kind = 0, r;
 	char *p, *save = NULL;
 
-	if (addr_split(addr, local, domain, &err) < 0) {
-		log_msg(LOG_ERR, "dsn: sender <%s> is not deliverable (%s); "
-		    "notification dropped", addr, err);
+	if (!dsn_return_path_ok(addr)) {
+		log_msg(LOG_ERR, "dsn: sender <%s> is not deliverable (not a "
+		    "mailbox); notification dropped", addr);
 		return 0;
 	}
-	snprintf(norm, sizeof norm, "%s@%s", local, domain);
-	r = userdb_resolve(users, norm, &e, &kind);
+	r = userdb_resolve(users, addr, &e, &kind);
 	if (r < 0) {
 		log_msg(LOG_ERR, "dsn: user database unavailable for <%s>",
-		    norm);
+		    addr);
 		return -1;
 	}
 	if (r == 0 && kind == USERDB_DOMAIN) {
 		log_msg(LOG_ERR, "dsn: sender <%s> is an unknown local user; "
-		    "notification dropped", norm);
+		    "notification dropped", addr);
 		return 0;
 	}
-	if (r == 0)
-		return to_queue(j, spool, QUEUE_OUTBOUND, norm);
+	if (r == 0)                     /* not our domain: exactly as given */
+		return to_queue(j, spool, QUEUE_OUTBOUND, addr);
 	if (kind == USERDB_HOLD || e.kind == USERDB_HOLD) {
-		if (queue_hold_name(domain, queue, sizeof queue) < 0)
+		if (queue_hold_name(e.key, queue, sizeof queue) < 0)
 			return 0;
-		return to_queue(j, spool, queue, norm);
+		return to_queue(j, spool, queue, addr);
 	}
 	if (e.kind == USERDB_USER)
-		return to_maildir(j, e.maildir, norm);
+		return to_maildir(j, e.maildir, e.key);
 	if (e.kind != USERDB_ALIAS || depth > 4) {
 		log_msg(LOG_ERR, "dsn: cannot deliver to <%s>; notification "
-		    "dropped", norm);
+		    "dropped", addr);
 		return 0;
 	}
 	if (copy_str(targets, sizeof targets, e.targets) < 0)

@@ -31,7 +31,16 @@ int dsn_format(const struct queue_env *env, const unsigned char *failed,
  * an enhanced code: "5.0.0" for 5xx, "4.0.0" for 4xx) into out[16]. */
 void dsn_status(const char *reply, char *out, size_t size);
 
-/* Builds and delivers the DSN to env->sender. Returns 0 when it was
+/* Whether addr can take a DSN: a reverse-path as the server accepted
+ * it at MAIL (any RFC 5321 mailbox: SRS, VERP, BATV, quoted or UTF-8
+ * local parts; not our mailbox-name rule), i.e. "local@domain" split at
+ * the last '@' with both parts non-empty, at most ADDR_MAX octets, no
+ * blank, control character or DEL (what a queue envelope can hold).
+ * 1 / 0. */
+int dsn_return_path_ok(const char *addr);
+
+/* Builds and delivers the DSN to env->sender, exactly as received (only
+ * a local user is looked up case-insensitively). Returns 0 when it was
  * delivered, or needs no delivery (null sender), or can never be
  * delivered (sender invalid or an unknown local user) - the last two are
  * logged; -1 on a temporary failure (database, disk), logged: the caller

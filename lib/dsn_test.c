@@ -33,6 +33,18 @@ main(void)
 	const char *msg = "From: a@b.test\nSubject: hi\nX-Long: 1\n\nbody text\n";
 	int fd;
 
+	/* reverse-paths a DSN goes to: any mailbox accepted at MAIL */
+	CHECK(dsn_return_path_ok("SRS0=HHH=TT=example.com=bob@fwd.example"));
+	CHECK(dsn_return_path_ok("list-bounces+bob=example.com@lists.example"));
+	CHECK(dsn_return_path_ok("prvs=1234abcd56=Bob@Batv.example"));
+	CHECK(dsn_return_path_ok("\"a@b\"@quoted.example"));
+	CHECK(dsn_return_path_ok("\xc3\xa9t\xc3\xa9@utf8.example"));
+	CHECK(!dsn_return_path_ok(""));
+	CHECK(!dsn_return_path_ok("no-at-sign"));
+	CHECK(!dsn_return_path_ok("@example.org"));
+	CHECK(!dsn_return_path_ok("bob@"));
+	CHECK(!dsn_return_path_ok("\"a b\"@blank.example"));
+	CHECK(!dsn_return_path_ok("a\nb@ctl.example"));
 	dsn_status("550 5.1.1 no such user", st, sizeof st);
 	CHECK_STR(st, "5.1.1");
 	dsn_status("554 no enhanced code", st, sizeof st);

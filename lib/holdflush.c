@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 #include <arpa/nameser.h>
@@ -18,21 +19,27 @@
 #include <sys/wait.h>
 
 #include "addr.h"
+#include "dnsparse.h"
 #include "holdflush.h"
 #include "log.h"
 #include "queue.h"
 #include "relay.h"
 #include "smtpc.h"
+#include "tls.h"
 #include "userdb.h"
 #include "util.h"
 
 #define HOLDFLUSH_MX_MAX        8
 #define HOLDFLUSH_RETRY_WINDOW  1800    /* the detached flusher retries
                                            deferred mail this long */
+#define HOLDFLUSH_SESSION_MAX   1800    /* one SMTP session, connect to
+                                           QUIT (smtpc_set_session) */
 
 struct target {
 	char host[256];
 	unsigned port;
+	unsigned pref;             /* MX preference (0 for host=, no MX) */
+	int from_dns;              /* MX or the node's address: never us */
 };
 
 struct pass {
@@ -47,87 +54,77 @@ struct pass {
 	unsigned deferred;         /* messages kept for another attempt */
 	char tag[ADDR_DOMAIN_MAX + 32], kv[ADDR_DOMAIN_MAX + 32];
 	struct relay rl;           /* sent and bounced recipients */
+	enum userdb_tls tls;       /* the node's tls= policy */
+	char tls_ca[USERDB_PATH_MAX]; /* its tls-ca=, "" = system bundle */
 };
 
 static struct smtpc sc;
 static struct queue_env env;
+static struct tls_anchors anchors;     /* for tls=verify, loaded once */
+static char anchors_path[USERDB_PATH_MAX];
+static int anchors_loaded;
 
-/* Copies what fits of src (always NUL-terminated). */
-static void
-tcopy(char *dst, size_t size, const char *src)
+static const char *
+tls_policy_name(enum userdb_tls p)
 {
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
+	return p == USERDB_TLS_VERIFY ? "verify" :
+	    p == USERDB_TLS_REQUIRE ? "require" : "may";
 }
 
-/* DNS MX for domain (RFC 5321 section 5.1), sorted by preference.
- * Returns the number of hosts, 0 when the domain has no MX (use its
- * address), -1 on a temporary DNS failure or a null MX. */
+/* DNS MX for domain (RFC 5321 section 5.1), sorted by preference; the
+ * answer is parsed by dns_mx_parse() within the bytes really received
+ * (res_query returns the full length of an answer larger than the
+ * buffer). Returns the number of hosts, 0 when the domain has no MX
+ * (use its address), -1 on a temporary DNS failure, a malformed answer,
+ * MX records none of which is usable (IP literals), or a null MX;
+ * *why_r says which. */
 static int
-mx_lookup(const char *domain, struct target *t, size_t max)
+mx_lookup(const char *domain, struct target *t, size_t max,
+    const char **why_r)
 {
-	unsigned char ans[4096];
-	unsigned pref[HOLDFLUSH_MX_MAX];
-	const unsigned char *p, *end;
-	int n, qd, an, i, l;
-	size_t nt = 0, a, b;
+	static unsigned char ans[65536];
+	static struct dns_mx mx[HOLDFLUSH_MX_MAX];
+	unsigned skipped;
+	size_t len, i;
+	int n;
 
+	*why_r = "temporary DNS failure";
 	n = res_query(domain, C_IN, T_MX, ans, sizeof ans);
 	if (n < 0)
 		return (h_errno == HOST_NOT_FOUND || h_errno == NO_DATA) ? 0 : -1;
-	if (n < 12)
+	len = (size_t)n > sizeof ans ? sizeof ans : (size_t)n;
+	n = dns_mx_parse(ans, len, mx, max < HOLDFLUSH_MX_MAX ? max :
+	    HOLDFLUSH_MX_MAX, &skipped);
+	if (n == DNS_MX_NULL) {
+		*why_r = "null MX: the domain accepts no mail (RFC 7505)";
 		return -1;
-	end = ans + n;
-	qd = ans[4] << 8 | ans[5];
-	an = ans[6] << 8 | ans[7];
-	p = ans + 12;
-	for (i = 0; i < qd; i++) {
-		if ((l = dn_skipname(p, end)) < 0 || p + l + 4 > end)
-			return -1;
-		p += l + 4;
 	}
-	for (i = 0; i < an && nt < max; i++) {
-		unsigned type, rdlen;
-		char name[256];
-		if ((l = dn_skipname(p, end)) < 0 || p + l + 10 > end)
-			return -1;
-		p += l;
-		type = (unsigned)(p[0] << 8 | p[1]);
-		rdlen = (unsigned)(p[8] << 8 | p[9]);
-		p += 10;
-		if (p + rdlen > end)
-			return -1;
-		if (type == T_MX && rdlen >= 3 && dn_expand(ans, end, p + 2,
-		    name, sizeof name) >= 0) {
-			if (name[0] == '\0' || strcmp(name, ".") == 0)
-				return -1;     /* null MX: accepts no mail */
-			if (addr_domain_valid(name, strlen(name))) {
-				pref[nt] = (unsigned)(p[0] << 8 | p[1]);
-				copy_str(t[nt].host, sizeof t[nt].host, name);
-				t[nt].port = 25;
-				nt++;
-			}
-		}
-		p += rdlen;
+	if (n < 0) {
+		*why_r = "malformed DNS answer";
+		return -1;
 	}
-	for (a = 1; a < nt; a++)         /* insertion sort by preference */
-		for (b = a; b > 0 && pref[b - 1] > pref[b]; b--) {
-			struct target tt = t[b];
-			unsigned pp = pref[b];
-			t[b] = t[b - 1];
-			pref[b] = pref[b - 1];
-			t[b - 1] = tt;
-			pref[b - 1] = pp;
-		}
-	return nt ? (int)nt : -1;
+	if (skipped)
+		log_msg(LOG_WARNING, "holdflush: node %s: %u MX record(s) "
+		    "skipped (an IP literal or not a host name)", domain,
+		    skipped);
+	if (n == 0 && skipped) {
+		*why_r = "no usable MX record (IP literal or invalid name)";
+		return -1;
+	}
+	for (i = 0; i < (size_t)n; i++) {
+		copy_str(t[i].host, sizeof t[i].host, mx[i].host);
+		t[i].pref = mx[i].pref;
+		t[i].port = 25;
+	}
+	return n;
 }
 
 static int
 find_targets(struct pass *ps)
 {
 	static struct userdb_entry e;
+	const char *why;
+	size_t i;
 	int r = userdb_lookup(ps->o->users, ps->o->node, &e);
 
 	if (r <= 0 || e.kind != USERDB_HOLD) {
@@ -135,45 +132,156 @@ find_targets(struct pass *ps)
 		    r < 0 ? "user database unavailable" : "not a hold domain");
 		return -1;
 	}
+	ps->tls = e.tls;
+	copy_str(ps->tls_ca, sizeof ps->tls_ca, e.tls_ca);
 	if (e.host[0]) {
+		/* the administrator's choice, loopback included (tests) */
 		copy_str(ps->t[0].host, sizeof ps->t[0].host, e.host);
 		ps->t[0].port = e.port ? e.port : 25;
+		ps->t[0].from_dns = 0;
 		ps->nt = 1;
 		return 0;
 	}
-	r = mx_lookup(ps->o->node, ps->t, HOLDFLUSH_MX_MAX);
+	r = mx_lookup(ps->o->node, ps->t, HOLDFLUSH_MX_MAX, &why);
 	if (r < 0) {
-		log_msg(LOG_WARNING, "holdflush: node %s: MX lookup failed "
-		    "(temporary, or a null MX)", ps->o->node);
+		log_msg(LOG_WARNING, "holdflush: node %s: MX lookup failed: "
+		    "%s; the mail stays queued", ps->o->node, why);
 		snprintf(ps->conn_error, sizeof ps->conn_error,
-		    "MX lookup for %s failed", ps->o->node);
+		    "MX lookup for %s failed: %s", ps->o->node, why);
 		ps->nt = 0;
 		return 0;
 	}
 	if (r == 0) {
 		copy_str(ps->t[0].host, sizeof ps->t[0].host, ps->o->node);
 		ps->t[0].port = 25;
+		ps->t[0].pref = 0;
 		r = 1;
 	}
 	ps->nt = (size_t)r;
+	for (i = 0; i < ps->nt; i++)
+		ps->t[i].from_dns = 1;
+	/* RFC 5321 5.1: our own name among the MX hosts means we are that
+	 * good an exchanger ourselves: it and every host not preferred to
+	 * it go; none left = we are the best MX, a configuration error */
+	for (i = 0; i < ps->nt; i++)
+		if (strcasecmp(ps->t[i].host, ps->o->helo) == 0) {
+			unsigned self = ps->t[i].pref;
+			for (i = 0; i < ps->nt && ps->t[i].pref < self; i++)
+				;
+			ps->nt = i;
+			break;
+		}
+	if (ps->nt == 0) {
+		log_msg(LOG_ERR, "holdflush: node %s: we (%s) are its best MX: "
+		    "delivering would loop; set host= or fix the DNS; the mail "
+		    "stays queued", ps->o->node, ps->o->helo);
+		snprintf(ps->conn_error, sizeof ps->conn_error,
+		    "%.100s is the best MX for %.100s (mail loop)", ps->o->helo,
+		    ps->o->node);
+	}
 	return 0;
 }
 
-/* Opens a session to the first target that answers; STARTTLS when
- * offered (opportunistic; on a failed handshake the same host is tried
- * again without TLS). 0 / -1 (conn_error set). */
+/* The CA file of tls=verify, loaded once per process (per path). */
+static int
+verify_anchors(struct pass *ps, const char **error_r)
+{
+	const char *path = ps->tls_ca[0] ? ps->tls_ca : TLS_SYSTEM_CA;
+
+	if (anchors_loaded && strcmp(anchors_path, path) == 0)
+		return 0;
+	if (anchors_loaded)
+		tls_anchors_free(&anchors);
+	anchors_loaded = 0;
+	if (tls_anchors_load(&anchors, path, error_r) < 0)
+		return -1;
+	if (anchors.n == 0) {
+		tls_anchors_free(&anchors);
+		*error_r = "no CA certificate in the tls-ca= file";
+		return -1;
+	}
+	copy_str(anchors_path, sizeof anchors_path, path);
+	anchors_loaded = 1;
+	return 0;
+}
+
+/* This host cannot be used under tls=require/verify: logged, kept as
+ * the reason the mail stays. Returns -1. */
+static int
+tls_refuse(struct pass *ps, const char *what, const char *detail)
+{
+	snprintf(ps->conn_error, sizeof ps->conn_error, "%.100s: %s%s%.80s "
+	    "(tls=%s: not sent without TLS)", sc.peer, what, detail ? ": " :
+	    "", detail ? detail : "", tls_policy_name(ps->tls));
+	log_msg(LOG_WARNING, "holdflush: node %s: %s", ps->o->node,
+	    ps->conn_error);
+	return -1;
+}
+
+/* TLS on the new session t, as the node's policy says (after EHLO).
+ * Returns 0 go on (TLS established and EHLO sent again, or plain text
+ * allowed by tls=may - every such fallback logged), 1 tls=may after a
+ * failed handshake: try this host again without TLS, -1 give this host
+ * up (conn_error set). */
+static int
+session_tls(struct pass *ps, const struct target *t, int *code_r)
+{
+	const char *err = NULL;
+	int r;
+
+	if (!(sc.caps & SMTPC_CAP_STARTTLS)) {
+		if (ps->tls != USERDB_TLS_MAY)
+			return tls_refuse(ps, "STARTTLS not offered", NULL);
+		log_msg(LOG_NOTICE, "holdflush: node %s: %s does not offer "
+		    "STARTTLS: sending without TLS (tls=may)", ps->o->node,
+		    sc.peer);
+		return 0;
+	}
+	if (ps->tls == USERDB_TLS_VERIFY) {
+		if (verify_anchors(ps, &err) < 0)
+			return tls_refuse(ps, "CA file unusable", err);
+		r = smtpc_starttls(&sc, &anchors, t->host, &err);
+	} else
+		r = smtpc_starttls(&sc, NULL, NULL, &err);
+	if (r == 0) {
+		*code_r = smtpc_ehlo(&sc, ps->o->helo);
+		return 0;
+	}
+	if (r == 1) {
+		if (ps->tls != USERDB_TLS_MAY)
+			return tls_refuse(ps, "STARTTLS refused", sc.reply);
+		log_msg(LOG_WARNING, "holdflush: node %s: %s refused STARTTLS "
+		    "(%s): sending without TLS (tls=may)", ps->o->node,
+		    sc.peer, sc.reply);
+		return 0;
+	}
+	if (err && strncmp(err, "TLS handshake failed: ", 22) == 0)
+		err += 22;
+	if (ps->tls != USERDB_TLS_MAY)
+		return tls_refuse(ps, "TLS handshake failed", err);
+	log_msg(LOG_WARNING, "holdflush: node %s: %s: TLS handshake failed "
+	    "(%s); falling back to plain text (tls=may)", ps->o->node,
+	    sc.peer, err);
+	return 1;
+}
+
+/* Opens a session to the first target that answers, with TLS as the
+ * node's tls= policy says. 0 / -1 (conn_error set). */
 static int
 open_session(struct pass *ps)
 {
 	size_t i;
-	int notls, code;
+	int notls, code, r;
 	const char *err = NULL;
 
 	for (i = 0; i < ps->nt; i++) {
 		for (notls = 0; notls < 2; notls++) {
-			if (smtpc_connect(&sc, ps->t[i].host, ps->t[i].port,
-			    ps->o->timeout, &err) < 0) {
-				tcopy(ps->conn_error, sizeof ps->conn_error, err);
+			smtpc_set_session(&sc, HOLDFLUSH_SESSION_MAX);
+			if (smtpc_connect_flags(&sc, ps->t[i].host,
+			    ps->t[i].port, ps->o->timeout, ps->t[i].from_dns ?
+			    SMTPC_NOT_SELF : 0, &err) < 0) {
+				copy_str_trunc(ps->conn_error,
+				    sizeof ps->conn_error, err);
 				log_msg(LOG_WARNING, "holdflush: node %s: %s",
 				    ps->o->node, err);
 				break;
@@ -181,19 +289,14 @@ open_session(struct pass *ps)
 			code = smtpc_reply(&sc);
 			if (code == 220)
 				code = smtpc_ehlo(&sc, ps->o->helo);
-			if (code >= 200 && code < 300 && !notls &&
-			    (sc.caps & SMTPC_CAP_STARTTLS)) {
-				int r = smtpc_starttls(&sc, NULL, NULL, &err);
-				if (r < 0) {
-					log_msg(LOG_WARNING, "holdflush: node %s: "
-					    "%s: STARTTLS failed (%s); retrying "
-					    "without TLS", ps->o->node, sc.peer,
-					    err);
+			if (code >= 200 && code < 300 && !notls) {
+				r = session_tls(ps, &ps->t[i], &code);
+				if (r != 0) {
 					smtpc_close(&sc);
-					continue;
+					if (r > 0)
+						continue;   /* tls=may: plain text */
+					break;              /* the next host */
 				}
-				if (r == 0)
-					code = smtpc_ehlo(&sc, ps->o->helo);
 			}
 			if (code < 200 || code >= 300) {
 				snprintf(ps->conn_error, sizeof ps->conn_error,
@@ -204,9 +307,12 @@ open_session(struct pass *ps)
 				break;
 			}
 			copy_str(ps->remote, sizeof ps->remote, ps->t[i].host);
-			log_msg(LOG_INFO, "holdflush: node %s: connected to %s%s",
-			    ps->o->node, sc.peer, sc.tls_on ?
-			    " with TLS (opportunistic, unverified)" : "");
+			log_msg(LOG_INFO, "holdflush: node %s: connected to %s%s "
+			    "(tls=%s)", ps->o->node, sc.peer, !sc.tls_on ?
+			    " without TLS" : ps->tls == USERDB_TLS_VERIFY ?
+			    " with TLS, certificate verified" :
+			    " with TLS, certificate not checked",
+			    tls_policy_name(ps->tls));
 			ps->connected = 1;
 			return 0;
 		}
@@ -237,7 +343,7 @@ deliver_one(struct pass *ps, const char *id, int all)
 		ps->conn_failed = 1;
 	if (ps->conn_failed) {
 		for (i = 0; i < (size_t)n; i++)
-			tcopy(env.rcpt[idx[i]].last_reply,
+			copy_str_trunc(env.rcpt[idx[i]].last_reply,
 			    sizeof env.rcpt[idx[i]].last_reply, ps->conn_error);
 		pending = (size_t)n;
 	} else {

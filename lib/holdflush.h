@@ -1,6 +1,7 @@
 /* holdflush.h - delivery of a hold node's queue to the node's host over
  * SMTP (after a permitted ETRN, or `mailbox-admin queue flush`): one flush
- * per node at a time (queue lock), STARTTLS when offered, a message
+ * per node at a time (queue lock), TLS as the node's tls= says (may,
+ * require, verify), next hops from DNS that would loop refused, a message
  * leaves the queue only when accepted for every recipient, 4xx retried
  * later with backoff, 5xx -> DSN (RFC 3464) to the envelope sender. */
 #ifndef POSTERN_HOLDFLUSH_H

@@ -61,6 +61,11 @@ static void sanitize(char *s, size_t n, int keep_nl)
 	}
 }
 
+void log_sanitize(char *s, size_t n)
+{
+	sanitize(s, n, 0);
+}
+
 static const char *journal_path(void)
 {
 	const char *p = getenv("POSTERN_JOURNAL_SOCKET");

@@ -12,6 +12,7 @@
 #ifndef POSTERN_LOG_H
 #define POSTERN_LOG_H
 
+#include <stddef.h>
 #include <syslog.h>
 
 /* ident: program name for syslog/journal. Call once, early (before the
@@ -29,6 +30,11 @@ void log_set_debug(int on);
  * be logged safely. */
 void log_msg(int prio, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+
+/* The same replacement for text printed elsewhere (a terminal, a
+ * program's stdout): every control character (C0, including CR, LF,
+ * ESC and BEL, and DEL) in s[0..n) becomes '?'. */
+void log_sanitize(char *s, size_t n);
 
 /* A session summary: one entry with structured fields where the journal
  * is reachable (fields given as "KEY=value" strings, NULL-terminated),

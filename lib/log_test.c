@@ -252,6 +252,12 @@ int main(void)
 	}
 
 	/* 12. errno is preserved across log calls */
+	/* log_sanitize: what etrn-client prints of a server's reply */
+	{
+		char esc[] = "ok \x1b]0;t\x07\x1b[2J\r\n\x7f end \xc3\xa9";
+		log_sanitize(esc, strlen(esc));
+		CHECK_STR(esc, "ok ?]0;t??[2J??? end \xc3\xa9");
+	}
 	errno = ENOSPC;
 	log_msg(LOG_INFO, "keep errno");
 	CHECK(errno == ENOSPC);

@@ -12,15 +12,6 @@
 #include "log.h"
 #include "util.h"
 
-/* Copies what fits of src (always NUL-terminated). */
-static void tcopy(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-}
-
 static int collect(const char *id, void *arg)
 {
 	struct relay_ids *l = arg;
@@ -105,7 +96,7 @@ size_t relay_send(struct relay *r, struct smtpc *c, const char *id,
 	rc = smtpc_send(c, &txn);
 	for (i = 0; i < n; i++) {
 		struct queue_rcpt *q = &env->rcpt[idx[i]];
-		tcopy(q->last_reply, sizeof q->last_reply,
+		copy_str_trunc(q->last_reply, sizeof q->last_reply,
 		    code[i] ? reply[i] : c->reply);
 		if (code[i] >= 200 && code[i] < 300) {
 			q->state = QUEUE_DONE;

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+#include <ifaddrs.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/random.h>
@@ -23,23 +24,11 @@
 #include "smtpc.h"
 #include "util.h"
 
-/* Copies as much of src as fits, always NUL-terminated; returns the
- * length copied. */
-static size_t
-trunc_copy(char *dst, size_t size, const char *src)
-{
-	size_t n = strnlen(src, size - 1);
-
-	memcpy(dst, src, n);
-	dst[n] = '\0';
-	return n;
-}
-
 static void
 set_reply(struct smtpc *c, int code, const char *text)
 {
 	c->code = code;
-	trunc_copy(c->reply, sizeof c->reply, text);
+	copy_str_trunc(c->reply, sizeof c->reply, text);
 }
 
 void
@@ -55,6 +44,21 @@ smtpc_attach(struct smtpc *c, int rfd, int wfd, unsigned timeout)
 	c->reply[0] = '\0';
 	io_init(&c->io, rfd, wfd);
 	io_set_timeouts(&c->io, timeout, 0);
+	c->io.session_deadline = c->session_deadline;
+}
+
+void
+smtpc_set_session(struct smtpc *c, unsigned seconds)
+{
+	c->session_deadline = deadline_in(seconds);
+	c->io.session_deadline = c->session_deadline;
+}
+
+/* The deadline of one wait of t seconds within the session. */
+static int64_t
+wait_deadline(const struct smtpc *c, unsigned t)
+{
+	return deadline_min(deadline_in(t), c->session_deadline);
 }
 
 /* Non-blocking connect bounded by deadline; the socket is left blocking. */
@@ -93,14 +97,84 @@ fail:
 	return -1;
 }
 
+/* The IPv4 address in a (AF_INET, or an IPv4-mapped AF_INET6), host
+ * order, into *v4; 1 when there is one. */
+static int
+ipv4_of(const struct sockaddr *a, uint32_t *v4)
+{
+	if (a->sa_family == AF_INET) {
+		*v4 = ntohl(((const struct sockaddr_in *)(const void *)a)->
+		    sin_addr.s_addr);
+		return 1;
+	}
+	if (a->sa_family == AF_INET6) {
+		const struct in6_addr *x =
+		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+		if (IN6_IS_ADDR_V4MAPPED(x)) {
+			*v4 = (uint32_t)x->s6_addr[12] << 24 |
+			    (uint32_t)x->s6_addr[13] << 16 |
+			    (uint32_t)x->s6_addr[14] << 8 | x->s6_addr[15];
+			return 1;
+		}
+	}
+	return 0;
+}
+
+static int
+same_addr(const struct sockaddr *a, const struct sockaddr *b)
+{
+	uint32_t x, y;
+
+	if (ipv4_of(a, &x) && ipv4_of(b, &y))
+		return x == y;
+	if (a->sa_family == AF_INET6 && b->sa_family == AF_INET6)
+		return memcmp(&((const struct sockaddr_in6 *)(const void *)a)->
+		    sin6_addr, &((const struct sockaddr_in6 *)(const void *)b)->
+		    sin6_addr, sizeof(struct in6_addr)) == 0;
+	return 0;
+}
+
+int
+smtpc_addr_is_self(const struct sockaddr *a)
+{
+	struct ifaddrs *ifs, *i;
+	uint32_t v4;
+	int self = 0;
+
+	if (ipv4_of(a, &v4)) {
+		if ((v4 >> 24) == 127 || (v4 >> 24) == 0)
+			return 1;
+	} else if (a->sa_family == AF_INET6) {
+		const struct in6_addr *x =
+		    &((const struct sockaddr_in6 *)(const void *)a)->sin6_addr;
+		if (IN6_IS_ADDR_LOOPBACK(x) || IN6_IS_ADDR_UNSPECIFIED(x))
+			return 1;
+	} else
+		return 0;
+	if (getifaddrs(&ifs) < 0)
+		return 0;
+	for (i = ifs; i && !self; i = i->ifa_next)
+		if (i->ifa_addr && same_addr(a, i->ifa_addr))
+			self = 1;
+	freeifaddrs(ifs);
+	return self;
+}
+
 int
 smtpc_connect(struct smtpc *c, const char *host, unsigned port,
     unsigned timeout, const char **error_r)
 {
+	return smtpc_connect_flags(c, host, port, timeout, 0, error_r);
+}
+
+int
+smtpc_connect_flags(struct smtpc *c, const char *host, unsigned port,
+    unsigned timeout, unsigned flags, const char **error_r)
+{
 	struct addrinfo hints, *res = NULL, *ai;
 	char portbuf[16], addr[INET6_ADDRSTRLEN];
 	int fd = -1, rc;
-	static char err[160];
+	static char err[200];
 
 	c->fd = -1;
 	memset(&hints, 0, sizeof hints);
@@ -127,7 +201,13 @@ smtpc_connect(struct smtpc *c, const char *host, unsigned port,
 		    (const void *)&((struct sockaddr_in *)ai->ai_addr)->sin_addr;
 		if (!inet_ntop(ai->ai_family, a, addr, sizeof addr))
 			snprintf(addr, sizeof addr, "?");
-		fd = connect_one(ai, deadline_in(timeout));
+		if ((flags & SMTPC_NOT_SELF) && smtpc_addr_is_self(ai->ai_addr)) {
+			snprintf(err, sizeof err, "%s resolves to %s, loopback "
+			    "or an address of this host: refused (a mail loop; "
+			    "check the DNS or set host=)", host, addr);
+			continue;
+		}
+		fd = connect_one(ai, wait_deadline(c, timeout));
 		if (fd >= 0)
 			break;
 		snprintf(err, sizeof err, "connect to %s[%s]:%s: %s", host,
@@ -194,8 +274,30 @@ smtpc_parse_cap(const char *line, unsigned *caps, uint64_t *size_max)
 	}
 }
 
+static int read_lines(struct smtpc *c, int ehlo);
+
+/* One reply within c->timeout in total (not per line: a server that
+ * trickles continuation lines is cut off too) and the session deadline;
+ * io's session deadline is narrowed for the reply, then restored. */
 static int
 read_reply(struct smtpc *c, int ehlo)
+{
+	int64_t keep = c->io.session_deadline;
+	int code;
+
+	if (c->session_deadline && clock_ms() >= c->session_deadline) {
+		/* over even when the reply is already there */
+		set_reply(c, SMTPC_ERR, "session time limit reached");
+		return SMTPC_ERR;
+	}
+	c->io.session_deadline = wait_deadline(c, c->timeout);
+	code = read_lines(c, ehlo);
+	c->io.session_deadline = keep;
+	return code;
+}
+
+static int
+read_lines(struct smtpc *c, int ehlo)
 {
 	char line[SMTPC_LINE_MAX];
 	int code = -1, n, lines = 0;
@@ -206,7 +308,10 @@ read_reply(struct smtpc *c, int ehlo)
 		n = io_getline(&c->io, line, sizeof line, NULL);
 		if (n < 0) {
 			set_reply(c, SMTPC_ERR, n == IO_EOF ? "connection closed" :
-			    n == IO_TIMEOUT ? "timed out waiting for a reply" :
+			    n == IO_TIMEOUT ? (c->session_deadline &&
+			    clock_ms() >= c->session_deadline ?
+			    "session time limit reached" :
+			    "timed out waiting for a reply") :
 			    n == IO_TOOLONG ? "reply line too long" :
 			    "read error");
 			return SMTPC_ERR;
@@ -227,13 +332,13 @@ read_reply(struct smtpc *c, int ehlo)
 			return SMTPC_ERR;
 		}
 		if (lines == 0) {
-			off = trunc_copy(c->reply, sizeof c->reply, line);
+			off = copy_str_trunc(c->reply, sizeof c->reply, line);
 		} else {
 			if (ehlo && n > 4)
 				smtpc_parse_cap(line + 4, &c->caps, &c->size_max);
 			if (!ehlo && n > 4 && off < sizeof c->reply - 2) {
 				c->reply[off++] = ' ';
-				off += trunc_copy(c->reply + off,
+				off += copy_str_trunc(c->reply + off,
 				    sizeof c->reply - off, line + 4);
 			}
 		}
@@ -502,7 +607,7 @@ int
 smtpc_tls_start(struct smtpc *c, const struct tls_anchors *anchors,
     const char *server_name, const char **error_r)
 {
-	int64_t deadline = deadline_in(c->timeout);
+	int64_t deadline = wait_deadline(c, c->timeout);
 	int r;
 
 	if (io_pending(&c->io)) {
@@ -641,7 +746,8 @@ record(const struct smtpc_txn *t, size_t i, int code, const char *reply)
 {
 	t->rcpt_code[i] = code;
 	if (t->rcpt_reply)
-		trunc_copy(t->rcpt_reply[i], sizeof t->rcpt_reply[i], reply);
+		copy_str_trunc(t->rcpt_reply[i], sizeof t->rcpt_reply[i],
+		    reply);
 }
 
 static int
@@ -773,6 +879,7 @@ smtpc_quit(struct smtpc *c)
 		return;
 	if (!c->io.failed && c->code != SMTPC_ERR) {
 		io_set_timeouts(&c->io, c->timeout < 10 ? c->timeout : 10, 0);
+		c->io.session_deadline = c->session_deadline;
 		(void)smtpc_cmd(c, "QUIT");
 	}
 	smtpc_close(c);

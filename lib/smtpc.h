@@ -40,7 +40,11 @@ struct smtpc {
 	int esmtp;                    /* last greeting exchange was EHLO */
 	unsigned caps;                /* SMTPC_CAP_* from the last EHLO */
 	uint64_t size_max;            /* SIZE n, 0 = none given */
-	unsigned timeout;             /* seconds per network wait */
+	unsigned timeout;             /* seconds per network wait, and
+	                                 for each whole reply */
+	int64_t session_deadline;     /* absolute clock_ms() bound of the
+	                                 whole session, 0 = none (kept by
+	                                 smtpc_connect/attach/close) */
 	int code;                     /* last reply code or SMTPC_ERR */
 	char reply[SMTPC_REPLY_MAX];  /* last reply, "250 2.0.0 text" */
 	char peer[300];               /* "host[addr]:port" for logs */
@@ -48,11 +52,31 @@ struct smtpc {
 	struct tls tls;
 };
 
+/* Bounds the whole session (connect, every reply, TLS, the message
+ * data, QUIT) to seconds from now (0 = no bound). Set it before
+ * smtpc_connect; it stays until changed. Each reply is bounded besides
+ * by c->timeout in total, however many continuation lines it has. */
+void smtpc_set_session(struct smtpc *c, unsigned seconds);
+
 /* Connects to host (a DNS name or an IP literal; names are resolved with
  * getaddrinfo, every address tried in turn) and port, each attempt bounded
  * by timeout seconds. Sets up c->io. 0, or -1 with *error_r. */
 int smtpc_connect(struct smtpc *c, const char *host, unsigned port,
     unsigned timeout, const char **error_r);
+
+/* smtpc_connect with flags: SMTPC_NOT_SELF skips every address of host
+ * that smtpc_addr_is_self() calls ours (for a next hop learnt from DNS:
+ * delivering to ourselves would loop); when none is left, -1 with an
+ * *error_r that says so. */
+#define SMTPC_NOT_SELF 0x1
+int smtpc_connect_flags(struct smtpc *c, const char *host, unsigned port,
+    unsigned timeout, unsigned flags, const char **error_r);
+
+/* 1 when a (AF_INET or AF_INET6) is a loopback or unspecified address
+ * (127/8, 0/8, ::1, ::, and their IPv4-mapped forms) or an address of
+ * one of this host's interfaces (getifaddrs); 0 otherwise. */
+struct sockaddr;
+int smtpc_addr_is_self(const struct sockaddr *a);
 
 /* Uses an already connected pair of fds instead (tests, fuzzing). */
 void smtpc_attach(struct smtpc *c, int rfd, int wfd, unsigned timeout);

@@ -1,15 +1,19 @@
 /* smtpc_test.c - unit tests of the SMTP client: capability parsing,
  * multi-line replies, a pipelined transaction with dot-stuffing and CRLF
- * conversion, the non-pipelined path, and malformed replies. The server
- * side is a socketpair preloaded with replies. */
+ * conversion, the non-pipelined path, malformed replies, and the reply
+ * and session deadlines. The server side is a socketpair preloaded with
+ * replies (or a child trickling them). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include "smtpc.h"
 #include "test.h"
+#include "util.h"
 
 static struct smtpc c;
 static int srv;
@@ -194,5 +198,54 @@ main(void)
 		CHECK_STR(client_sent(), "AUTH PLAIN AHUAcA==\r\n");
 	}
 	teardown();
+
+	/* deadlines: a reply trickled one continuation line at a time is
+	 * bounded as a whole by the timeout (1 s here), not per line */
+	{
+		int sv[2];
+		pid_t pid;
+		int64_t t0;
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			exit(1);
+		pid = fork();
+		if (pid == 0) {
+			int i;
+			close(sv[0]);
+			for (i = 0; i < 30; i++) {
+				if (write(sv[1], "220-more\r\n", 10) != 10)
+					_exit(0);
+				usleep(200000);
+			}
+			_exit(0);
+		}
+		close(sv[1]);
+		memset(&c, 0, sizeof c);
+		smtpc_attach(&c, sv[0], sv[0], 1);
+		t0 = clock_ms();
+		CHECK(smtpc_reply(&c) == SMTPC_ERR);
+		CHECK(clock_ms() - t0 < 2500);
+		CHECK(strstr(c.reply, "timed out") != NULL);
+		smtpc_close(&c);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+	}
+	/* the session deadline: prompt replies, but the session is over */
+	{
+		int sv[2];
+		if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
+			exit(1);
+		memset(&c, 0, sizeof c);
+		smtpc_set_session(&c, 1);
+		smtpc_attach(&c, sv[0], sv[0], 30);
+		sleep(2);
+		if (write(sv[1], "220 hi\r\n", 8) != 8)
+			exit(1);
+		CHECK(smtpc_reply(&c) == SMTPC_ERR);
+		CHECK(strstr(c.reply, "session time limit") != NULL);
+		smtpc_set_session(&c, 0);
+		CHECK(smtpc_reply(&c) == 220);
+		smtpc_close(&c);
+		close(sv[1]);
+	}
 	return TEST_SUMMARY();
 }

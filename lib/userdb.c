@@ -356,6 +356,37 @@ parse_host(const struct tok *t, struct userdb_entry *e, const char **error_r)
 	return 0;
 }
 
+/* tls=may|require|verify and tls-ca=PATH; anything else is unknown. */
+static int
+parse_hold_tls(const struct tok *t, struct userdb_entry *e,
+    const char **error_r)
+{
+	struct tok val;
+
+	if (tok_param(t, "tls", &val)) {
+		if (tok_is(&val, "may"))
+			e->tls = USERDB_TLS_MAY;
+		else if (tok_is(&val, "require"))
+			e->tls = USERDB_TLS_REQUIRE;
+		else if (tok_is(&val, "verify"))
+			e->tls = USERDB_TLS_VERIFY;
+		else
+			return fail_tok(error_r, "tls= must be may, require or "
+			    "verify:", t);
+		return 0;
+	}
+	if (tok_param(t, "tls-ca", &val)) {
+		if (e->tls_ca[0] != '\0')
+			return fail(error_r, "tls-ca= given twice");
+		if (val.p[0] != '/' || tok_copy(e->tls_ca, sizeof e->tls_ca,
+		    &val) < 0)
+			return fail_tok(error_r, "tls-ca= needs an absolute "
+			    "path:", t);
+		return 0;
+	}
+	return fail_tok(error_r, "unknown hold option", t);
+}
+
 static int
 parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
     const char **error_r)
@@ -389,10 +420,12 @@ parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
 			memcpy(e->etrn_from + used, val.p, val.n);
 			used += val.n;
 			e->etrn_from[used] = '\0';
-		} else {
-			return fail_tok(error_r, "unknown hold option", &t);
+		} else if (parse_hold_tls(&t, e, error_r) < 0) {
+			return -1;
 		}
 	}
+	if (e->tls_ca[0] != '\0' && e->tls != USERDB_TLS_VERIFY)
+		return fail(error_r, "tls-ca= goes with tls=verify");
 	return 0;
 }
 

@@ -22,6 +22,16 @@ enum userdb_kind {
 	USERDB_ALIAS        /* "alias" + targets */
 };
 
+/* Hold domains: how the flusher uses TLS towards the node's host. */
+enum userdb_tls {
+	USERDB_TLS_MAY = 0,  /* opportunistic (RFC 7435): STARTTLS when
+	                        offered, no certificate check, plain text
+	                        after a failed handshake (logged) */
+	USERDB_TLS_REQUIRE,  /* TLS or nothing; any certificate */
+	USERDB_TLS_VERIFY    /* TLS with a chain verified against tls_ca
+	                        for the host name connected to */
+};
+
 /* user flags */
 #define USERDB_LOCKED    0x01   /* admin lock: no POP3 login */
 #define USERDB_NOPOP3    0x02
@@ -43,6 +53,9 @@ struct userdb_entry {
 	char host[256];              /* "" = DNS MX */
 	unsigned port;               /* 0 = 25 */
 	char etrn_from[1024];        /* comma-separated CIDRs, "" = auth only */
+	enum userdb_tls tls;         /* tls=: the flusher's TLS policy */
+	char tls_ca[USERDB_PATH_MAX]; /* tls-ca=: CA file for tls=verify,
+	                                "" = the system bundle */
 };
 
 /* Parses one record: key (as stored) and value (rest of the line, leading
@@ -56,8 +69,9 @@ struct userdb_entry {
  * disabled ($y$ $gy$ $7$ $2b$ $6$ $5$ $1$ ...); a hash starting with '!'
  * or '*' is accepted as is and sets USERDB_DISABLED. Hold options are
  * blank-separated: host=NAME|IPv4|[IPv6][:PORT] (stored without brackets
- * in host[], port 0 when absent) and etrn-from=CIDR[,CIDR] (may repeat;
- * the lists are joined). Validates everything (key form, hash prefix, absolute
+ * in host[], port 0 when absent), etrn-from=CIDR[,CIDR] (may repeat;
+ * the lists are joined), tls=may|require|verify (default may) and
+ * tls-ca=/ABSOLUTE/PATH (only with tls=verify). Validates everything (key form, hash prefix, absolute
  * maildir, options, CIDRs, host). Returns 0, or -1 with *error_r a
  * message naming what is wrong. */
 int userdb_parse(const char *key, const char *value, size_t value_len,

@@ -87,6 +87,26 @@ test_parse(void)
 	CHECK(e.port == 26);
 	CHECK(parse("dialup.example", "hold host=[2001:db8::5]", &e, &err) == 0);
 	CHECK_STR(e.host, "2001:db8::5");
+	/* the flusher's TLS policy */
+	CHECK(parse("dialup.example", "hold", &e, &err) == 0);
+	CHECK(e.tls == USERDB_TLS_MAY && e.tls_ca[0] == 0);
+	CHECK(parse("dialup.example", "hold tls=require", &e, &err) == 0);
+	CHECK(e.tls == USERDB_TLS_REQUIRE);
+	CHECK(parse("dialup.example", "hold host=mx.dialup.example tls=verify "
+	    "tls-ca=/etc/postern/isp-ca.pem", &e, &err) == 0);
+	CHECK(e.tls == USERDB_TLS_VERIFY);
+	CHECK_STR(e.tls_ca, "/etc/postern/isp-ca.pem");
+	CHECK(parse("dialup.example", "hold tls=may", &e, &err) == 0);
+	CHECK(e.tls == USERDB_TLS_MAY);
+	BAD("dialup.example", "hold tls=yes", "tls= must be may, require or "
+	    "verify: 'tls=yes'");
+	BAD("dialup.example", "hold tls=", "unknown hold option 'tls='");
+	BAD("dialup.example", "hold tls=verify tls-ca=ca.pem",
+	    "tls-ca= needs an absolute path");
+	BAD("dialup.example", "hold tls-ca=/x.pem", "tls-ca= goes with "
+	    "tls=verify");
+	BAD("dialup.example", "hold tls=verify tls-ca=/a tls-ca=/b",
+	    "tls-ca= given twice");
 	BAD("dialup.example", "hold host=", "unknown hold option 'host='");
 	BAD("dialup.example", "hold host=a b", "unknown hold option 'b'");
 	BAD("dialup.example", "hold host=bad_host", "invalid host");

@@ -146,3 +146,16 @@ copy_str(char *dst, size_t size, const char *src)
 	memcpy(dst, src, len + 1);
 	return (int)len;
 }
+
+size_t
+copy_str_trunc(char *dst, size_t size, const char *src)
+{
+	size_t n;
+
+	if (size == 0)
+		return 0;
+	n = strnlen(src, size - 1);
+	memcpy(dst, src, n);
+	dst[n] = '\0';
+	return n;
+}

@@ -36,4 +36,9 @@ void ascii_lower(char *s);
  * if it does not fit, else the length. */
 int copy_str(char *dst, size_t size, const char *src);
 
+/* Copies what fits of src into dst[size] (always NUL-terminated when
+ * size > 0); returns the length copied. For text that may be cut
+ * (server replies, log details). */
+size_t copy_str_trunc(char *dst, size_t size, const char *src);
+
 #endif

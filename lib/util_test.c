@@ -101,5 +101,14 @@ main(void)
 	CHECK(copy_str(buf, 1, "") == 0 && buf[0] == 0);
 	CHECK(copy_str(buf, 0, "") == -1);
 
+	/* copy_str_trunc */
+	CHECK(copy_str_trunc(buf, sizeof buf, "hello") == 5);
+	CHECK_STR(buf, "hello");
+	CHECK(copy_str_trunc(buf, 4, "hello") == 3);
+	CHECK_STR(buf, "hel");
+	CHECK(copy_str_trunc(buf, 1, "hello") == 0 && buf[0] == 0);
+	buf[0] = 'x';
+	CHECK(copy_str_trunc(buf, 0, "hello") == 0 && buf[0] == 'x');
+
 	return TEST_SUMMARY();
 }

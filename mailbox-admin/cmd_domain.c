@@ -141,7 +141,7 @@ domain_list(struct admin *a)
 {
 	char counts[64], host[300], ef[1100];
 	unsigned users, aliases;
-	const char *f[4];
+	const char *f[5];
 	size_t i;
 
 	edit_open_ro(a, &db);
@@ -156,7 +156,7 @@ domain_list(struct admin *a)
 			f[0] = ent.key;
 			f[1] = "domain";
 			f[2] = counts;
-			f[3] = NULL;
+			f[3] = f[4] = NULL;
 		} else if (ent.kind == USERDB_HOLD) {
 			if (ent.port)
 				snprintf(host, sizeof host, "host=%s%s%s:%u",
@@ -172,10 +172,13 @@ domain_list(struct admin *a)
 			f[1] = "hold";
 			f[2] = host;
 			f[3] = ef;
+			f[4] = ent.tls == USERDB_TLS_VERIFY ? "tls=verify" :
+			    ent.tls == USERDB_TLS_REQUIRE ? "tls=require" :
+			    "tls=may";
 		} else {
 			continue;
 		}
-		if (tdb_format(line, sizeof line, f, 4) == 0)
+		if (tdb_format(line, sizeof line, f, 5) == 0)
 			puts(line);
 	}
 	return 0;

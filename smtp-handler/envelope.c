@@ -295,7 +295,7 @@ enum reply
 smtp_rcpt(struct session *s, char *args)
 {
 	char *p, *key, *val;
-	char addr[ADDR_MAX + 1];
+	char addr[ADDR_MAX + 1], asis[ADDR_MAX + 1], *at;
 	enum reply r;
 	unsigned i;
 
@@ -308,6 +308,12 @@ smtp_rcpt(struct session *s, char *args)
 		return R_SYNTAX_RCPT;
 	if ((key = next_param(&p, &val)) != NULL)
 		return s->esmtp ? R_PARAM : R_PARAM_HELO;
+	/* local parts are case-sensitive (RFC 5321 2.4): a relayed or held
+	 * copy keeps it as received, only the domain is lowercased; local
+	 * look-ups and the session's own list use the lowercase form */
+	memcpy(asis, addr, sizeof asis);
+	if ((at = strrchr(asis, '@')) != NULL)
+		ascii_lower(at);
 	ascii_lower(addr);
 	for (i = 0; i < s->nrcpt; i++)
 		if (!strcmp(s->rcpt[i].addr, addr)) {
@@ -316,7 +322,7 @@ smtp_rcpt(struct session *s, char *args)
 		}
 	if (s->nrcpt >= s->cfg->max_rcpts)
 		return R_TOO_MANY_RCPTS;
-	if ((r = rcpt_add(s, addr)) != R_NONE) {
+	if ((r = rcpt_add(s, asis)) != R_NONE) {
 		log_msg(LOG_INFO, "RCPT <%s> refused: %d", addr, reply_code(r));
 		return r;
 	}

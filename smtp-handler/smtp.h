@@ -182,7 +182,9 @@ enum reply envelope_path(char **p, char *out, size_t size, int is_rcpt,
     int utf8);
 
 /* rcpt.c */
-/* Resolves one accepted-syntax recipient and adds its targets. */
+/* Resolves one accepted-syntax recipient and adds its targets. addr
+ * keeps its local part as received (domain lowercase): look-ups are
+ * case-insensitive, a relayed or held copy is queued as received. */
 enum reply rcpt_add(struct session *s, const char *addr);
 
 /* data.c */

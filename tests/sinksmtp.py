@@ -3,12 +3,16 @@
 
   sinksmtp.py --port N --dir OUT [--replies FILE] [--no-etrn]
               [--no-pipelining] [--cert PEM --key PEM] [--auth USER:PASS]
+              [--host ADDR] [--broken-tls]
 
-Listens on 127.0.0.1:N (one thread per connection). Every accepted
-message is written atomically as OUT/msg-<n>.eml (the data, dot-unstuffed,
+Listens on 127.0.0.1:N (or ADDR:N; one thread per connection). Every
+accepted message is written atomically as OUT/msg-<n>.eml (the data, dot-unstuffed,
 CRLF as received) and OUT/msg-<n>.json ({"from", "rcpt", "tls", "auth",
 "helo"}). Each command line is appended to OUT/commands.log (AUTH
 arguments masked) and each ETRN argument to OUT/etrn.log.
+
+--broken-tls offers STARTTLS, says 220 and answers the handshake with
+garbage, then closes (a server whose TLS is broken, or an attacker).
 
 --replies FILE is re-read at every RCPT and at the end of DATA; lines:
   rcpt ADDRESS CODE TEXT    reply to RCPT TO:<ADDRESS> (ADDRESS * = any)
@@ -86,7 +90,7 @@ class Handler(socketserver.StreamRequestHandler):
                 if not a.no_pipelining:
                     caps.append("PIPELINING")
                 caps += ["SIZE 10000000", "8BITMIME", "ENHANCEDSTATUSCODES"]
-                if a.cert and not self.tls:
+                if (a.cert or a.broken_tls) and not self.tls:
                     caps.append("STARTTLS")
                 if a.auth:
                     caps.append("AUTH PLAIN")
@@ -94,6 +98,13 @@ class Handler(socketserver.StreamRequestHandler):
                     caps.append("ETRN")
                 for i, c in enumerate(caps):
                     self.send("250%s%s" % (" " if i == len(caps) - 1 else "-", c))
+            elif verb == "STARTTLS" and a.broken_tls:
+                # says yes, then answers the ClientHello with garbage
+                self.send("220 2.0.0 go ahead")
+                self.rfile.read1(4096)
+                self.wfile.write(b"\x15\x03\x03\x00\x02\x02\x28not TLS at all\r\n")
+                self.wfile.flush()
+                return
             elif verb == "STARTTLS" and a.cert and not self.tls:
                 self.send("220 2.0.0 go ahead")
                 ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
@@ -205,9 +216,11 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--auth")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--broken-tls", action="store_true")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    srv = Server(("127.0.0.1", a.port), Handler)
+    srv = Server((a.host, a.port), Handler)
     srv.args = a
     srv.serve_forever()
 

@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """t-etrn-mx.py - the hold-queue flush of a domain without host=, through
 DNS: MX records in preference order, the domain's own address when it has
-no MX, a null MX (RFC 7505) and a failing DNS server. The test re-runs
-itself inside a private network and mount namespace (unshare -n -m): its
-own loopback, its own /etc/resolv.conf naming a stub DNS server of its
-own on 127.0.0.1:53, and the recording sink on 127.0.0.1:25. Nothing
-reaches the system resolver or any outside address. It exercises the
-real (static) smtp-handler's res_query and getaddrinfo."""
+no MX, a null MX (RFC 7505), a failing DNS server, and the loops a DNS
+answer may cause (issue 16): an MX that resolves to loopback or to an
+address of this host, our own name as the best MX (RFC 5321 5.1), and an
+MX that is an IP literal - each refused, logged, the mail kept. The test
+re-runs itself inside a private network and mount namespace (unshare -n
+-m): its own loopback, its own /etc/resolv.conf naming a stub DNS server
+of its own on 127.0.0.1:53; the recording sink runs in a second network
+namespace on 192.0.2.25:25 (a veth pair, 192.0.2.1 on our side), since a
+next hop from DNS may not be loopback or one of our own addresses.
+Nothing reaches the system resolver or any outside address. It exercises
+the real (static) smtp-handler's res_query and getaddrinfo."""
 import os, shutil, socket, struct, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
 
@@ -14,7 +19,7 @@ INNER = "--in-namespace"
 
 if INNER not in sys.argv:
     from harness import skip, summary
-    for tool in ("unshare", "ip", "mount", "cdb", "openssl"):
+    for tool in ("unshare", "nsenter", "ip", "mount", "cdb", "openssl"):
         if not shutil.which(tool):
             skip("etrn-mx", tool + " is not installed")
             summary()
@@ -47,13 +52,19 @@ subprocess.run(["mount", "--bind", hosts, "/etc/hosts"], check=True)
 T_A, T_MX, T_AAAA = 1, 15, 28
 ZONE = {   # name -> {type: [rdata...]} or an rcode (2 SERVFAIL, 3 NXDOMAIN)
     "dialup.example": {T_MX: [(10, "mx1.dialup.example")]},
-    "mx1.dialup.example": {T_A: ["127.0.0.1"]},
+    "mx1.dialup.example": {T_A: ["192.0.2.25"]},
     "two.example": {T_MX: [(20, "mx2.two.example"), (5, "dead.two.example")]},
-    "dead.two.example": {T_A: ["127.0.0.2"]},        # nothing listens there
-    "mx2.two.example": {T_A: ["127.0.0.1"]},
-    "nomx.example": {T_A: ["127.0.0.1"]},            # no MX: its own address
+    "dead.two.example": {T_A: ["192.0.2.26"]},       # nothing listens there
+    "mx2.two.example": {T_A: ["192.0.2.25"]},
+    "nomx.example": {T_A: ["192.0.2.25"]},           # no MX: its own address
     "null.example": {T_MX: [(0, "")]},               # RFC 7505 null MX
     "fail.example": 2,
+    "loop.example": {T_MX: [(10, "mx.loop.example")]},
+    "mx.loop.example": {T_A: ["127.0.0.1"]},         # loopback: a loop
+    "own.example": {T_MX: [(10, "mx.own.example")]},
+    "mx.own.example": {T_A: ["192.0.2.1"]},          # our own interface
+    "self.example": {T_MX: [(10, "mx.example.jp"), (20, "mx1.dialup.example")]},
+    "iplit.example": {T_MX: [(10, "192.0.2.25")]},   # an IP literal as MX
 }
 queries = []
 
@@ -116,14 +127,34 @@ src = os.path.join(TMP, "users")
 with open(src, "w") as f:
     f.write("example.jp domain\nalice@example.jp %s %s/mail/alice\n"
             "postmaster@example.jp alias alice@example.jp\n" % (h, TMP))
-    for d in ("dialup.example", "two.example", "nomx.example", "null.example", "fail.example"):
+    for d in ("dialup.example", "two.example", "nomx.example", "null.example", "fail.example",
+              "loop.example", "own.example", "self.example", "iplit.example"):
         f.write("%s hold etrn-from=192.0.2.0/24\n" % d)
 subprocess.run(["cdb", "-c", "-m", src + ".cdb", src], check=True)
 users = src + ".cdb"
 spool = os.path.join(TMP, "spool")
 sinkdir = os.path.join(TMP, "sink")
-start_sink(sinkdir, 25)
 log = os.path.join(TMP, "smtp.log")
+
+# the sink's network namespace, held by a process of ours, joined by veth
+holder = Server(["unshare", "-n", "sleep", "600"])
+ns = str(holder.proc.pid)
+own_ns = os.readlink("/proc/self/ns/net")
+wait_for(lambda: os.readlink("/proc/%s/ns/net" % ns) != own_ns, 5)
+subprocess.run(["ip", "link", "add", "v0", "type", "veth", "peer", "name", "v1"], check=True)
+subprocess.run(["ip", "link", "set", "v1", "netns", ns], check=True)
+subprocess.run(["ip", "addr", "add", "192.0.2.1/24", "dev", "v0"], check=True)
+subprocess.run(["ip", "link", "set", "v0", "up"], check=True)
+for cmd in (["ip", "addr", "add", "192.0.2.25/24", "dev", "v1"],
+            ["ip", "addr", "add", "192.0.2.26/24", "dev", "v1"],
+            ["ip", "link", "set", "v1", "up"], ["ip", "link", "set", "lo", "up"]):
+    subprocess.run(["nsenter", "-t", ns, "-n"] + cmd, check=True)
+os.makedirs(sinkdir, exist_ok=True)
+Server(["nsenter", "-t", ns, "-n", sys.executable, SINK, "--port", "25", "--dir", sinkdir,
+        "--host", "192.0.2.25"], log=os.path.join(TMP, "sink.log"))
+if not wait_port(25, host="192.0.2.25", timeout=10):
+    check("the sink starts on 192.0.2.25:25 in its namespace", False)
+    summary()
 
 
 def hold_and_flush(domain, n=1):
@@ -149,7 +180,7 @@ def log_has(text):
 held, r = hold_and_flush("dialup.example", 2)
 check("MX: 2 messages held for dialup.example", held == 2, held)
 check("MX: ETRN starts the flush (253)", any(l.startswith("253") for l in r), r)
-check("MX: both arrive at mx1.dialup.example (127.0.0.1:25)",
+check("MX: both arrive at mx1.dialup.example (192.0.2.25:25)",
       wait_for(lambda: len(delivered_for("dialup.example")) == 2), sink_messages(sinkdir))
 check("MX: the hold queue is empty",
       wait_for(lambda: queue_ids(spool, "hold/dialup.example") == []),
@@ -190,6 +221,30 @@ check("SERVFAIL: logged", wait_for(lambda: log_has("node fail.example: MX lookup
 check("SERVFAIL: nothing delivered, the message stays held",
       delivered_for("fail.example") == [] and
       len(queue_ids(spool, "hold/fail.example")) == 1)
+
+# 6. loops from DNS: refused, logged, the mail stays held, nothing sent
+def refused(domain, text, what):
+    n0 = len(sink_messages(sinkdir))
+    held, r = hold_and_flush(domain)
+    check("%s: ETRN accepted" % what, any(l.startswith("253") for l in r), r)
+    check("%s: logged" % what, wait_for(lambda: log_has(text), 20),
+          open(log, encoding="latin-1").read()[-600:])
+    time.sleep(0.5)
+    check("%s: nothing delivered, the message stays held" % what,
+          len(sink_messages(sinkdir)) == n0 and
+          len(queue_ids(spool, "hold/" + domain)) == 1, queue_ids(spool, "hold/" + domain))
+
+
+refused("loop.example", "mx.loop.example resolves to 127.0.0.1, loopback or an address "
+        "of this host: refused", "MX resolving to loopback")
+refused("own.example", "mx.own.example resolves to 192.0.2.1, loopback or an address "
+        "of this host: refused", "MX resolving to our own address")
+refused("self.example", "node self.example: we (mx.example.jp) are its best MX",
+        "our own name as the best MX (RFC 5321 5.1)")
+refused("iplit.example", "node iplit.example: MX lookup failed: no usable MX record",
+        "an IP literal as the only MX")
+check("IP literal: logged as skipped",
+      log_has("node iplit.example: 1 MX record(s) skipped"))
 
 udp.close()
 summary()
