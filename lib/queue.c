@@ -24,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -376,6 +377,7 @@ int queue_write_open(struct queue_writer *w, const char *spool,
 	w->fd = -1;
 	w->size = 0;
 	w->wlen = 0;
+	w->committed = 0;
 	w->id[0] = '\0';
 	if (queue_dir(w->dir, sizeof(w->dir), spool, queue) < 0)
 		return -1;
@@ -385,7 +387,15 @@ int queue_write_open(struct queue_writer *w, const char *spool,
 			return -1;
 		w->fd = maildir_tmp_create(w->dir, w->id, sizeof(w->id));
 	}
-	return w->fd < 0 ? -1 : 0;
+	if (w->fd < 0)
+		return -1;
+	/* a fresh file: nobody else can hold it; readers of msg/ID wait on
+	 * this lock until the message is published or taken back */
+	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
+		queue_write_abort(w);
+		return -1;
+	}
+	return 0;
 }
 
 int queue_write(struct queue_writer *w, const void *p, size_t n)
@@ -403,6 +413,18 @@ void queue_write_abort(struct queue_writer *w)
 	char path[MAILDIR_PATH_MAX];
 	int e = errno;
 
+	if (w->committed) {
+		/* env first (the message stops existing), made durable, then
+		 * msg; only then the lock goes */
+		if (fsutil_path(path, sizeof(path), "%s/env/%s", w->dir,
+		    w->id) == 0 && unlink(path) == 0)
+			(void)fsync_sub(w->dir, "env");
+		if (fsutil_path(path, sizeof(path), "%s/msg/%s", w->dir,
+		    w->id) == 0)
+			unlink(path);
+		w->committed = 0;
+		w->id[0] = '\0';
+	}
 	if (w->fd >= 0) {
 		close(w->fd);
 		w->fd = -1;
@@ -452,15 +474,15 @@ fail:
 	return -1;
 }
 
-int queue_write_commit(struct queue_writer *w, struct queue_env *env)
+int queue_write_commit_locked(struct queue_writer *w, struct queue_env *env)
 {
 	char text[QUEUE_ENV_TEXT_MAX];
 	char tmp[MAILDIR_PATH_MAX], msg[MAILDIR_PATH_MAX];
 	size_t i;
 	long len;
-	int fd, e;
+	int e;
 
-	if (w->fd < 0) {
+	if (w->fd < 0 || w->committed) {
 		errno = EBADF;
 		return -1;
 	}
@@ -478,10 +500,8 @@ int queue_write_commit(struct queue_writer *w, struct queue_env *env)
 	if (fsutil_wbuf_flush(w->fd, w->wbuf, &w->wlen) < 0 ||
 	    fsync(w->fd) < 0)
 		goto fail;
-	fd = w->fd;
-	w->fd = -1;
-	if (close(fd) < 0 ||
-	    fsutil_path(tmp, sizeof(tmp), "%s/tmp/%s", w->dir, w->id) < 0 ||
+	/* the descriptor stays open: it holds the lock */
+	if (fsutil_path(tmp, sizeof(tmp), "%s/tmp/%s", w->dir, w->id) < 0 ||
 	    fsutil_path(msg, sizeof(msg), "%s/msg/%s", w->dir, w->id) < 0 ||
 	    rename(tmp, msg) < 0)
 		goto fail;
@@ -495,14 +515,33 @@ int queue_write_commit(struct queue_writer *w, struct queue_env *env)
 			unlink(env_path);
 		unlink(msg);
 		w->id[0] = '\0';
+		close(w->fd);
+		w->fd = -1;
 		errno = e;
 		return -1;
 	}
-	w->id[0] = '\0';
+	w->committed = 1;
 	return 0;
 fail:
 	queue_write_abort(w);
 	return -1;
+}
+
+void queue_write_unlock(struct queue_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	w->committed = 0;
+	w->id[0] = '\0';
+}
+
+int queue_write_commit(struct queue_writer *w, struct queue_env *env)
+{
+	if (queue_write_commit_locked(w, env) < 0)
+		return -1;
+	queue_write_unlock(w);
+	return 0;
 }
 
 /* ---- reading ---- */
@@ -558,10 +597,36 @@ int queue_env_update(const char *spool, const char *queue,
 int queue_msg_open(const char *spool, const char *queue, const char *id)
 {
 	char path[MAILDIR_PATH_MAX];
+	unsigned waited = 0;
+	int fd, e;
 
 	if (file_path(path, sizeof(path), spool, queue, "msg", id) < 0)
 		return -1;
-	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* a writer holds the lock only while it commits (milliseconds) */
+	while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		e = errno;
+		if ((e != EWOULDBLOCK && e != EINTR) ||
+		    waited >= QUEUE_COMMIT_WAIT * 20) {
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		usleep(50000);
+		waited++;
+	}
+	(void)flock(fd, LOCK_UN);
+	/* a message taken back by its writer has no env/ID any more */
+	if (file_path(path, sizeof(path), spool, queue, "env", id) < 0 ||
+	    access(path, F_OK) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 int queue_remove(const char *spool, const char *queue, const char *id)

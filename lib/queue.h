@@ -52,6 +52,7 @@ struct queue_writer {
 	char id[QUEUE_ID_MAX];
 	uint64_t size;
 	size_t wlen;
+	int committed;                /* env/ID installed, msg still locked */
 	unsigned char wbuf[MAILDIR_WBUF];
 };
 
@@ -62,6 +63,15 @@ int queue_write(struct queue_writer *w, const void *p, size_t n);
  * in here; recipients all QUEUE_PENDING unless set). 0 / -1; on -1
  * nothing is left behind. */
 int queue_write_commit(struct queue_writer *w, struct queue_env *env);
+/* The message file is flock()ed exclusively from queue_write_open() on.
+ * queue_write_commit_locked() is queue_write_commit() that keeps that
+ * lock: env/ID is visible, but queue_msg_open() (every flusher and push)
+ * waits until queue_write_unlock() publishes the message, or
+ * queue_write_abort() takes it back (env/ID then msg/ID unlinked, env/
+ * fsync'd), so a message rolled back is never sent. */
+int queue_write_commit_locked(struct queue_writer *w, struct queue_env *env);
+void queue_write_unlock(struct queue_writer *w);
+/* Removes what was written (a committed but still locked message too). */
 void queue_write_abort(struct queue_writer *w);
 
 /* Calls fn for every message id in the queue (order: oldest first).
@@ -81,7 +91,10 @@ int queue_env_read(const char *spool, const char *queue, const char *id,
 int queue_env_update(const char *spool, const char *queue,
     const struct queue_env *env);
 
-/* Opens msg/ID read-only. fd / -1. */
+/* Opens msg/ID read-only, after waiting (at most QUEUE_COMMIT_WAIT
+ * seconds, then EWOULDBLOCK) for a writer still committing it; ENOENT
+ * when the message was rolled back meanwhile. fd / -1. */
+#define QUEUE_COMMIT_WAIT 60
 int queue_msg_open(const char *spool, const char *queue, const char *id);
 
 /* Removes env/ID then msg/ID. ENOENT is success. 0 / -1. */
