@@ -100,4 +100,16 @@ int userdb_sample_hash(const char *path, char *hash, size_t size);
 int userdb_alias_next(const char *targets, size_t *pos, char *out,
     size_t size);
 
+/* Calls fn for every record of the CDB at path that parses, in file
+ * order (records that do not parse are skipped). fn returns 0 to go on,
+ * non-zero to stop; it must not call another userdb or cdbfile function
+ * (cdbfile_run is not reentrant) nor allocate. fn's non-zero result, 0,
+ * or -1 when the database cannot be read. (userdb_walk.c) */
+int userdb_walk(const char *path, int (*fn)(const struct userdb_entry *e,
+    void *arg), void *arg);
+
+/* The first local domain ("domain" record) of the CDB at path into
+ * out[size]: 1 found, 0 none, -1 the database cannot be read. */
+int userdb_first_domain(const char *path, char *out, size_t size);
+
 #endif

@@ -152,6 +152,40 @@ resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
 	}
 }
 
+/* The address a bare <postmaster> stands for: postmaster@ the
+ * --hostname when that is a local domain, else postmaster@ the first
+ * local domain of the database (smtp-handler(8)). */
+static enum reply
+bare_postmaster(const struct session *s, char *a, size_t size)
+{
+	static struct userdb_entry e;
+	char domain[ADDR_DOMAIN_MAX + 1];
+	int r;
+
+	if (copy_str(domain, sizeof domain, s->cfg->hostname) < 0)
+		domain[0] = '\0';
+	ascii_lower(domain);
+	r = domain[0] ? userdb_lookup(s->cfg->users, domain, &e) : 0;
+	if (r < 0)
+		return R_TEMPFAIL;
+	if (r == 0 || e.kind != USERDB_DOMAIN) {
+		r = userdb_first_domain(s->cfg->users, domain, sizeof domain);
+		if (r < 0) {
+			log_msg(LOG_ERR, "user database %s: cannot read it",
+			    s->cfg->users);
+			return R_TEMPFAIL;
+		}
+		if (r == 0) {
+			log_msg(LOG_ERR, "<postmaster>: no local domain in %s",
+			    s->cfg->users);
+			return R_USER_UNKNOWN;
+		}
+	}
+	if (snprintf(a, size, "postmaster@%s", domain) >= (int)size)
+		return R_BAD_RCPT;
+	return R_NONE;
+}
+
 enum reply
 rcpt_add(struct session *s, const char *addr)
 {
@@ -161,10 +195,12 @@ rcpt_add(struct session *s, const char *addr)
 	enum reply r;
 
 	if (!strchr(addr, '@')) {
-		/* <postmaster>: ours, at our host name */
-		if (snprintf(a, sizeof a, "postmaster@%s", s->cfg->hostname)
-		    >= (int)sizeof a)
-			return R_BAD_RCPT;
+		/* bare <postmaster> (RFC 5321 4.5.1): always ours */
+		r = bare_postmaster(s, a, sizeof a);
+		if (r != R_NONE) {
+			copy_str(s->reply_arg, sizeof s->reply_arg, addr);
+			return r;
+		}
 	} else if (copy_str(a, sizeof a, addr) < 0)
 		return R_BAD_RCPT;
 	r = resolve(s, a, s->nrcpt, 0, &budget);
