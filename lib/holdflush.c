@@ -27,8 +27,6 @@
 #include "util.h"
 
 #define HOLDFLUSH_MX_MAX        8
-#define HOLDFLUSH_RETRY_WINDOW  1800    /* the detached flusher retries
-                                           deferred mail this long */
 
 struct target {
 	char host[256];
@@ -347,27 +345,10 @@ holdflush_run(const struct holdflush_opts *o)
 	return r == 2 ? 1 : r;
 }
 
-/* Only one detached flusher per node stays around to retry: the others
- * end after their pass. 1 = we are the one (lock kept until exit). */
-static int
-retry_owner(const struct holdflush_opts *o)
+int
+holdflush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 {
-	char q[ADDR_DOMAIN_MAX + 16], path[MAILDIR_PATH_MAX];
-	int fd, n;
-
-	if (queue_hold_name(o->node, q, sizeof q) < 0)
-		return 0;
-	n = snprintf(path, sizeof path, "%s/%s/.retry", o->spool, q);
-	if (n < 0 || (size_t)n >= sizeof path)
-		return 0;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return 0;
-	}
-	return 1;
+	return flush_pass(o, all, next_due_r);
 }
 
 static void
@@ -394,9 +375,6 @@ holdflush_spawn(const struct holdflush_opts *o)
 		return -1;
 	}
 	if (pid == 0) {
-		int64_t start = (int64_t)time(NULL), due;
-		int r;
-
 		(void)setsid();
 		pid2 = fork();
 		if (pid2 != 0)
@@ -408,18 +386,7 @@ holdflush_spawn(const struct holdflush_opts *o)
 		closefrom(3);
 		signal(SIGPIPE, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		r = flush_pass(o, 1, &due);
-		if (r == 1 && !retry_owner(o))
-			_exit(0);
-		while (r == 1 && due > 0) {
-			int64_t now = (int64_t)time(NULL);
-			if (due - start > HOLDFLUSH_RETRY_WINDOW)
-				break;
-			if (due > now)
-				sleep((unsigned)(due - now));
-			r = flush_pass(o, 0, &due);
-		}
-		_exit(r < 0 ? 1 : 0);
+		_exit(holdflush_serve(o));
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno == ECHILD)
