@@ -796,6 +796,42 @@ long queue_count(const char *spool, const char *queue)
 	return names_read(dir, 0, queue_id_valid, NULL);
 }
 
+int queue_usage(const char *spool, const char *queue, uint64_t *bytes_r,
+    uint64_t *count_r)
+{
+	unsigned char buf[DIRBUF];
+	char dir[MAILDIR_PATH_MAX];
+	struct fsutil_dir d;
+	const char *name;
+	unsigned char type;
+	uint64_t bytes = 0, count = 0;
+	size_t len;
+	int r;
+
+	*bytes_r = *count_r = 0;
+	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
+	    fsutil_path(dir + strlen(dir), sizeof(dir) - strlen(dir),
+	    "/msg") < 0)
+		return -1;
+	if (fsutil_dir_open(&d, dir, buf, sizeof(buf)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	while ((r = fsutil_dir_next(&d, &name, &len, &type)) > 0) {
+		struct stat st;
+		if (!queue_id_valid(name) ||
+		    fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		bytes += (uint64_t)st.st_size;
+		count++;
+	}
+	fsutil_dir_close(&d);
+	if (r < 0)
+		return -1;
+	*bytes_r = bytes;
+	*count_r = count;
+	return 0;
+}
+
 static int node_ok(const char *name)
 {
 	size_t i;

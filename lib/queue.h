@@ -82,6 +82,12 @@ int queue_foreach(const char *spool, const char *queue,
 /* Number of messages in the queue (0 for a missing queue), -1 error. */
 long queue_count(const char *spool, const char *queue);
 
+/* Bytes (st_size of msg/ files) and number of the messages in the queue
+ * (a missing queue is empty): one directory read and one fstatat per
+ * message, no file read. 0 / -1. */
+int queue_usage(const char *spool, const char *queue, uint64_t *bytes_r,
+    uint64_t *count_r);
+
 /* Calls fn for every hold node that has a queue directory. */
 int queue_foreach_node(const char *spool,
     int (*fn)(const char *node, void *arg), void *arg);

@@ -356,6 +356,33 @@ parse_host(const struct tok *t, struct userdb_entry *e, const char **error_r)
 	return 0;
 }
 
+/* lifetime=DURATION, max-held=SIZE: 1 parsed (or -1 with *error_r set
+ * on a bad value), 0 not one of them (*error_r NULL). */
+static int
+parse_hold_limit(const struct tok *t, struct userdb_entry *e,
+    const char **error_r)
+{
+	struct tok val;
+	char num[32];
+
+	*error_r = NULL;
+	if (tok_param(t, "lifetime", &val)) {
+		if (tok_copy(num, sizeof num, &val) < 0 ||
+		    parse_duration(num, &e->lifetime) < 0)
+			return fail_tok(error_r, "invalid lifetime (a number with "
+			    "s, m, h, d or w):", &val);
+		return 1;
+	}
+	if (tok_param(t, "max-held", &val)) {
+		if (tok_copy(num, sizeof num, &val) < 0 ||
+		    parse_size(num, &e->max_held) < 0)
+			return fail_tok(error_r, "invalid max-held (a number with "
+			    "optional K, M or G):", &val);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
     const char **error_r)
@@ -364,8 +391,13 @@ parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
 	size_t used = 0, cpos;
 
 	e->kind = USERDB_HOLD;
+	e->lifetime = USERDB_HOLD_LIFETIME;
+	e->max_held = USERDB_HOLD_MAX_HELD;
 	while (next_tok(v, len, &pos, 0, &t)) {
-		if (tok_param(&t, "host", &val)) {
+		if (parse_hold_limit(&t, e, error_r) != 0) {
+			if (*error_r)
+				return -1;
+		} else if (tok_param(&t, "host", &val)) {
 			if (e->host[0] != '\0')
 				return fail(error_r, "host= given twice");
 			if (parse_host(&val, e, error_r) < 0)

@@ -42,8 +42,15 @@ struct userdb_entry {
 	/* USERDB_HOLD */
 	char host[256];              /* "" = DNS MX */
 	unsigned port;               /* 0 = 25 */
+	uint64_t lifetime;           /* lifetime= seconds in the hold queue */
+	uint64_t max_held;           /* max-held= bytes, 0 = no limit */
 	char etrn_from[1024];        /* comma-separated CIDRs, "" = auth only */
 };
+
+/* Defaults of the hold options lifetime= and max-held= (set by the
+ * parser for every hold entry). */
+#define USERDB_HOLD_LIFETIME (30 * 86400)              /* 30 days */
+#define USERDB_HOLD_MAX_HELD (UINT64_C(1) << 30)        /* 1 GiB */
 
 /* Parses one record: key (as stored) and value (rest of the line, leading
  * blanks allowed). Fields are separated by blanks (space, tab); any other
@@ -57,7 +64,8 @@ struct userdb_entry {
  * or '*' is accepted as is and sets USERDB_DISABLED. Hold options are
  * blank-separated: host=NAME|IPv4|[IPv6][:PORT] (stored without brackets
  * in host[], port 0 when absent) and etrn-from=CIDR[,CIDR] (may repeat;
- * the lists are joined). Validates everything (key form, hash prefix, absolute
+ * the lists are joined), lifetime=DURATION (parse_duration: 10d, 36h,
+ * 0s) and max-held=SIZE (parse_size; 0 = no limit). Validates everything (key form, hash prefix, absolute
  * maildir, options, CIDRs, host). Returns 0, or -1 with *error_r a
  * message naming what is wrong. */
 int userdb_parse(const char *key, const char *value, size_t value_len,

@@ -83,6 +83,36 @@ add_local(struct session *s, const struct userdb_entry *e, unsigned orig)
 	return R_NONE;
 }
 
+/* max-held=: the hold queue's messages (bytes of msg/ files) plus the
+ * declared SIZE= must fit. Measured once per queue and transaction (the
+ * first recipient for it). */
+static enum reply
+hold_room(const struct session *s, const struct userdb_entry *e,
+    const char *qname)
+{
+	uint64_t bytes, count;
+	unsigned q;
+
+	if (e->max_held == 0)
+		return R_NONE;
+	for (q = 0; q < s->nqueues; q++)
+		if (!strcmp(s->queue_names[q], qname))
+			return R_NONE;          /* checked for this transaction */
+	if (s->declared_size > e->max_held)
+		return R_HOLD_TOO_BIG;
+	if (queue_usage(s->cfg->spool, qname, &bytes, &count) < 0) {
+		log_msg(LOG_ERR, "hold queue %s: cannot measure it: %m", qname);
+		return R_TEMPFAIL;
+	}
+	if (bytes >= e->max_held || bytes + s->declared_size > e->max_held) {
+		log_msg(LOG_NOTICE, "hold queue %s full: %llu of %llu bytes in "
+		    "%llu messages", qname, (unsigned long long)bytes,
+		    (unsigned long long)e->max_held, (unsigned long long)count);
+		return R_HOLD_FULL;
+	}
+	return R_NONE;
+}
+
 static enum reply
 resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
     unsigned *budget)
@@ -114,12 +144,16 @@ resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
 	switch (e.kind) {
 	case USERDB_USER:
 		return add_local(s, &e, orig);
-	case USERDB_HOLD:
+	case USERDB_HOLD: {
+		enum reply r;
 		if (queue_hold_name(e.key, qname, sizeof qname) < 0) {
 			log_msg(LOG_ERR, "hold domain %s: bad node name", e.key);
 			return R_TEMPFAIL;
 		}
+		if ((r = hold_room(s, &e, qname)) != R_NONE)
+			return r;
 		return add_queued(s, addr, qname, orig);
+	}
 	case USERDB_ALIAS: {
 		char target[ADDR_MAX + 1];
 		size_t pos = 0;
