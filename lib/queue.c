@@ -10,6 +10,7 @@
  *   attempts N
  *   next-try SECONDS
  *   size BYTES
+ *   warned SECONDS                   (optional: delay warning sent then)
  *   rcpt STATE ADDR[ LAST-REPLY]     (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
  *   end
  */
@@ -192,7 +193,8 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	if (size == 0 || !queue_id_valid(env->id) ||
 	    slen >= sizeof(env->sender) ||
 	    (slen > 0 && !token_ok(env->sender, slen)) ||
-	    env->arrival < 0 || env->next_try < 0 || env->nrcpt == 0 ||
+	    env->arrival < 0 || env->next_try < 0 || env->warned < 0 ||
+	    env->nrcpt == 0 ||
 	    env->nrcpt > QUEUE_RCPT_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -201,6 +203,8 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	    "next-try %lld\nsize %llu\n", env->id, slen ? env->sender : "<>",
 	    (long long)env->arrival, env->attempts, (long long)env->next_try,
 	    (unsigned long long)env->size);
+	if (env->warned > 0)
+		out_fmt(&o, "warned %lld\n", (long long)env->warned);
 	for (i = 0; i < env->nrcpt; i++) {
 		const struct queue_rcpt *r = &env->rcpt[i];
 		size_t alen = strnlen(r->addr, sizeof(r->addr));
@@ -324,6 +328,12 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	if (field_num(text, len, &pos, "size", UINT64_MAX, &v) < 0)
 		goto bad;
 	env->size = v;
+	if (len - pos > 7 && memcmp(text + pos, "warned ", 7) == 0) {
+		if (field_num(text, len, &pos, "warned", INT64_MAX, &v) < 0 ||
+		    v == 0)
+			goto bad;
+		env->warned = (int64_t)v;
+	}
 
 	for (;;) {
 		struct queue_rcpt *r;
@@ -868,39 +878,53 @@ static int any_name(const char *name)
 	return name[0] != '.';
 }
 
-void queue_clean(const char *spool, const char *queue, unsigned max_age)
+int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
+    unsigned orphan_age, void (*removed)(const char *path, void *arg),
+    void *arg)
 {
 	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
 	time_t now = time(NULL);
 	struct names s;
 	struct stat st;
 	size_t i;
+	int n = 0;
 
 	if (queue_dir(dir, sizeof(dir), spool, queue) < 0)
-		return;
+		return 0;
 	if (fsutil_path(path, sizeof(path), "%s/tmp", dir) == 0 &&
 	    names_read(path, 0, any_name, &s) >= 0) {
 		for (i = 0; i < s.n; i++) {
-			const char *n = s.arena + s.off[i];
-			if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir, n) == 0
-			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)max_age < now)
-				unlink(path);
+			const char *nm = s.arena + s.off[i];
+			if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir,
+			    nm) == 0 && lstat(path, &st) == 0 &&
+			    S_ISREG(st.st_mode) &&
+			    st.st_mtime + (time_t)tmp_age < now &&
+			    unlink(path) == 0) {
+				n++;
+				if (removed)
+					removed(path, arg);
+			}
 		}
 		names_free(&s);
 	}
 	if (fsutil_path(path, sizeof(path), "%s/msg", dir) == 0 &&
 	    names_read(path, 0, queue_id_valid, &s) >= 0) {
 		for (i = 0; i < s.n; i++) {
-			const char *n = s.arena + s.off[i];
-			if (fsutil_path(path, sizeof(path), "%s/env/%s", dir, n) < 0 ||
-			    access(path, F_OK) == 0 || errno != ENOENT)
+			const char *nm = s.arena + s.off[i];
+			if (fsutil_path(path, sizeof(path), "%s/env/%s", dir,
+			    nm) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
 				continue;
-			if (fsutil_path(path, sizeof(path), "%s/msg/%s", dir, n) == 0
-			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)max_age < now)
-				unlink(path);
+			if (fsutil_path(path, sizeof(path), "%s/msg/%s", dir,
+			    nm) == 0 && lstat(path, &st) == 0 &&
+			    S_ISREG(st.st_mode) &&
+			    st.st_mtime + (time_t)orphan_age < now &&
+			    unlink(path) == 0) {
+				n++;
+				if (removed)
+					removed(path, arg);
+			}
 		}
 		names_free(&s);
 	}
+	return n;
 }

@@ -37,6 +37,7 @@ struct queue_env {
 	unsigned attempts;
 	int64_t next_try;           /* unix seconds, 0 = now */
 	uint64_t size;              /* bytes of msg/ID */
+	int64_t warned;             /* when the delay warning went, 0 = not */
 	size_t nrcpt;
 	struct queue_rcpt rcpt[QUEUE_RCPT_MAX];
 };
@@ -122,8 +123,12 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size);
  * ASCII without blanks, shorter than QUEUE_ID_MAX), else 0. */
 int queue_id_valid(const char *id);
 
-/* Removes tmp/ files and msg/ files without an env/ (left by a crash)
- * older than max_age seconds. Call it under queue_lock(). */
-void queue_clean(const char *spool, const char *queue, unsigned max_age);
+/* Removes crash leftovers: tmp/ files older than tmp_age seconds and
+ * msg/ files without an env/ older than orphan_age. Calls removed(path,
+ * arg) for each (may be NULL). Call it under queue_lock(). The number
+ * removed. */
+int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
+    unsigned orphan_age, void (*removed)(const char *path, void *arg),
+    void *arg);
 
 #endif
