@@ -72,5 +72,9 @@ int cmd_check(struct admin *a, const struct admin_args *g);
 int cmd_build(struct admin *a, const struct admin_args *g);
 int cmd_queue(struct admin *a, const struct admin_args *g);
 int cmd_cert(struct admin *a, const struct admin_args *g);
+/* Prints how full a queue is, one line (cmd_queue.c). */
+void queue_fill(const char *spool, const char *cdb, const char *queue);
+/* queue expire (cmd_expire.c); node NULL = every queue */
+int queue_expire(struct admin *a, const char *node);
 
 #endif

@@ -5,6 +5,7 @@
 #include "edit.h"
 #include "mailbox.h"
 #include "password.h"
+#include "queue.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -408,6 +409,15 @@ cmd_stat(struct admin *a, const struct admin_args *g)
 	char domain[ADDR_DOMAIN_MAX + 1], q[32];
 	uint64_t nn, nb, cn, cb;
 
+	if (!strchr(g->pos[0], '@')) {
+		/* stat HOLD-DOMAIN: how full its hold queue is */
+		char hq[ADDR_DOMAIN_MAX + 8];
+		admin_domain(g->pos[0], domain);
+		if (queue_hold_name(domain, hq, sizeof hq) < 0)
+			die(EX_DATAERR, "invalid domain %s", domain);
+		queue_fill(a->spool, a->cdb, hq);
+		return 0;
+	}
 	admin_address(g->pos[0], key, local, domain);
 	edit_open_ro(a, &db);
 	edit_user(&db, key, &ent);

@@ -68,7 +68,7 @@ static const struct command_def commands[] = {
 	{ "list", cmd_list, 0, 0, 1, "list [DOMAIN]" },
 	{ "lock", cmd_lock, 0, 1, 1, "lock ADDRESS" },
 	{ "unlock", cmd_unlock, 0, 1, 1, "unlock ADDRESS" },
-	{ "stat", cmd_stat, 0, 1, 1, "stat ADDRESS" },
+	{ "stat", cmd_stat, 0, 1, 1, "stat ADDRESS | stat HOLD-DOMAIN" },
 	{ "quota", cmd_quota, 0, 2, 2, "quota ADDRESS SIZE" },
 	{ "domain", cmd_domain, O_HOLD | O_HOST | O_ETRNFROM | O_FORCE |
 	  O_LIFETIME | O_MAXHELD, 1, 2,
