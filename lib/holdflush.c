@@ -18,6 +18,7 @@
 #include <sys/wait.h>
 
 #include "addr.h"
+#include "dsn.h"
 #include "holdflush.h"
 #include "log.h"
 #include "queue.h"
@@ -39,6 +40,7 @@ struct pass {
 	struct target t[HOLDFLUSH_MX_MAX];
 	size_t nt;
 	int connected, conn_failed;
+	int null_mx;               /* RFC 7505: the node accepts no mail */
 	char conn_error[256];
 	char remote[256];          /* host name of the connected server */
 	int64_t next_due;          /* earliest next_try of what remains */
@@ -62,7 +64,7 @@ tcopy(char *dst, size_t size, const char *src)
 
 /* DNS MX for domain (RFC 5321 section 5.1), sorted by preference.
  * Returns the number of hosts, 0 when the domain has no MX (use its
- * address), -1 on a temporary DNS failure or a null MX. */
+ * address), -1 on a temporary DNS failure, -2 for a null MX. */
 static int
 mx_lookup(const char *domain, struct target *t, size_t max)
 {
@@ -100,7 +102,7 @@ mx_lookup(const char *domain, struct target *t, size_t max)
 		if (type == T_MX && rdlen >= 3 && dn_expand(ans, end, p + 2,
 		    name, sizeof name) >= 0) {
 			if (name[0] == '\0' || strcmp(name, ".") == 0)
-				return -1;     /* null MX: accepts no mail */
+				return -2;     /* null MX: accepts no mail */
 			if (addr_domain_valid(name, strlen(name))) {
 				pref[nt] = (unsigned)(p[0] << 8 | p[1]);
 				copy_str(t[nt].host, sizeof t[nt].host, name);
@@ -140,6 +142,13 @@ find_targets(struct pass *ps)
 		return 0;
 	}
 	r = mx_lookup(ps->o->node, ps->t, HOLDFLUSH_MX_MAX);
+	if (r == -2) {
+		log_msg(LOG_WARNING, "holdflush: node %s: null MX (RFC 7505): "
+		    "its mail is returned", ps->o->node);
+		ps->null_mx = 1;
+		ps->nt = 0;
+		return 0;
+	}
 	if (r < 0) {
 		log_msg(LOG_WARNING, "holdflush: node %s: MX lookup failed "
 		    "(temporary, or a null MX)", ps->o->node);
@@ -215,6 +224,40 @@ open_session(struct pass *ps)
 	return -1;
 }
 
+/* A null MX: every pending recipient fails permanently (5.1.10), with a
+ * DSN; the message goes once that is sent. */
+static void
+null_mx(struct pass *ps, const char *id, const size_t *idx, size_t n)
+{
+	unsigned char failed[QUEUE_RCPT_MAX];
+	size_t i, pending = 0;
+	int fd;
+
+	memset(failed, 0, sizeof failed);
+	for (i = 0; i < n; i++) {
+		struct queue_rcpt *q = &env.rcpt[idx[i]];
+		snprintf(q->last_reply, sizeof q->last_reply, "550 5.1.10 "
+		    "%.100s has a null MX (RFC 7505): no mail accepted",
+		    ps->o->node);
+		q->state = QUEUE_FAILED;
+		failed[idx[i]] = 1;
+		log_msg(LOG_INFO, "%s id=%s from=<%s> to=<%s> result=bounced: %s",
+		    ps->kv, id, env.sender, q->addr, q->last_reply);
+	}
+	fd = queue_msg_open(ps->o->spool, ps->queue, id);
+	if (dsn_send(ps->o->users, ps->o->spool, ps->o->helo, "", &env,
+	    failed, fd) < 0)
+		for (i = 0; i < n; i++) {       /* tried again next time */
+			env.rcpt[idx[i]].state = QUEUE_PENDING;
+			pending++;
+		}
+	else
+		ps->rl.bounced += (unsigned)n;
+	if (fd >= 0)
+		close(fd);
+	relay_finish(&ps->rl, id, &env, pending, (int64_t)time(NULL));
+}
+
 /* Delivers one message; updates or removes its envelope. */
 static void
 deliver_one(struct pass *ps, const char *id, int all)
@@ -229,6 +272,10 @@ deliver_one(struct pass *ps, const char *id, int all)
 	if (!all && env.next_try > now) {
 		if (!ps->next_due || env.next_try < ps->next_due)
 			ps->next_due = env.next_try;
+		return;
+	}
+	if (ps->null_mx) {
+		null_mx(ps, id, idx, (size_t)n);
 		return;
 	}
 	if (!ps->connected && !ps->conn_failed && open_session(ps) < 0)
