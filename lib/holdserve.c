@@ -209,8 +209,9 @@ holdflush_serve(const struct holdflush_opts *o)
 		r = serve_locked(o, start);
 		close(fd);
 		/* a request made after the last look and before the unlock
-		 * found .flusher taken: it is ours to serve */
-		if (!requested(o->spool, o->node))
+		 * found .flusher taken: it is ours to serve (not after an
+		 * error: the next ETRN starts a new flusher) */
+		if (r < 0 || !requested(o->spool, o->node))
 			break;
 	}
 	return r < 0 ? 1 : 0;

@@ -183,11 +183,17 @@ static void
 expire_queue(struct expire *x, const char *queue, int64_t lifetime,
     int64_t warn)
 {
+	char dir[MAILDIR_PATH_MAX];
 	struct relay rl;
 	struct relay_ids l;
+	struct stat st;
 	size_t i;
 	int lk;
 
+	/* a queue that does not exist is not created here */
+	if (fsutil_path(dir, sizeof dir, "%s/%s", x->a->spool, queue) < 0 ||
+	    (lstat(dir, &st) < 0 && errno == ENOENT))
+		return;
 	memset(&rl, 0, sizeof rl);
 	rl.spool = x->a->spool;
 	rl.queue = queue;

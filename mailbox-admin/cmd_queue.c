@@ -74,7 +74,7 @@ list_one(const char *id, void *arg)
 	return 0;
 }
 
-/* "QUEUE: N messages, B bytes[, max-held M, P% full]" */
+/* "queue QUEUE: N messages, B bytes[, max-held M, P% full]" */
 void
 queue_fill(const char *spool, const char *cdb, const char *queue)
 {
@@ -87,7 +87,7 @@ queue_fill(const char *spool, const char *cdb, const char *queue)
 		    strerror(errno));
 		return;
 	}
-	printf("%s: %llu message%s, %llu bytes", queue,
+	printf("queue %s: %llu message%s, %llu bytes", queue,
 	    (unsigned long long)count, count == 1 ? "" : "s",
 	    (unsigned long long)bytes);
 	if (strncmp(queue, "hold/", 5) == 0 &&

@@ -412,9 +412,15 @@ cmd_stat(struct admin *a, const struct admin_args *g)
 	if (!strchr(g->pos[0], '@')) {
 		/* stat HOLD-DOMAIN: how full its hold queue is */
 		char hq[ADDR_DOMAIN_MAX + 8];
+		int r;
 		admin_domain(g->pos[0], domain);
-		if (queue_hold_name(domain, hq, sizeof hq) < 0)
-			die(EX_DATAERR, "invalid domain %s", domain);
+		r = userdb_lookup(a->cdb, domain, &ent);
+		if (r < 0)
+			die(EX_IOERR, "%s: cannot read the database", a->cdb);
+		if (r == 0 || ent.kind != USERDB_HOLD ||
+		    queue_hold_name(domain, hq, sizeof hq) < 0)
+			die(EX_DATAERR, "%s is not a hold domain in %s (stat "
+			    "takes an address or a hold domain)", domain, a->cdb);
 		queue_fill(a->spool, a->cdb, hq);
 		return 0;
 	}

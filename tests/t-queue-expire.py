@@ -189,7 +189,7 @@ check("capped: SIZE= alone above max-held -> 552 5.3.4",
 r = send("alice@example.jp", ["e@capped.example"], "small", size=100)
 check("capped: an empty queue takes a small message", "250 2.0.0" in "\n".join(r), r)
 rc, out, err = admin("queue", "list")
-check("queue list shows the fill", re.search(r"^hold/capped.example: 1 message, \d+ bytes, "
+check("queue list shows the fill", re.search(r"^queue hold/capped.example: 1 message, \d+ bytes, "
                                              r"max-held 3K, \d+% full$", out, re.M), out)
 rc, out, err = admin("stat", "capped.example")
 check("stat HOLD-DOMAIN shows the fill", rc == 0 and "max-held 3K" in out, (out, err))
