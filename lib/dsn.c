@@ -140,15 +140,42 @@ dsn_format(const struct queue_env *env, const unsigned char *failed,
     const char *reporting_mta, const char *remote_mta, int msgfd,
     int64_t now, dsn_put_fn put, void *arg)
 {
+	return dsn_format_notice(DSN_REFUSED, 0, env, failed, reporting_mta,
+	    remote_mta, msgfd, now, put, arg);
+}
+
+/* The status of a notice for recipient r. */
+static void
+notice_status(enum dsn_kind kind, const struct queue_rcpt *r, char *out,
+    size_t size)
+{
+	if (kind == DSN_REFUSED) {
+		dsn_status(r->last_reply, out, size);
+		return;
+	}
+	/* Delivery time expired; a warning keeps a 4xx reply's code */
+	snprintf(out, size, "4.4.7");
+	if (kind == DSN_DELAYED && r->last_reply[0] == '4')
+		dsn_status(r->last_reply, out, size);
+}
+
+int
+dsn_format_notice(enum dsn_kind kind, int64_t until,
+    const struct queue_env *env, const unsigned char *failed,
+    const char *reporting_mta, const char *remote_mta, int msgfd,
+    int64_t now, dsn_put_fn put, void *arg)
+{
 	struct sink s = { put, arg, 0 };
 	static unsigned counter;
-	char date[64], arrival[64], boundary[96], status[16], text[256],
+	char date[64], arrival[64], retry[64], boundary[96], status[16],
+	    text[256],
 	    rcpt[ADDR_MAX + 1], sender[ADDR_MAX + 1], remote[256];
 	size_t i;
 
 	rfc5322_date(now, date, sizeof date);
 	rfc5322_date(env->arrival ? env->arrival : now, arrival,
 	    sizeof arrival);
+	rfc5322_date(until, retry, sizeof retry);
 	snprintf(boundary, sizeof boundary, "%lld.%ld.%u/%s",
 	    (long long)now, (long)getpid(), ++counter, reporting_mta);
 	clean(sender, sizeof sender, env->sender);
@@ -157,7 +184,9 @@ dsn_format(const struct queue_env *env, const unsigned char *failed,
 	emit(&s, "From: Mail Delivery System <MAILER-DAEMON@%s>\n",
 	    reporting_mta);
 	emit(&s, "To: <%s>\n", sender);
-	emit(&s, "Subject: Undelivered Mail Returned to Sender\n");
+	emit(&s, "Subject: %s\n", kind == DSN_DELAYED ?
+	    "Delayed Mail (still being retried)" :
+	    "Undelivered Mail Returned to Sender");
 	emit(&s, "Date: %s\n", date);
 	emit(&s, "Message-ID: <%lld.%ld.%u.dsn@%s>\n", (long long)now,
 	    (long)getpid(), counter, reporting_mta);
@@ -171,9 +200,18 @@ dsn_format(const struct queue_env *env, const unsigned char *failed,
 	emit(&s, "Content-Type: text/plain; charset=us-ascii\n"
 	    "Content-Description: Notification\n\n");
 	emit(&s, "This is the mail system at host %s.\n\n", reporting_mta);
-	emit(&s, "Your message could not be delivered to one or more "
-	    "recipients.\nIt was refused permanently by the next mail "
-	    "server%s%s.\n\n", remote[0] ? " " : "", remote);
+	if (kind == DSN_EXPIRED)
+		emit(&s, "Your message could not be delivered to one or more "
+		    "recipients\nbefore its time in the queue ran out; it has "
+		    "been removed.\n\n");
+	else if (kind == DSN_DELAYED)
+		emit(&s, "Your message has not been delivered yet to one or "
+		    "more recipients.\nThis is a warning only: delivery is "
+		    "retried until %s.\n\n", retry);
+	else
+		emit(&s, "Your message could not be delivered to one or more "
+		    "recipients.\nIt was refused permanently by the next mail "
+		    "server%s%s.\n\n", remote[0] ? " " : "", remote);
 	for (i = 0; i < env->nrcpt; i++) {
 		if (!failed[i])
 			continue;
@@ -191,15 +229,18 @@ dsn_format(const struct queue_env *env, const unsigned char *failed,
 			continue;
 		clean(rcpt, sizeof rcpt, env->rcpt[i].addr);
 		clean(text, sizeof text, env->rcpt[i].last_reply);
-		dsn_status(env->rcpt[i].last_reply, status, sizeof status);
+		notice_status(kind, &env->rcpt[i], status, sizeof status);
 		emit(&s, "\nFinal-Recipient: rfc822; %s\n", rcpt);
-		emit(&s, "Action: failed\n");
+		emit(&s, "Action: %s\n", kind == DSN_DELAYED ? "delayed" :
+		    "failed");
 		emit(&s, "Status: %s\n", status);
 		if (remote[0])
 			emit(&s, "Remote-MTA: dns; %s\n", remote);
 		if (text[0])
 			emit(&s, "Diagnostic-Code: smtp; %s\n", text);
 		emit(&s, "Last-Attempt-Date: %s\n", date);
+		if (kind == DSN_DELAYED)
+			emit(&s, "Will-Retry-Until: %s\n", retry);
 	}
 	emit(&s, "\n--%s\n", boundary);
 	emit(&s, "Content-Type: text/rfc822-headers\n"
@@ -213,6 +254,8 @@ dsn_format(const struct queue_env *env, const unsigned char *failed,
 /* -- delivery ------------------------------------------------------- */
 
 struct dsn_job {
+	enum dsn_kind kind;
+	int64_t until;
 	const struct queue_env *env;
 	const unsigned char *failed;
 	const char *reporting_mta, *remote_mta;
@@ -250,8 +293,9 @@ to_maildir(const struct dsn_job *j, const char *maildir, const char *rcpt)
 	    date);
 	if (n < 0 || (size_t)n >= sizeof hdr ||
 	    maildir_deliver_write(&d, hdr, (size_t)n) < 0 ||
-	    dsn_format(j->env, j->failed, j->reporting_mta, j->remote_mta,
-	    j->msgfd, j->now, put_maildir, &d) < 0 ||
+	    dsn_format_notice(j->kind, j->until, j->env, j->failed,
+	    j->reporting_mta, j->remote_mta, j->msgfd, j->now, put_maildir,
+	    &d) < 0 ||
 	    maildir_deliver_commit(&d) < 0) {
 		log_msg(LOG_ERR, "dsn: delivery to %s failed: %s", maildir,
 		    strerror(errno));
@@ -280,8 +324,9 @@ to_queue(const struct dsn_job *j, const char *spool, const char *queue,
 	env.nrcpt = 1;
 	copy_str(env.rcpt[0].addr, sizeof env.rcpt[0].addr, rcpt);
 	env.rcpt[0].state = QUEUE_PENDING;
-	if (dsn_format(j->env, j->failed, j->reporting_mta, j->remote_mta,
-	    j->msgfd, j->now, put_queue, &w) < 0 ||
+	if (dsn_format_notice(j->kind, j->until, j->env, j->failed,
+	    j->reporting_mta, j->remote_mta, j->msgfd, j->now, put_queue,
+	    &w) < 0 ||
 	    queue_write_commit(&w, &env) < 0) {
 		log_msg(LOG_ERR, "dsn: queueing for %s failed: %s", rcpt,
 		    strerror(errno));
@@ -373,8 +418,17 @@ dsn_send(const char *users, const char *spool, const char *reporting_mta,
     const char *remote_mta, const struct queue_env *env,
     const unsigned char *failed, int msgfd)
 {
-	struct dsn_job j = { env, failed, reporting_mta, remote_mta, msgfd,
-	    (int64_t)time(NULL) };
+	return dsn_send_notice(DSN_REFUSED, 0, users, spool, reporting_mta,
+	    remote_mta, env, failed, msgfd);
+}
+
+int
+dsn_send_notice(enum dsn_kind kind, int64_t until, const char *users,
+    const char *spool, const char *reporting_mta, const char *remote_mta,
+    const struct queue_env *env, const unsigned char *failed, int msgfd)
+{
+	struct dsn_job j = { kind, until, env, failed, reporting_mta,
+	    remote_mta, msgfd, (int64_t)time(NULL) };
 	size_t i, n = 0;
 
 	for (i = 0; i < env->nrcpt; i++)

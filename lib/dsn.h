@@ -49,4 +49,20 @@ int dsn_send(const char *users, const char *spool, const char *reporting_mta,
     const char *remote_mta, const struct queue_env *env,
     const unsigned char *failed, int msgfd);
 
+/* Notices other than a next hop's refusal (issue 15): the recipients i
+ * with failed[i] != 0 of a message that stayed in a queue too long.
+ * DSN_EXPIRED: its lifetime ran out and it is removed (Action: failed,
+ * Status: 4.4.7, the last reply as Diagnostic-Code); DSN_DELAYED: a
+ * warning, still being retried until `until` (Action: delayed, Status
+ * from a 4xx last reply or 4.4.7, Will-Retry-Until). DSN_REFUSED is
+ * what dsn_format() and dsn_send() write. Same results as they. */
+enum dsn_kind { DSN_REFUSED, DSN_EXPIRED, DSN_DELAYED };
+int dsn_format_notice(enum dsn_kind kind, int64_t until,
+    const struct queue_env *env, const unsigned char *failed,
+    const char *reporting_mta, const char *remote_mta, int msgfd,
+    int64_t now, dsn_put_fn put, void *arg);
+int dsn_send_notice(enum dsn_kind kind, int64_t until, const char *users,
+    const char *spool, const char *reporting_mta, const char *remote_mta,
+    const struct queue_env *env, const unsigned char *failed, int msgfd);
+
 #endif

@@ -20,6 +20,7 @@
 
 #include "addr.h"
 #include "dnsparse.h"
+#include "dsn.h"
 #include "holdflush.h"
 #include "log.h"
 #include "queue.h"
@@ -30,8 +31,6 @@
 #include "util.h"
 
 #define HOLDFLUSH_MX_MAX        8
-#define HOLDFLUSH_RETRY_WINDOW  1800    /* the detached flusher retries
-                                           deferred mail this long */
 #define HOLDFLUSH_SESSION_MAX   1800    /* one SMTP session, connect to
                                            QUIT (smtpc_set_session) */
 
@@ -48,6 +47,7 @@ struct pass {
 	struct target t[HOLDFLUSH_MX_MAX];
 	size_t nt;
 	int connected, conn_failed;
+	int null_mx;               /* RFC 7505: the node accepts no mail */
 	char conn_error[256];
 	char remote[256];          /* host name of the connected server */
 	int64_t next_due;          /* earliest next_try of what remains */
@@ -75,9 +75,9 @@ tls_policy_name(enum userdb_tls p)
  * answer is parsed by dns_mx_parse() within the bytes really received
  * (res_query returns the full length of an answer larger than the
  * buffer). Returns the number of hosts, 0 when the domain has no MX
- * (use its address), -1 on a temporary DNS failure, a malformed answer,
- * MX records none of which is usable (IP literals), or a null MX;
- * *why_r says which. */
+ * (use its address), -2 for a null MX (RFC 7505: the domain accepts no
+ * mail), -1 on a temporary DNS failure, a malformed answer or MX
+ * records none of which is usable (IP literals); *why_r says which. */
 static int
 mx_lookup(const char *domain, struct target *t, size_t max,
     const char **why_r)
@@ -97,7 +97,7 @@ mx_lookup(const char *domain, struct target *t, size_t max,
 	    HOLDFLUSH_MX_MAX, &skipped);
 	if (n == DNS_MX_NULL) {
 		*why_r = "null MX: the domain accepts no mail (RFC 7505)";
-		return -1;
+		return -2;
 	}
 	if (n < 0) {
 		*why_r = "malformed DNS answer";
@@ -143,6 +143,13 @@ find_targets(struct pass *ps)
 		return 0;
 	}
 	r = mx_lookup(ps->o->node, ps->t, HOLDFLUSH_MX_MAX, &why);
+	if (r == -2) {
+		log_msg(LOG_WARNING, "holdflush: node %s: null MX (RFC 7505): "
+		    "its mail is returned", ps->o->node);
+		ps->null_mx = 1;
+		ps->nt = 0;
+		return 0;
+	}
 	if (r < 0) {
 		log_msg(LOG_WARNING, "holdflush: node %s: MX lookup failed: "
 		    "%s; the mail stays queued", ps->o->node, why);
@@ -323,6 +330,40 @@ open_session(struct pass *ps)
 	return -1;
 }
 
+/* A null MX: every pending recipient fails permanently (5.1.10), with a
+ * DSN; the message goes once that is sent. */
+static void
+null_mx(struct pass *ps, const char *id, const size_t *idx, size_t n)
+{
+	unsigned char failed[QUEUE_RCPT_MAX];
+	size_t i, pending = 0;
+	int fd;
+
+	memset(failed, 0, sizeof failed);
+	for (i = 0; i < n; i++) {
+		struct queue_rcpt *q = &env.rcpt[idx[i]];
+		snprintf(q->last_reply, sizeof q->last_reply, "550 5.1.10 "
+		    "%.100s has a null MX (RFC 7505): no mail accepted",
+		    ps->o->node);
+		q->state = QUEUE_FAILED;
+		failed[idx[i]] = 1;
+		log_msg(LOG_INFO, "%s id=%s from=<%s> to=<%s> result=bounced: %s",
+		    ps->kv, id, env.sender, q->addr, q->last_reply);
+	}
+	fd = queue_msg_open(ps->o->spool, ps->queue, id);
+	if (dsn_send(ps->o->users, ps->o->spool, ps->o->helo, "", &env,
+	    failed, fd) < 0)
+		for (i = 0; i < n; i++) {       /* tried again next time */
+			env.rcpt[idx[i]].state = QUEUE_PENDING;
+			pending++;
+		}
+	else
+		ps->rl.bounced += (unsigned)n;
+	if (fd >= 0)
+		close(fd);
+	relay_finish(&ps->rl, id, &env, pending, (int64_t)time(NULL));
+}
+
 /* Delivers one message; updates or removes its envelope. */
 static void
 deliver_one(struct pass *ps, const char *id, int all)
@@ -337,6 +378,10 @@ deliver_one(struct pass *ps, const char *id, int all)
 	if (!all && env.next_try > now) {
 		if (!ps->next_due || env.next_try < ps->next_due)
 			ps->next_due = env.next_try;
+		return;
+	}
+	if (ps->null_mx) {
+		null_mx(ps, id, idx, (size_t)n);
 		return;
 	}
 	if (!ps->connected && !ps->conn_failed && open_session(ps) < 0)
@@ -453,27 +498,10 @@ holdflush_run(const struct holdflush_opts *o)
 	return r == 2 ? 1 : r;
 }
 
-/* Only one detached flusher per node stays around to retry: the others
- * end after their pass. 1 = we are the one (lock kept until exit). */
-static int
-retry_owner(const struct holdflush_opts *o)
+int
+holdflush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 {
-	char q[ADDR_DOMAIN_MAX + 16], path[MAILDIR_PATH_MAX];
-	int fd, n;
-
-	if (queue_hold_name(o->node, q, sizeof q) < 0)
-		return 0;
-	n = snprintf(path, sizeof path, "%s/%s/.retry", o->spool, q);
-	if (n < 0 || (size_t)n >= sizeof path)
-		return 0;
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return 0;
-	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
-		close(fd);
-		return 0;
-	}
-	return 1;
+	return flush_pass(o, all, next_due_r);
 }
 
 static void
@@ -500,9 +528,6 @@ holdflush_spawn(const struct holdflush_opts *o)
 		return -1;
 	}
 	if (pid == 0) {
-		int64_t start = (int64_t)time(NULL), due;
-		int r;
-
 		(void)setsid();
 		pid2 = fork();
 		if (pid2 != 0)
@@ -514,18 +539,7 @@ holdflush_spawn(const struct holdflush_opts *o)
 		closefrom(3);
 		signal(SIGPIPE, SIG_IGN);
 		signal(SIGHUP, SIG_IGN);
-		r = flush_pass(o, 1, &due);
-		if (r == 1 && !retry_owner(o))
-			_exit(0);
-		while (r == 1 && due > 0) {
-			int64_t now = (int64_t)time(NULL);
-			if (due - start > HOLDFLUSH_RETRY_WINDOW)
-				break;
-			if (due > now)
-				sleep((unsigned)(due - now));
-			r = flush_pass(o, 0, &due);
-		}
-		_exit(r < 0 ? 1 : 0);
+		_exit(holdflush_serve(o));
 	}
 	while (waitpid(pid, &status, 0) < 0) {
 		if (errno == ECHILD)

@@ -7,6 +7,8 @@
 #ifndef POSTERN_HOLDFLUSH_H
 #define POSTERN_HOLDFLUSH_H
 
+#include <stdint.h>
+
 struct holdflush_opts {
 	const char *users;       /* CDB path (node's host=, DSN delivery) */
 	const char *spool;       /* spool directory */
@@ -20,8 +22,28 @@ struct holdflush_opts {
  * flush held the lock), -1 on error (logged). */
 int holdflush_run(const struct holdflush_opts *o);
 
-/* Starts holdflush_run() in a detached child (double fork, new session,
- * stdio on /dev/null) that survives the caller. 0 started / -1. */
+/* Starts the node's flusher, holdflush_serve(), in a detached child
+ * (double fork, new session, stdio on /dev/null) that survives the
+ * caller. 0 started / -1. */
 int holdflush_spawn(const struct holdflush_opts *o);
+
+/* One pass over the node's queue under its lock. all: ignore next_try.
+ * 0 queue empty, 1 messages remain, 2 another flush holds the lock, -1
+ * error. *next_due_r: earliest next_try of what remains (0 none). */
+int holdflush_pass(const struct holdflush_opts *o, int all,
+    int64_t *next_due_r);
+
+/* ETRN requests and the node's one flusher (holdserve.c). A request is
+ * served by a pass that starts after it, at most HOLDFLUSH_MIN_INTERVAL
+ * seconds after the previous asked pass started (or when a pass running
+ * longer ends): every message held when it was made is attempted. */
+#define HOLDFLUSH_MIN_INTERVAL 30
+/* Records a request for node (SPOOL/hold/NODE/.etrn-request). 0 / -1. */
+int holdflush_request(const char *spool, const char *node);
+/* 1 when node's flusher is running (it will see a request), else 0. */
+int holdflush_running(const char *spool, const char *node);
+/* The flusher: if no other runs for node, serves its requests and
+ * retries its deferred mail (for 30 min), then ends. Exit status. */
+int holdflush_serve(const struct holdflush_opts *o);
 
 #endif

@@ -10,6 +10,7 @@
  *   attempts N
  *   next-try SECONDS
  *   size BYTES
+ *   warned SECONDS                   (optional: delay warning sent then)
  *   rcpt STATE ADDR[ LAST-REPLY]     (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
  *   end
  */
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -191,7 +193,8 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	if (size == 0 || !queue_id_valid(env->id) ||
 	    slen >= sizeof(env->sender) ||
 	    (slen > 0 && !token_ok(env->sender, slen)) ||
-	    env->arrival < 0 || env->next_try < 0 || env->nrcpt == 0 ||
+	    env->arrival < 0 || env->next_try < 0 || env->warned < 0 ||
+	    env->nrcpt == 0 ||
 	    env->nrcpt > QUEUE_RCPT_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -200,6 +203,8 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	    "next-try %lld\nsize %llu\n", env->id, slen ? env->sender : "<>",
 	    (long long)env->arrival, env->attempts, (long long)env->next_try,
 	    (unsigned long long)env->size);
+	if (env->warned > 0)
+		out_fmt(&o, "warned %lld\n", (long long)env->warned);
 	for (i = 0; i < env->nrcpt; i++) {
 		const struct queue_rcpt *r = &env->rcpt[i];
 		size_t alen = strnlen(r->addr, sizeof(r->addr));
@@ -323,6 +328,12 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	if (field_num(text, len, &pos, "size", UINT64_MAX, &v) < 0)
 		goto bad;
 	env->size = v;
+	if (len - pos > 7 && memcmp(text + pos, "warned ", 7) == 0) {
+		if (field_num(text, len, &pos, "warned", INT64_MAX, &v) < 0 ||
+		    v == 0)
+			goto bad;
+		env->warned = (int64_t)v;
+	}
 
 	for (;;) {
 		struct queue_rcpt *r;
@@ -376,6 +387,7 @@ int queue_write_open(struct queue_writer *w, const char *spool,
 	w->fd = -1;
 	w->size = 0;
 	w->wlen = 0;
+	w->committed = 0;
 	w->id[0] = '\0';
 	if (queue_dir(w->dir, sizeof(w->dir), spool, queue) < 0)
 		return -1;
@@ -385,7 +397,15 @@ int queue_write_open(struct queue_writer *w, const char *spool,
 			return -1;
 		w->fd = maildir_tmp_create(w->dir, w->id, sizeof(w->id));
 	}
-	return w->fd < 0 ? -1 : 0;
+	if (w->fd < 0)
+		return -1;
+	/* a fresh file: nobody else can hold it; readers of msg/ID wait on
+	 * this lock until the message is published or taken back */
+	if (flock(w->fd, LOCK_EX | LOCK_NB) < 0) {
+		queue_write_abort(w);
+		return -1;
+	}
+	return 0;
 }
 
 int queue_write(struct queue_writer *w, const void *p, size_t n)
@@ -403,6 +423,18 @@ void queue_write_abort(struct queue_writer *w)
 	char path[MAILDIR_PATH_MAX];
 	int e = errno;
 
+	if (w->committed) {
+		/* env first (the message stops existing), made durable, then
+		 * msg; only then the lock goes */
+		if (fsutil_path(path, sizeof(path), "%s/env/%s", w->dir,
+		    w->id) == 0 && unlink(path) == 0)
+			(void)fsync_sub(w->dir, "env");
+		if (fsutil_path(path, sizeof(path), "%s/msg/%s", w->dir,
+		    w->id) == 0)
+			unlink(path);
+		w->committed = 0;
+		w->id[0] = '\0';
+	}
 	if (w->fd >= 0) {
 		close(w->fd);
 		w->fd = -1;
@@ -452,15 +484,15 @@ fail:
 	return -1;
 }
 
-int queue_write_commit(struct queue_writer *w, struct queue_env *env)
+int queue_write_commit_locked(struct queue_writer *w, struct queue_env *env)
 {
 	char text[QUEUE_ENV_TEXT_MAX];
 	char tmp[MAILDIR_PATH_MAX], msg[MAILDIR_PATH_MAX];
 	size_t i;
 	long len;
-	int fd, e;
+	int e;
 
-	if (w->fd < 0) {
+	if (w->fd < 0 || w->committed) {
 		errno = EBADF;
 		return -1;
 	}
@@ -478,10 +510,8 @@ int queue_write_commit(struct queue_writer *w, struct queue_env *env)
 	if (fsutil_wbuf_flush(w->fd, w->wbuf, &w->wlen) < 0 ||
 	    fsync(w->fd) < 0)
 		goto fail;
-	fd = w->fd;
-	w->fd = -1;
-	if (close(fd) < 0 ||
-	    fsutil_path(tmp, sizeof(tmp), "%s/tmp/%s", w->dir, w->id) < 0 ||
+	/* the descriptor stays open: it holds the lock */
+	if (fsutil_path(tmp, sizeof(tmp), "%s/tmp/%s", w->dir, w->id) < 0 ||
 	    fsutil_path(msg, sizeof(msg), "%s/msg/%s", w->dir, w->id) < 0 ||
 	    rename(tmp, msg) < 0)
 		goto fail;
@@ -495,14 +525,33 @@ int queue_write_commit(struct queue_writer *w, struct queue_env *env)
 			unlink(env_path);
 		unlink(msg);
 		w->id[0] = '\0';
+		close(w->fd);
+		w->fd = -1;
 		errno = e;
 		return -1;
 	}
-	w->id[0] = '\0';
+	w->committed = 1;
 	return 0;
 fail:
 	queue_write_abort(w);
 	return -1;
+}
+
+void queue_write_unlock(struct queue_writer *w)
+{
+	if (w->fd >= 0)
+		close(w->fd);
+	w->fd = -1;
+	w->committed = 0;
+	w->id[0] = '\0';
+}
+
+int queue_write_commit(struct queue_writer *w, struct queue_env *env)
+{
+	if (queue_write_commit_locked(w, env) < 0)
+		return -1;
+	queue_write_unlock(w);
+	return 0;
 }
 
 /* ---- reading ---- */
@@ -558,10 +607,36 @@ int queue_env_update(const char *spool, const char *queue,
 int queue_msg_open(const char *spool, const char *queue, const char *id)
 {
 	char path[MAILDIR_PATH_MAX];
+	unsigned waited = 0;
+	int fd, e;
 
 	if (file_path(path, sizeof(path), spool, queue, "msg", id) < 0)
 		return -1;
-	return open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	/* a writer holds the lock only while it commits (milliseconds) */
+	while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		e = errno;
+		if ((e != EWOULDBLOCK && e != EINTR) ||
+		    waited >= QUEUE_COMMIT_WAIT * 20) {
+			close(fd);
+			errno = e;
+			return -1;
+		}
+		usleep(50000);
+		waited++;
+	}
+	(void)flock(fd, LOCK_UN);
+	/* a message taken back by its writer has no env/ID any more */
+	if (file_path(path, sizeof(path), spool, queue, "env", id) < 0 ||
+	    access(path, F_OK) < 0) {
+		e = errno;
+		close(fd);
+		errno = e;
+		return -1;
+	}
+	return fd;
 }
 
 int queue_remove(const char *spool, const char *queue, const char *id)
@@ -731,6 +806,42 @@ long queue_count(const char *spool, const char *queue)
 	return names_read(dir, 0, queue_id_valid, NULL);
 }
 
+int queue_usage(const char *spool, const char *queue, uint64_t *bytes_r,
+    uint64_t *count_r)
+{
+	unsigned char buf[DIRBUF];
+	char dir[MAILDIR_PATH_MAX];
+	struct fsutil_dir d;
+	const char *name;
+	unsigned char type;
+	uint64_t bytes = 0, count = 0;
+	size_t len;
+	int r;
+
+	*bytes_r = *count_r = 0;
+	if (queue_dir(dir, sizeof(dir), spool, queue) < 0 ||
+	    fsutil_path(dir + strlen(dir), sizeof(dir) - strlen(dir),
+	    "/msg") < 0)
+		return -1;
+	if (fsutil_dir_open(&d, dir, buf, sizeof(buf)) < 0)
+		return errno == ENOENT ? 0 : -1;
+	while ((r = fsutil_dir_next(&d, &name, &len, &type)) > 0) {
+		struct stat st;
+		if (!queue_id_valid(name) ||
+		    fstatat(d.fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		bytes += (uint64_t)st.st_size;
+		count++;
+	}
+	fsutil_dir_close(&d);
+	if (r < 0)
+		return -1;
+	*bytes_r = bytes;
+	*count_r = count;
+	return 0;
+}
+
 static int node_ok(const char *name)
 {
 	size_t i;
@@ -767,39 +878,53 @@ static int any_name(const char *name)
 	return name[0] != '.';
 }
 
-void queue_clean(const char *spool, const char *queue, unsigned max_age)
+int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
+    unsigned orphan_age, void (*removed)(const char *path, void *arg),
+    void *arg)
 {
 	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
 	time_t now = time(NULL);
 	struct names s;
 	struct stat st;
 	size_t i;
+	int n = 0;
 
 	if (queue_dir(dir, sizeof(dir), spool, queue) < 0)
-		return;
+		return 0;
 	if (fsutil_path(path, sizeof(path), "%s/tmp", dir) == 0 &&
 	    names_read(path, 0, any_name, &s) >= 0) {
 		for (i = 0; i < s.n; i++) {
-			const char *n = s.arena + s.off[i];
-			if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir, n) == 0
-			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)max_age < now)
-				unlink(path);
+			const char *nm = s.arena + s.off[i];
+			if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir,
+			    nm) == 0 && lstat(path, &st) == 0 &&
+			    S_ISREG(st.st_mode) &&
+			    st.st_mtime + (time_t)tmp_age < now &&
+			    unlink(path) == 0) {
+				n++;
+				if (removed)
+					removed(path, arg);
+			}
 		}
 		names_free(&s);
 	}
 	if (fsutil_path(path, sizeof(path), "%s/msg", dir) == 0 &&
 	    names_read(path, 0, queue_id_valid, &s) >= 0) {
 		for (i = 0; i < s.n; i++) {
-			const char *n = s.arena + s.off[i];
-			if (fsutil_path(path, sizeof(path), "%s/env/%s", dir, n) < 0 ||
-			    access(path, F_OK) == 0 || errno != ENOENT)
+			const char *nm = s.arena + s.off[i];
+			if (fsutil_path(path, sizeof(path), "%s/env/%s", dir,
+			    nm) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
 				continue;
-			if (fsutil_path(path, sizeof(path), "%s/msg/%s", dir, n) == 0
-			    && lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)max_age < now)
-				unlink(path);
+			if (fsutil_path(path, sizeof(path), "%s/msg/%s", dir,
+			    nm) == 0 && lstat(path, &st) == 0 &&
+			    S_ISREG(st.st_mode) &&
+			    st.st_mtime + (time_t)orphan_age < now &&
+			    unlink(path) == 0) {
+				n++;
+				if (removed)
+					removed(path, arg);
+			}
 		}
 		names_free(&s);
 	}
+	return n;
 }

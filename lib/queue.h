@@ -37,6 +37,7 @@ struct queue_env {
 	unsigned attempts;
 	int64_t next_try;           /* unix seconds, 0 = now */
 	uint64_t size;              /* bytes of msg/ID */
+	int64_t warned;             /* when the delay warning went, 0 = not */
 	size_t nrcpt;
 	struct queue_rcpt rcpt[QUEUE_RCPT_MAX];
 };
@@ -52,6 +53,7 @@ struct queue_writer {
 	char id[QUEUE_ID_MAX];
 	uint64_t size;
 	size_t wlen;
+	int committed;                /* env/ID installed, msg still locked */
 	unsigned char wbuf[MAILDIR_WBUF];
 };
 
@@ -62,6 +64,15 @@ int queue_write(struct queue_writer *w, const void *p, size_t n);
  * in here; recipients all QUEUE_PENDING unless set). 0 / -1; on -1
  * nothing is left behind. */
 int queue_write_commit(struct queue_writer *w, struct queue_env *env);
+/* The message file is flock()ed exclusively from queue_write_open() on.
+ * queue_write_commit_locked() is queue_write_commit() that keeps that
+ * lock: env/ID is visible, but queue_msg_open() (every flusher and push)
+ * waits until queue_write_unlock() publishes the message, or
+ * queue_write_abort() takes it back (env/ID then msg/ID unlinked, env/
+ * fsync'd), so a message rolled back is never sent. */
+int queue_write_commit_locked(struct queue_writer *w, struct queue_env *env);
+void queue_write_unlock(struct queue_writer *w);
+/* Removes what was written (a committed but still locked message too). */
 void queue_write_abort(struct queue_writer *w);
 
 /* Calls fn for every message id in the queue (order: oldest first).
@@ -72,6 +83,12 @@ int queue_foreach(const char *spool, const char *queue,
 /* Number of messages in the queue (0 for a missing queue), -1 error. */
 long queue_count(const char *spool, const char *queue);
 
+/* Bytes (st_size of msg/ files) and number of the messages in the queue
+ * (a missing queue is empty): one directory read and one fstatat per
+ * message, no file read. 0 / -1. */
+int queue_usage(const char *spool, const char *queue, uint64_t *bytes_r,
+    uint64_t *count_r);
+
 /* Calls fn for every hold node that has a queue directory. */
 int queue_foreach_node(const char *spool,
     int (*fn)(const char *node, void *arg), void *arg);
@@ -81,7 +98,10 @@ int queue_env_read(const char *spool, const char *queue, const char *id,
 int queue_env_update(const char *spool, const char *queue,
     const struct queue_env *env);
 
-/* Opens msg/ID read-only. fd / -1. */
+/* Opens msg/ID read-only, after waiting (at most QUEUE_COMMIT_WAIT
+ * seconds, then EWOULDBLOCK) for a writer still committing it; ENOENT
+ * when the message was rolled back meanwhile. fd / -1. */
+#define QUEUE_COMMIT_WAIT 60
 int queue_msg_open(const char *spool, const char *queue, const char *id);
 
 /* Removes env/ID then msg/ID. ENOENT is success. 0 / -1. */
@@ -103,8 +123,12 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size);
  * ASCII without blanks, shorter than QUEUE_ID_MAX), else 0. */
 int queue_id_valid(const char *id);
 
-/* Removes tmp/ files and msg/ files without an env/ (left by a crash)
- * older than max_age seconds. Call it under queue_lock(). */
-void queue_clean(const char *spool, const char *queue, unsigned max_age);
+/* Removes crash leftovers: tmp/ files older than tmp_age seconds and
+ * msg/ files without an env/ older than orphan_age. Calls removed(path,
+ * arg) for each (may be NULL). Call it under queue_lock(). The number
+ * removed. */
+int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
+    unsigned orphan_age, void (*removed)(const char *path, void *arg),
+    void *arg);
 
 #endif

@@ -257,14 +257,14 @@ static void test_crash(void)
 		CHECK(strcmp(c.ids[i], id) != 0);
 
 	/* queue_clean removes both once they are old enough */
-	queue_clean(spool, QUEUE_OUTBOUND, 3600);
+	CHECK(queue_clean(spool, QUEUE_OUTBOUND, 3600, 3600, NULL, NULL) == 0);
 	CHECK(access(path, F_OK) == 0);           /* fresh: kept */
 	tv[0].tv_sec = tv[1].tv_sec = time(NULL) - 7200;
 	tv[0].tv_usec = tv[1].tv_usec = 0;
 	CHECK(utimes(path, tv) == 0);
 	snprintf(path, sizeof(path), "%s/outbound/msg/%s", spool, id);
 	CHECK(utimes(path, tv) == 0);
-	queue_clean(spool, QUEUE_OUTBOUND, 3600);
+	CHECK(queue_clean(spool, QUEUE_OUTBOUND, 3600, 3600, NULL, NULL) == 2);
 	CHECK(access(path, F_OK) < 0);
 	snprintf(path, sizeof(path), "%s/outbound/tmp/stale", spool);
 	CHECK(access(path, F_OK) < 0);
@@ -404,12 +404,26 @@ static void test_parse(void)
 		    "next-try 0\nsize 1\nrcpt P x@y\nend\n",
 		"postern-queue 1\r\nid a\nsender <>\narrival 1\nattempts 0\n"
 		    "next-try 0\nsize 1\nrcpt P x@y\nend\n",
+		/* warned: a positive number, only after size */
+		"postern-queue 1\nid a\nsender <>\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\nwarned 0\nrcpt P x@y\nend\n",
+		"postern-queue 1\nid a\nsender <>\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\nwarned x\nrcpt P x@y\nend\n",
+		"postern-queue 1\nid a\nsender <>\narrival 1\nattempts 0\n"
+		    "next-try 0\nwarned 5\nsize 1\nrcpt P x@y\nend\n",
 	};
+	static const char warned[] =
+	    "postern-queue 1\nid a\nsender <>\narrival 1\nattempts 0\n"
+	    "next-try 0\nsize 1\nwarned 1700000000\nrcpt P x@y\nend\n";
 	size_t i;
 	long n;
 
+	CHECK(parse_str(warned) == 0 && env2.warned == 1700000000);
+	n = queue_env_format(&env2, text, sizeof(text));
+	CHECK(n == (long)strlen(warned) && memcmp(text, warned, (size_t)n) == 0);
 	CHECK(parse_str(good) == 0);
-	CHECK(env2.nrcpt == 2 && env2.attempts == 2 && env2.size == 10);
+	CHECK(env2.nrcpt == 2 && env2.attempts == 2 && env2.size == 10 &&
+	    env2.warned == 0);
 	CHECK_STR(env2.rcpt[1].last_reply, "250 ok");
 	CHECK(env2.rcpt[0].last_reply[0] == '\0');
 	/* format(parse(x)) == x */

@@ -387,6 +387,33 @@ parse_hold_tls(const struct tok *t, struct userdb_entry *e,
 	return fail_tok(error_r, "unknown hold option", t);
 }
 
+/* lifetime=DURATION, max-held=SIZE: 1 parsed (or -1 with *error_r set
+ * on a bad value), 0 not one of them (*error_r NULL). */
+static int
+parse_hold_limit(const struct tok *t, struct userdb_entry *e,
+    const char **error_r)
+{
+	struct tok val;
+	char num[32];
+
+	*error_r = NULL;
+	if (tok_param(t, "lifetime", &val)) {
+		if (tok_copy(num, sizeof num, &val) < 0 ||
+		    parse_duration(num, &e->lifetime) < 0)
+			return fail_tok(error_r, "invalid lifetime (a number with "
+			    "s, m, h, d or w):", &val);
+		return 1;
+	}
+	if (tok_param(t, "max-held", &val)) {
+		if (tok_copy(num, sizeof num, &val) < 0 ||
+		    parse_size(num, &e->max_held) < 0)
+			return fail_tok(error_r, "invalid max-held (a number with "
+			    "optional K, M or G):", &val);
+		return 1;
+	}
+	return 0;
+}
+
 static int
 parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
     const char **error_r)
@@ -395,8 +422,13 @@ parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
 	size_t used = 0, cpos;
 
 	e->kind = USERDB_HOLD;
+	e->lifetime = USERDB_HOLD_LIFETIME;
+	e->max_held = USERDB_HOLD_MAX_HELD;
 	while (next_tok(v, len, &pos, 0, &t)) {
-		if (tok_param(&t, "host", &val)) {
+		if (parse_hold_limit(&t, e, error_r) != 0) {
+			if (*error_r)
+				return -1;
+		} else if (tok_param(&t, "host", &val)) {
 			if (e->host[0] != '\0')
 				return fail(error_r, "host= given twice");
 			if (parse_host(&val, e, error_r) < 0)
@@ -500,61 +532,40 @@ static int userdb_find(struct cdb *c, void *arg)
 	return 1;
 }
 
-/* Inside the guarded mapping: the first enabled user's hash. */
+/* The first enabled user's hash among the first USERDB_SAMPLE_RECORDS
+ * records (userdb_walk, which wipes its copies). */
 struct userdb_sample {
-	struct userdb_entry e;
 	char *hash;
 	size_t size;
+	unsigned n;
 };
 
 static int
-userdb_sample(struct cdb *c, void *arg)
+userdb_sample(const struct userdb_entry *e, void *arg)
 {
 	struct userdb_sample *u = arg;
-	char key[USERDB_KEY_MAX], val[USERDB_VALUE_MAX];
-	const char *err;
-	unsigned pos, n = 0, kl, vl;
-	int r = 0;
+	size_t len;
 
-	cdb_seqinit(&pos, c);
-	while (r == 0 && n++ < USERDB_SAMPLE_RECORDS &&
-	    cdb_seqnext(&pos, c) > 0) {
-		kl = cdb_keylen(c);
-		vl = cdb_datalen(c);
-		if (kl == 0 || kl >= sizeof key || vl >= sizeof val)
-			continue;
-		if (cdb_read(c, key, kl, cdb_keypos(c)) != 0 ||
-		    cdb_read(c, val, vl, cdb_datapos(c)) != 0) {
-			r = -1;
-			break;
-		}
-		key[kl] = '\0';
-		val[vl] = '\0';
-		if (!memchr(key, '@', kl) ||
-		    userdb_parse(key, val, vl, &u->e, &err) < 0 ||
-		    u->e.kind != USERDB_USER ||
-		    (u->e.flags & USERDB_DISABLED) ||
-		    strlen(u->e.hash) >= u->size)
-			continue;
-		memcpy(u->hash, u->e.hash, strlen(u->e.hash) + 1);
-		r = 1;
-	}
-	wipe(val, sizeof val);
-	wipe(&u->e, sizeof u->e);
-	return r;
+	if (u->n++ >= USERDB_SAMPLE_RECORDS)
+		return 2;                       /* none early enough */
+	if (e->kind != USERDB_USER || (e->flags & USERDB_DISABLED) ||
+	    (len = strlen(e->hash)) >= u->size)
+		return 0;
+	memcpy(u->hash, e->hash, len + 1);
+	return 1;
 }
 
 int
 userdb_sample_hash(const char *path, char *hash, size_t size)
 {
-	static struct userdb_sample u;   /* 6 KiB: not on the stack */
+	struct userdb_sample u = { hash, size, 0 };
+	int r;
 
 	if (size == 0)
 		return 0;
-	u.hash = hash;
-	u.size = size;
 	hash[0] = '\0';
-	return cdbfile_run(path, userdb_sample, &u);
+	r = userdb_walk(path, userdb_sample, &u);
+	return r == 2 ? 0 : r;
 }
 
 int

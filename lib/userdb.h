@@ -52,11 +52,18 @@ struct userdb_entry {
 	/* USERDB_HOLD */
 	char host[256];              /* "" = DNS MX */
 	unsigned port;               /* 0 = 25 */
+	uint64_t lifetime;           /* lifetime= seconds in the hold queue */
+	uint64_t max_held;           /* max-held= bytes, 0 = no limit */
 	char etrn_from[1024];        /* comma-separated CIDRs, "" = auth only */
 	enum userdb_tls tls;         /* tls=: the flusher's TLS policy */
 	char tls_ca[USERDB_PATH_MAX]; /* tls-ca=: CA file for tls=verify,
 	                                "" = the system bundle */
 };
+
+/* Defaults of the hold options lifetime= and max-held= (set by the
+ * parser for every hold entry). */
+#define USERDB_HOLD_LIFETIME (30 * 86400)              /* 30 days */
+#define USERDB_HOLD_MAX_HELD (UINT64_C(1) << 30)        /* 1 GiB */
 
 /* Parses one record: key (as stored) and value (rest of the line, leading
  * blanks allowed). Fields are separated by blanks (space, tab); any other
@@ -70,8 +77,10 @@ struct userdb_entry {
  * or '*' is accepted as is and sets USERDB_DISABLED. Hold options are
  * blank-separated: host=NAME|IPv4|[IPv6][:PORT] (stored without brackets
  * in host[], port 0 when absent), etrn-from=CIDR[,CIDR] (may repeat;
- * the lists are joined), tls=may|require|verify (default may) and
- * tls-ca=/ABSOLUTE/PATH (only with tls=verify). Validates everything (key form, hash prefix, absolute
+ * the lists are joined), tls=may|require|verify (default may),
+ * tls-ca=/ABSOLUTE/PATH (only with tls=verify), lifetime=DURATION
+ * (parse_duration: 10d, 36h, 0s) and max-held=SIZE (parse_size; 0 = no
+ * limit). Validates everything (key form, hash prefix, absolute
  * maildir, options, CIDRs, host). Returns 0, or -1 with *error_r a
  * message naming what is wrong. */
 int userdb_parse(const char *key, const char *value, size_t value_len,
@@ -113,5 +122,17 @@ int userdb_sample_hash(const char *path, char *hash, size_t size);
  * one, 0 no more, -1 it does not fit in out. */
 int userdb_alias_next(const char *targets, size_t *pos, char *out,
     size_t size);
+
+/* Calls fn for every record of the CDB at path that parses, in file
+ * order (records that do not parse are skipped). fn returns 0 to go on,
+ * non-zero to stop; it must not call another userdb or cdbfile function
+ * (cdbfile_run is not reentrant) nor allocate. fn's non-zero result, 0,
+ * or -1 when the database cannot be read. (userdb_walk.c) */
+int userdb_walk(const char *path, int (*fn)(const struct userdb_entry *e,
+    void *arg), void *arg);
+
+/* The first local domain ("domain" record) of the CDB at path into
+ * out[size]: 1 found, 0 none, -1 the database cannot be read. */
+int userdb_first_domain(const char *path, char *out, size_t size);
 
 #endif

@@ -128,6 +128,27 @@ test_parse(void)
 	BAD("dialup.example", "hold etrn-from=1.2.3.4,", "empty CIDR");
 	BAD("dialup.example", "hold etrn-from=,1.2.3.4", "empty CIDR");
 	BAD("dialup.example", "hold frobnicate", "unknown hold option 'frobnicate'");
+	/* lifetime= and max-held=, with their defaults */
+	CHECK(parse("dialup.example", "hold", &e, &err) == 0);
+	CHECK(e.lifetime == USERDB_HOLD_LIFETIME &&
+	    e.max_held == USERDB_HOLD_MAX_HELD);
+	CHECK(parse("dialup.example", "hold lifetime=10d max-held=5M "
+	    "host=h", &e, &err) == 0);
+	CHECK(e.lifetime == 10 * 86400 && e.max_held == 5u << 20);
+	CHECK_STR(e.host, "h");
+	CHECK(parse("dialup.example", "hold lifetime=0s max-held=0", &e,
+	    &err) == 0);
+	CHECK(e.lifetime == 0 && e.max_held == 0);
+	CHECK(parse("dialup.example", "hold lifetime=36h", &e, &err) == 0 &&
+	    e.lifetime == 36 * 3600);
+	CHECK(parse("dialup.example", "hold lifetime=90", &e, &err) == 0 &&
+	    e.lifetime == 90);
+	BAD("dialup.example", "hold lifetime=10x", "invalid lifetime");
+	BAD("dialup.example", "hold lifetime=d", "invalid lifetime");
+	BAD("dialup.example", "hold lifetime=-1d", "invalid lifetime");
+	BAD("dialup.example", "hold lifetime=", "unknown hold option");
+	BAD("dialup.example", "hold max-held=1T", "invalid max-held");
+	BAD("dialup.example", "hold max-held=", "unknown hold option");
 	BAD("x@dialup.example", "hold", "an address cannot be of kind 'hold'");
 
 	/* users */

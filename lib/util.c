@@ -75,6 +75,34 @@ parse_size(const char *s, uint64_t *out_r)
 	return 0;
 }
 
+int
+parse_duration(const char *s, uint64_t *secs_r)
+{
+	size_t len;
+	uint64_t v, mult = 1;
+
+	if (s == NULL || (len = strlen(s)) == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	switch (s[len - 1]) {
+	case 's': mult = 1; len--; break;
+	case 'm': mult = 60; len--; break;
+	case 'h': mult = 3600; len--; break;
+	case 'd': mult = 86400; len--; break;
+	case 'w': mult = 7 * 86400; len--; break;
+	default: break;
+	}
+	if (parse_uint(s, len, UTIL_DURATION_MAX, &v) < 0)
+		return -1;
+	if (v > UTIL_DURATION_MAX / mult) {
+		errno = ERANGE;
+		return -1;
+	}
+	*secs_r = v * mult;
+	return 0;
+}
+
 void
 format_size(uint64_t n, char *buf, size_t size)
 {

@@ -15,6 +15,11 @@ int parse_uint(const char *s, size_t len, uint64_t max, uint64_t *out_r);
 /* Parses a size: decimal bytes, optionally followed by one of K, M, G
  * (powers of 1024, either case). "0" is valid. Returns 0 or -1. */
 int parse_size(const char *s, uint64_t *out_r);
+/* A duration: digits with one unit s, m, h, d or w ("10d", "36h", "0s";
+ * a bare number is seconds), at most UTIL_DURATION_MAX seconds, into
+ * *secs_r. 0 / -1 (EINVAL, ERANGE). */
+#define UTIL_DURATION_MAX (UINT64_C(100) * 365 * 86400)
+int parse_duration(const char *s, uint64_t *secs_r);
 
 /* Formats n bytes as the shortest exact K/M/G form ("100M", "1536K",
  * "12345"); writes at most size bytes including NUL. */

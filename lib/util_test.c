@@ -42,6 +42,21 @@ main(void)
 	CHECK(parse_uint("1\0" "2", 3, 100, &v) == -1);           /* NUL inside */
 	CHECK(parse_uint(NULL, 0, 100, &v) == -1);
 
+	/* parse_duration */
+	CHECK(parse_duration("0s", &v) == 0 && v == 0);
+	CHECK(parse_duration("30m", &v) == 0 && v == 1800);
+	CHECK(parse_duration("36h", &v) == 0 && v == 36 * 3600);
+	CHECK(parse_duration("10d", &v) == 0 && v == 864000);
+	CHECK(parse_duration("2w", &v) == 0 && v == 14 * 86400);
+	CHECK(parse_duration("45", &v) == 0 && v == 45);
+	CHECK(parse_duration("", &v) == -1);
+	CHECK(parse_duration("d", &v) == -1);
+	CHECK(parse_duration("1dd", &v) == -1);
+	CHECK(parse_duration("1D", &v) == -1);
+	CHECK(parse_duration(" 1d", &v) == -1);
+	CHECK(parse_duration("99999999w", &v) == -1);
+	CHECK(parse_duration("36500d", &v) == 0 && v == UTIL_DURATION_MAX);
+	CHECK(parse_duration("36501d", &v) == -1);
 	/* parse_size */
 	CHECK(parse_size("0", &v) == 0 && v == 0);
 	CHECK(parse_size("12345", &v) == 0 && v == 12345);

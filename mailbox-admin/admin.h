@@ -28,6 +28,9 @@ struct admin {
 	const char *scheme;
 	const char *host;
 	const char *etrn_from;
+	const char *lifetime;        /* domain add --hold --lifetime */
+	const char *max_held;        /* domain add --hold --max-held */
+	const char *older_than;      /* queue expire --older-than */
 	int password_stdin;
 	int keep_mail;
 	int hold;
@@ -69,5 +72,9 @@ int cmd_check(struct admin *a, const struct admin_args *g);
 int cmd_build(struct admin *a, const struct admin_args *g);
 int cmd_queue(struct admin *a, const struct admin_args *g);
 int cmd_cert(struct admin *a, const struct admin_args *g);
+/* Prints how full a queue is, one line (cmd_queue.c). */
+void queue_fill(const char *spool, const char *cdb, const char *queue);
+/* queue expire (cmd_expire.c); node NULL = every queue */
+int queue_expire(struct admin *a, const char *node);
 
 #endif

@@ -66,13 +66,27 @@ count_domain(const struct tdb *t, const char *domain, unsigned *users,
 static int
 domain_add(struct admin *a, const char *name)
 {
-	char domain[ADDR_DOMAIN_MAX + 1], host[300], ef[1100];
-	const char *f[4];
+	char domain[ADDR_DOMAIN_MAX + 1], host[300], ef[1100], lt[64], mh[64];
+	const char *f[6];
 
 	admin_domain(name, domain);
 	f[0] = domain;
 	f[1] = a->hold ? "hold" : "domain";
-	f[2] = f[3] = NULL;
+	f[2] = f[3] = f[4] = f[5] = NULL;
+	if (a->lifetime != NULL) {
+		check_field("--lifetime", a->lifetime);
+		if ((size_t)snprintf(lt, sizeof lt, "lifetime=%s", a->lifetime)
+		    >= sizeof lt)
+			die(EX_DATAERR, "--lifetime too long");
+		f[4] = lt;
+	}
+	if (a->max_held != NULL) {
+		check_field("--max-held", a->max_held);
+		if ((size_t)snprintf(mh, sizeof mh, "max-held=%s", a->max_held)
+		    >= sizeof mh)
+			die(EX_DATAERR, "--max-held too long");
+		f[5] = mh;
+	}
 	if (a->host != NULL) {
 		check_field("--host", a->host);
 		if ((size_t)snprintf(host, sizeof host, "host=%s", a->host) >=
@@ -90,7 +104,7 @@ domain_add(struct admin *a, const char *name)
 	edit_open(a, &db);
 	if (tdb_find(&db, domain) >= 0)
 		die(EX_DATAERR, "domain %s already exists", domain);
-	if (tdb_format(line, sizeof line, f, 4) < 0)
+	if (tdb_format(line, sizeof line, f, 6) < 0)
 		die(EX_DATAERR, "record too long");
 	edit_append(&db, line);
 	edit_commit(&db);
@@ -190,11 +204,14 @@ cmd_domain(struct admin *a, const struct admin_args *g)
 	const char *sub = g->pos[0];
 	int is_add = strcmp(sub, "add") == 0;
 
-	if (!is_add && (a->hold || a->host || a->etrn_from))
-		die(EX_USAGE, "--hold, --host and --etrn-from go with "
-		    "'domain add'");
-	if ((a->host || a->etrn_from) && !a->hold)
-		die(EX_USAGE, "--host and --etrn-from need --hold");
+	if (!is_add && (a->hold || a->host || a->etrn_from || a->lifetime ||
+	    a->max_held))
+		die(EX_USAGE, "--hold, --host, --etrn-from, --lifetime and "
+		    "--max-held go with 'domain add'");
+	if ((a->host || a->etrn_from || a->lifetime || a->max_held) &&
+	    !a->hold)
+		die(EX_USAGE, "--host, --etrn-from, --lifetime and --max-held "
+		    "need --hold");
 	if (a->force && strcmp(sub, "del") != 0)
 		die(EX_USAGE, "--force goes with 'domain del'");
 	if (is_add || strcmp(sub, "del") == 0) {

@@ -37,6 +37,7 @@ as_spool_owner(const struct admin *a)
 
 struct list_state {
 	const char *spool;
+	const char *cdb;
 	const char *queue;
 	time_t now;
 	unsigned messages;
@@ -90,6 +91,35 @@ list_one(const char *id, void *arg)
 	return 0;
 }
 
+/* "queue QUEUE: N messages, B bytes[, max-held M, P% full]" */
+void
+queue_fill(const char *spool, const char *cdb, const char *queue)
+{
+	static struct userdb_entry e;
+	uint64_t bytes, count;
+	char lim[32];
+
+	if (queue_usage(spool, queue, &bytes, &count) < 0) {
+		fprintf(stderr, "mailbox-admin: %s/%s: %s\n", spool, queue,
+		    strerror(errno));
+		return;
+	}
+	printf("queue %s: %llu message%s, %llu bytes", queue,
+	    (unsigned long long)count, count == 1 ? "" : "s",
+	    (unsigned long long)bytes);
+	if (strncmp(queue, "hold/", 5) == 0 &&
+	    userdb_lookup(cdb, queue + 5, &e) == 1 && e.kind == USERDB_HOLD) {
+		if (e.max_held) {
+			format_size(e.max_held, lim, sizeof lim);
+			printf(", max-held %s, %llu%% full", lim,
+			    (unsigned long long)(bytes * 100 / e.max_held));
+		} else {
+			printf(", max-held none");
+		}
+	}
+	putchar('\n');
+}
+
 static int
 list_queue(struct list_state *s, const char *queue)
 {
@@ -99,6 +129,7 @@ list_queue(struct list_state *s, const char *queue)
 		    strerror(errno));
 		s->errors++;
 	}
+	queue_fill(s->spool, s->cdb, queue);
 	return 0;
 }
 
@@ -120,6 +151,7 @@ queue_list(struct admin *a, const char *node)
 
 	memset(&s, 0, sizeof s);
 	s.spool = a->spool;
+	s.cdb = a->cdb;
 	s.now = time(NULL);
 	if (node != NULL)
 		admin_domain(node, domain);
@@ -265,11 +297,15 @@ cmd_queue(struct admin *a, const struct admin_args *g)
 			die(EX_USAGE, "usage: mailbox-admin queue flush NODE");
 		return queue_flush(a, g->pos[1]);
 	}
+	if (a->older_than != NULL && strcmp(sub, "expire") != 0)
+		die(EX_USAGE, "--older-than goes with 'queue expire'");
+	if (strcmp(sub, "expire") == 0)
+		return queue_expire(a, g->npos > 1 ? g->pos[1] : NULL);
 	if (strcmp(sub, "remove") == 0) {
 		if (g->npos != 2)
 			die(EX_USAGE, "usage: mailbox-admin queue remove ID");
 		return queue_rm(a, g->pos[1]);
 	}
-	die(EX_USAGE, "unknown queue command '%.40s' (list, flush or remove)",
-	    sub);
+	die(EX_USAGE, "unknown queue command '%.40s' (list, flush, remove or "
+	    "expire)", sub);
 }

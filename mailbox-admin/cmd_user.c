@@ -5,6 +5,7 @@
 #include "edit.h"
 #include "mailbox.h"
 #include "password.h"
+#include "queue.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -409,6 +410,21 @@ cmd_stat(struct admin *a, const struct admin_args *g)
 	const char *why = NULL;
 	uint64_t nn, nb, cn, cb;
 
+	if (!strchr(g->pos[0], '@')) {
+		/* stat HOLD-DOMAIN: how full its hold queue is */
+		char hq[ADDR_DOMAIN_MAX + 8];
+		int r;
+		admin_domain(g->pos[0], domain);
+		r = userdb_lookup(a->cdb, domain, &ent);
+		if (r < 0)
+			die(EX_IOERR, "%s: cannot read the database", a->cdb);
+		if (r == 0 || ent.kind != USERDB_HOLD ||
+		    queue_hold_name(domain, hq, sizeof hq) < 0)
+			die(EX_DATAERR, "%s is not a hold domain in %s (stat "
+			    "takes an address or a hold domain)", domain, a->cdb);
+		queue_fill(a->spool, a->cdb, hq);
+		return 0;
+	}
 	admin_address(g->pos[0], key, local, domain);
 	edit_open_ro(a, &db);
 	edit_user(&db, key, &ent);

@@ -20,7 +20,8 @@ enum {
 	O_MAILDIR = 1 << 0, O_QUOTA = 1 << 1, O_PWSTDIN = 1 << 2,
 	O_SCHEME = 1 << 3, O_KEEPMAIL = 1 << 4, O_HOLD = 1 << 5,
 	O_HOST = 1 << 6, O_ETRNFROM = 1 << 7, O_FORCE = 1 << 8,
-	O_GLOBAL = 1 << 9    /* --db --spool --mail-root --owner */
+	O_GLOBAL = 1 << 9,   /* --db --spool --mail-root --owner */
+	O_LIFETIME = 1 << 10, O_MAXHELD = 1 << 11, O_OLDER = 1 << 12
 };
 
 struct option_def {
@@ -44,6 +45,9 @@ static const struct option_def options[] = {
 	{ "--host", O_HOST, 1 },
 	{ "--etrn-from", O_ETRNFROM, 1 },
 	{ "--force", O_FORCE, 0 },
+	{ "--lifetime", O_LIFETIME, 1 },
+	{ "--max-held", O_MAXHELD, 1 },
+	{ "--older-than", O_OLDER, 1 },
 };
 
 struct command_def {
@@ -64,18 +68,20 @@ static const struct command_def commands[] = {
 	{ "list", cmd_list, 0, 0, 1, "list [DOMAIN]" },
 	{ "lock", cmd_lock, 0, 1, 1, "lock ADDRESS" },
 	{ "unlock", cmd_unlock, 0, 1, 1, "unlock ADDRESS" },
-	{ "stat", cmd_stat, 0, 1, 1, "stat ADDRESS" },
+	{ "stat", cmd_stat, 0, 1, 1, "stat ADDRESS | stat HOLD-DOMAIN" },
 	{ "quota", cmd_quota, 0, 2, 2, "quota ADDRESS SIZE" },
-	{ "domain", cmd_domain, O_HOLD | O_HOST | O_ETRNFROM | O_FORCE, 1, 2,
+	{ "domain", cmd_domain, O_HOLD | O_HOST | O_ETRNFROM | O_FORCE |
+	  O_LIFETIME | O_MAXHELD, 1, 2,
 	  "domain add NAME [--hold [--host HOST[:PORT]] "
-	  "[--etrn-from CIDR[,CIDR...]]] | domain del NAME [--force] | "
-	  "domain list" },
+	  "[--etrn-from CIDR[,CIDR...]] [--lifetime DURATION] "
+	  "[--max-held SIZE]] | domain del NAME [--force] | domain list" },
 	{ "alias", cmd_alias, 0, 2, 1 + 1 + 1000,
 	  "alias add ADDRESS TARGET... | alias del ADDRESS" },
 	{ "check", cmd_check, 0, 0, 0, "check" },
 	{ "build", cmd_build, 0, 0, 0, "build" },
-	{ "queue", cmd_queue, 0, 1, 2,
-	  "queue list [NODE] | queue flush NODE | queue remove ID" },
+	{ "queue", cmd_queue, O_OLDER, 1, 2,
+	  "queue list [NODE] | queue flush NODE | queue remove ID | "
+	  "queue expire [--older-than DURATION] [NODE]" },
 	{ "cert", cmd_cert, 0, 1, 1000,
 	  "cert revoke SERIAL|FINGERPRINT... | cert unrevoke SERIAL|FINGERPRINT "
 	  "| cert list | cert build" },
@@ -180,6 +186,15 @@ usage(FILE *f)
 	    "  --hold              domain add: a hold (ETRN) domain\n"
 	    "  --host HOST[:PORT]  domain add --hold: where held mail goes\n"
 	    "  --etrn-from CIDR,.. domain add --hold: who may ask with ETRN\n"
+	    "  --lifetime DURATION domain add --hold: how long held mail is "
+	    "kept\n"
+	    "                      (10d, 36h, 30m, 0s; default 30d)\n"
+	    "  --max-held SIZE     domain add --hold: hold queue size limit "
+	    "(default 1G;\n"
+	    "                      0 = none)\n"
+	    "  --older-than DUR    queue expire: expire everything older, "
+	    "whatever the\n"
+	    "                      lifetimes\n"
 	    "  --force             domain del: also remove its users and "
 	    "aliases\n\n"
 	    "exit status: 0 ok, 64 usage error, 65 bad data (nothing "
@@ -211,6 +226,12 @@ set_option(struct admin *a, const char *name, const char *val)
 		a->host = val;
 	else if (strcmp(name, "--etrn-from") == 0)
 		a->etrn_from = val;
+	else if (strcmp(name, "--lifetime") == 0)
+		a->lifetime = val;
+	else if (strcmp(name, "--max-held") == 0)
+		a->max_held = val;
+	else if (strcmp(name, "--older-than") == 0)
+		a->older_than = val;
 	else if (strcmp(name, "--password-stdin") == 0)
 		a->password_stdin = 1;
 	else if (strcmp(name, "--keep-mail") == 0)

@@ -4,7 +4,17 @@
  * its recipients. The body is streamed into all copies at once, so
  * memory does not grow with the message. The client's 250 comes only
  * after every copy is durable; if any copy fails, every copy is removed
- * (nothing stays in new/ or in a queue). */
+ * (nothing stays in new/ or in a queue).
+ *
+ * Commit order: every maildir copy fsync'd in tmp/; every queue copy
+ * committed but still locked (env/ID exists, queue_msg_open() waits, so
+ * no flush or push can send it yet); the maildir renames; then the queue
+ * locks are dropped. Whatever fails, fails before anything is published:
+ * a queue failure happens before any local copy is in new/ (so local
+ * copies are never removed because of a queue copy), and a maildir
+ * failure takes the locked queue copies back unseen. Nothing can fail
+ * after the last rename, so there is no partial 250 and no 451 after a
+ * partial commit. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "fsutil.h"
 #include "log.h"
 #include "smtp.h"
 #include "util.h"
@@ -212,8 +223,14 @@ uncommit_maildir(const struct maildir_delivery *d, const char *base)
 	snprintf(path, sizeof path, "%s/new/%s,S=%llu,W=%llu", d->dir,
 	    base, (unsigned long long)d->size_s,
 	    (unsigned long long)d->size_w);
-	if (unlink(path) < 0)
+	if (unlink(path) < 0) {
 		log_msg(LOG_ERR, "rollback: cannot remove %s: %m", path);
+		return;
+	}
+	/* the removal must survive a crash as the 451 does */
+	snprintf(path, sizeof path, "%s/new", d->dir);
+	if (fsutil_fsync_dir(path) < 0)
+		log_msg(LOG_ERR, "rollback: cannot sync %s: %m", path);
 }
 
 static enum reply
@@ -243,7 +260,7 @@ log_accepted(const struct session *s, const struct smtp_body *b,
 enum reply
 deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 {
-	unsigned i, q, k, md_done = 0, qw_done = 0;
+	unsigned i, q, k, md_done = 0;
 	enum reply r = R_NONE;
 	int err;
 
@@ -293,10 +310,10 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 				env.rcpt[env.nrcpt].state = QUEUE_PENDING;
 				env.nrcpt++;
 			}
-		if (queue_write_commit(&qw[q], &env) < 0)
+		/* visible but locked: no flush sends it before the unlock */
+		if (queue_write_commit_locked(&qw[q], &env) < 0)
 			goto fail;
 		copy_str(qids[q], sizeof qids[q], env.id);
-		qw_done++;
 	}
 	for (i = 0; i < s->nlocal; i++) {
 		memcpy(bases[i], md[i].base, sizeof bases[i]);
@@ -304,6 +321,8 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 			goto fail;
 		md_done++;
 	}
+	for (q = 0; q < s->nqueues; q++)
+		queue_write_unlock(&qw[q]);
 	s->messages++;
 	s->rcpts_total += s->nrcpt;
 	s->bytes_accepted += b->size;
@@ -317,12 +336,11 @@ fail:
 	    strerror(err));
 	for (i = 0; i < md_done; i++)
 		uncommit_maildir(&md[i], bases[i]);
-	for (q = 0; q < qw_done; q++)
-		queue_remove(s->cfg->spool, s->queue_names[q], qids[q]);
-	/* abort is idempotent: every copy not committed goes */
+	/* abort is idempotent: every copy not committed goes, and the
+	 * committed queue copies (still locked, never sent) are taken back */
 	for (i = md_done; i < md_open; i++)
 		maildir_deliver_abort(&md[i]);
-	for (q = qw_done; q < qw_open; q++)
+	for (q = 0; q < qw_open; q++)
 		queue_write_abort(&qw[q]);
 	release();
 	return storage_reply(err);

@@ -1,8 +1,11 @@
 /* etrn.c - ETRN (RFC 1985) for smtp-handler: parses "node", "@domain"
  * and "#queue", checks that the node is a hold domain and the client may
  * ask for it (etrn-from= CIDRs, or an authenticated user of that domain),
- * counts the held mail and starts the detached flusher (lib/holdflush),
- * at most once per node every ETRN_MIN_INTERVAL seconds.
+ * counts the held mail, records the request and starts the node's
+ * detached flusher unless it is running (lib/holdserve.c): a permitted
+ * ETRN is never dropped; the flusher starts asked passes at most once
+ * every HOLDFLUSH_MIN_INTERVAL seconds, so repeated ETRNs cannot start a
+ * storm.
  *
  * "#NAME" names the hold queue of the hold domain NAME: the same as
  * "ETRN NAME" (postern keeps one queue per hold domain). "@DOMAIN" asks
@@ -26,7 +29,6 @@
 #include "userdb.h"
 #include "util.h"
 
-#define ETRN_MIN_INTERVAL  30     /* seconds between two flush starts */
 #define ETRN_NODES_MAX     64     /* hold domains matched by one @domain */
 #define ETRN_FLUSH_TIMEOUT 120    /* seconds per network wait of a flush */
 
@@ -135,41 +137,6 @@ permitted(const struct etrn_ctx *c, const struct userdb_entry *e)
 	    strcasecmp(e->key + nl - dl, d) == 0;
 }
 
-/* 1 when a flush of this queue started less than ETRN_MIN_INTERVAL
- * seconds ago; else records now and returns 0. */
-static int
-recently_started(const char *spool, const char *queue)
-{
-	char path[MAILDIR_PATH_MAX];
-	struct stat st;
-	time_t now = time(NULL);
-	int n;
-
-	n = snprintf(path, sizeof path, "%s/%s/.etrn-stamp", spool, queue);
-	if (n < 0 || (size_t)n >= sizeof path)
-		return 0;
-	if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) &&
-	    st.st_mtime <= now && now - st.st_mtime < ETRN_MIN_INTERVAL)
-		return 1;
-	return 0;
-}
-
-static void
-stamp(const char *spool, const char *queue)
-{
-	char path[MAILDIR_PATH_MAX];
-	int fd, n;
-
-	n = snprintf(path, sizeof path, "%s/%s/.etrn-stamp", spool, queue);
-	if (n < 0 || (size_t)n >= sizeof path)
-		return;
-	fd = open(path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0)
-		return;
-	(void)futimens(fd, NULL);
-	close(fd);
-}
-
 struct node_result {
 	int matched, allowed, failed;
 	long count;
@@ -195,13 +162,20 @@ start_node(const struct etrn_ctx *c, const char *node,
 		res->failed = 1;
 		return;
 	}
-	res->count += n;
 	if (n == 0)
 		return;
-	if (recently_started(c->spool, queue)) {
-		log_msg(LOG_INFO, "etrn: node %s: %ld held, flush started less "
-		    "than %d s ago: not starting another", node, n,
-		    ETRN_MIN_INTERVAL);
+	/* the request first: a running flusher looks at it before it ends */
+	if (holdflush_request(c->spool, node) < 0) {
+		log_msg(LOG_ERR, "etrn: node %s: cannot record the request: %s",
+		    node, strerror(errno));
+		res->failed = 1;
+		return;
+	}
+	if (holdflush_running(c->spool, node)) {
+		res->count += n;
+		log_msg(LOG_INFO, "etrn: node %s: %ld held; the running flusher "
+		    "will attempt them (within %d s)", node, n,
+		    HOLDFLUSH_MIN_INTERVAL);
 		return;
 	}
 	o.users = c->users;
@@ -213,7 +187,7 @@ start_node(const struct etrn_ctx *c, const char *node,
 		res->failed = 1;
 		return;
 	}
-	stamp(c->spool, queue);
+	res->count += n;
 	log_msg(LOG_INFO, "etrn: node %s: flush of %ld message(s) started "
 	    "for %s%s%s", node, n, c->peer_addr ? c->peer_addr : "?",
 	    c->auth_user ? " user " : "", c->auth_user ? c->auth_user : "");

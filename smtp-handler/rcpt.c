@@ -83,6 +83,36 @@ add_local(struct session *s, const struct userdb_entry *e, unsigned orig)
 	return R_NONE;
 }
 
+/* max-held=: the hold queue's messages (bytes of msg/ files) plus the
+ * declared SIZE= must fit. Measured once per queue and transaction (the
+ * first recipient for it). */
+static enum reply
+hold_room(const struct session *s, const struct userdb_entry *e,
+    const char *qname)
+{
+	uint64_t bytes, count;
+	unsigned q;
+
+	if (e->max_held == 0)
+		return R_NONE;
+	for (q = 0; q < s->nqueues; q++)
+		if (!strcmp(s->queue_names[q], qname))
+			return R_NONE;          /* checked for this transaction */
+	if (s->declared_size > e->max_held)
+		return R_HOLD_TOO_BIG;
+	if (queue_usage(s->cfg->spool, qname, &bytes, &count) < 0) {
+		log_msg(LOG_ERR, "hold queue %s: cannot measure it: %m", qname);
+		return R_TEMPFAIL;
+	}
+	if (bytes >= e->max_held || bytes + s->declared_size > e->max_held) {
+		log_msg(LOG_NOTICE, "hold queue %s full: %llu of %llu bytes in "
+		    "%llu messages", qname, (unsigned long long)bytes,
+		    (unsigned long long)e->max_held, (unsigned long long)count);
+		return R_HOLD_FULL;
+	}
+	return R_NONE;
+}
+
 static enum reply
 resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
     unsigned *budget)
@@ -114,12 +144,16 @@ resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
 	switch (e.kind) {
 	case USERDB_USER:
 		return add_local(s, &e, orig);
-	case USERDB_HOLD:
+	case USERDB_HOLD: {
+		enum reply r;
 		if (queue_hold_name(e.key, qname, sizeof qname) < 0) {
 			log_msg(LOG_ERR, "hold domain %s: bad node name", e.key);
 			return R_TEMPFAIL;
 		}
+		if ((r = hold_room(s, &e, qname)) != R_NONE)
+			return r;
 		return add_queued(s, addr, qname, orig);
+	}
 	case USERDB_ALIAS: {
 		char target[ADDR_MAX + 1];
 		size_t pos = 0;
@@ -152,6 +186,40 @@ resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
 	}
 }
 
+/* The address a bare <postmaster> stands for: postmaster@ the
+ * --hostname when that is a local domain, else postmaster@ the first
+ * local domain of the database (smtp-handler(8)). */
+static enum reply
+bare_postmaster(const struct session *s, char *a, size_t size)
+{
+	static struct userdb_entry e;
+	char domain[ADDR_DOMAIN_MAX + 1];
+	int r;
+
+	if (copy_str(domain, sizeof domain, s->cfg->hostname) < 0)
+		domain[0] = '\0';
+	ascii_lower(domain);
+	r = domain[0] ? userdb_lookup(s->cfg->users, domain, &e) : 0;
+	if (r < 0)
+		return R_TEMPFAIL;
+	if (r == 0 || e.kind != USERDB_DOMAIN) {
+		r = userdb_first_domain(s->cfg->users, domain, sizeof domain);
+		if (r < 0) {
+			log_msg(LOG_ERR, "user database %s: cannot read it",
+			    s->cfg->users);
+			return R_TEMPFAIL;
+		}
+		if (r == 0) {
+			log_msg(LOG_ERR, "<postmaster>: no local domain in %s",
+			    s->cfg->users);
+			return R_USER_UNKNOWN;
+		}
+	}
+	if (snprintf(a, size, "postmaster@%s", domain) >= (int)size)
+		return R_BAD_RCPT;
+	return R_NONE;
+}
+
 enum reply
 rcpt_add(struct session *s, const char *addr)
 {
@@ -161,10 +229,12 @@ rcpt_add(struct session *s, const char *addr)
 	enum reply r;
 
 	if (!strchr(addr, '@')) {
-		/* <postmaster>: ours, at our host name */
-		if (snprintf(a, sizeof a, "postmaster@%s", s->cfg->hostname)
-		    >= (int)sizeof a)
-			return R_BAD_RCPT;
+		/* bare <postmaster> (RFC 5321 4.5.1): always ours */
+		r = bare_postmaster(s, a, sizeof a);
+		if (r != R_NONE) {
+			copy_str(s->reply_arg, sizeof s->reply_arg, addr);
+			return r;
+		}
 	} else if (copy_str(a, sizeof a, addr) < 0)
 		return R_BAD_RCPT;
 	r = resolve(s, a, s->nrcpt, 0, &budget);

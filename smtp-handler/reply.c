@@ -84,6 +84,8 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_PARAM_HELO]      = { 555, "5.5.4", "Parameters need EHLO", 1 },
 	[R_BDAT_FAILED]     = { 554, "5.5.0", "Transaction failed, send RSET", 1 },
 	[R_TEMP_ALIAS]      = { 451, "4.3.0", "<%s>: Local configuration problem, try again later", 1 },
+	[R_HOLD_FULL]       = { 452, "4.3.1", "<%s>: Hold queue full, try again later", 1 },
+	[R_HOLD_TOO_BIG]    = { 552, "5.3.4", "<%s>: Message too big for the hold queue", 1 },
 };
 
 int

@@ -10,6 +10,8 @@
  *   o  open (existing files)        r  read
  *   c  create, mknod, mkdir         w  write, truncate
  *   s  fsync, fsyncdir, flush       n  rename, link, unlink, rmdir
+ * and the modifier z: the operation first sleeps 3 s (a slow disk, so a
+ * test can act inside a window), then fails.
  * An empty or missing CONTROL file means no faults. Files opened for a
  * path with 'r' faults use direct I/O, so the page cache cannot hide them.
  * Caching of names and attributes is off. Built by the test with cc, not by
@@ -51,9 +53,11 @@ static int faulty(const char *path, char op)
             continue;
         *sp = '\0';
         if (strchr(line, op) != NULL && strstr(path, sp + 1) != NULL)
-            hit = 1;
+            hit = strchr(line, 'z') != NULL ? 2 : 1;
     }
     fclose(f);
+    if (hit == 2)
+        sleep(3);
     return hit;
 }
 

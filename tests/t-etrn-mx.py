@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """t-etrn-mx.py - the hold-queue flush of a domain without host=, through
 DNS: MX records in preference order, the domain's own address when it has
-no MX, a null MX (RFC 7505), a failing DNS server, and the loops a DNS
+no MX, a null MX (RFC 7505: returned to the sender with 5.1.10), a
+failing DNS server, and the loops a DNS
 answer may cause (issue 16): an MX that resolves to loopback or to an
 address of this host, our own name as the best MX (RFC 5321 5.1), and an
 MX that is an IP literal - each refused, logged, the mail kept. The test
@@ -206,14 +207,25 @@ check("no MX: delivered to the domain's own A record",
 check("no MX: the hold queue is empty",
       wait_for(lambda: queue_ids(spool, "hold/nomx.example") == []))
 
-# 4. null MX: no delivery attempt; the mail stays held, and it is logged
+# 4. null MX (RFC 7505): a permanent failure, 5.1.10, returned to the sender
+alice_new = os.path.join(TMP, "mail", "alice", "new")
+before = len(os.listdir(alice_new)) if os.path.isdir(alice_new) else 0
 held, r = hold_and_flush("null.example")
 check("null MX: ETRN accepted", any(l.startswith("253") for l in r), r)
-check("null MX: logged", wait_for(lambda: log_has("node null.example: MX lookup failed")),
+check("null MX: logged", wait_for(lambda: log_has("node null.example: null MX")),
       open(log, encoding="latin-1").read()[-400:])
-check("null MX: nothing delivered, the message stays held",
-      delivered_for("null.example") == [] and
-      len(queue_ids(spool, "hold/null.example")) == 1)
+check("null MX: nothing delivered, the message left the hold queue",
+      wait_for(lambda: queue_ids(spool, "hold/null.example") == []) and
+      delivered_for("null.example") == [], queue_ids(spool, "hold/null.example"))
+def dsns():
+    if not os.path.isdir(alice_new):
+        return []
+    return [open(os.path.join(alice_new, n), "rb").read() for n in sorted(os.listdir(alice_new))]
+check("null MX: a DSN in the sender's maildir: Action failed, Status 5.1.10",
+      wait_for(lambda: len(dsns()) == before + 1) and
+      any(b"Action: failed" in d and b"Status: 5.1.10" in d and
+          b"Final-Recipient: rfc822; u0@null.example" in d for d in dsns()),
+      [d[-600:] for d in dsns()])
 
 # 5. the DNS server fails: temporary, the mail stays, logged
 held, r = hold_and_flush("fail.example")

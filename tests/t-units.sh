@@ -22,6 +22,7 @@ bin_for() {
 	postern-pop3*) echo "$POP3" ;;
 	postern-smtp*|postern-submission*) echo "$SMTP" ;;
 	postern-etrn*) echo "$ETRN" ;;
+	postern-queue*) echo "$ADMIN" ;;
 	esac
 }
 
@@ -80,6 +81,11 @@ else
 	unit_copy "$top/units/postern-etrn.service" "$U/timer/postern-etrn.service" "$b"
 	cp "$top/units/postern-etrn.timer" "$U/timer/"
 	(U=$U/timer; verify postern-etrn.timer ./postern-etrn.timer ./postern-etrn.service)
+	b=$ADMIN; [ -x "$b" ] || b=/bin/true
+	unit_copy "$top/units/postern-queue.service" "$U/timer/postern-queue.service" "$b"
+	cp "$top/units/postern-queue.timer" "$U/timer/"
+	(U=$U/timer; verify postern-queue.timer ./postern-queue.timer ./postern-queue.service)
+	check "postern-queue.timer is hourly" grep -q '^OnCalendar=hourly$' "$top/units/postern-queue.timer"
 	U=$T/units
 
 	# Exposure: independent of the binary, so always measured.
@@ -142,6 +148,8 @@ if make -s -C "$top" -o all install DESTDIR="$I" PREFIX=/usr >"$T/install.log" 2
 		grep -q '^ExecStart=/usr/libexec/postern/pop3-handler ' "$I/usr/lib/systemd/system/postern-pop3@.service"
 	check "install: etrn-client under /usr/sbin" \
 		grep -q '^ExecStart=/usr/sbin/etrn-client ' "$I/usr/lib/systemd/system/postern-etrn.service"
+	check "install: postern-queue runs mailbox-admin queue expire" \
+		grep -q '^ExecStart=/usr/sbin/mailbox-admin queue expire$' "$I/usr/lib/systemd/system/postern-queue.service"
 	check "install: sysusers.d/postern.conf" [ -f "$I/usr/lib/sysusers.d/postern.conf" ]
 	check "install: tmpfiles.d/postern.conf" [ -f "$I/usr/lib/tmpfiles.d/postern.conf" ]
 	check "install: xinetd files" [ "$(ls "$I/etc/xinetd.d" | wc -l)" -eq 5 ]
