@@ -77,4 +77,9 @@ void queue_fill(const char *spool, const char *cdb, const char *queue);
 /* queue expire (cmd_expire.c); node NULL = every queue */
 int queue_expire(struct admin *a, const char *node);
 
+/* Becomes the spool's owner (when root) once the arguments are checked
+ * and before the spool or the network is touched; exits 77 when that is
+ * refused. 1 when the spool does not exist (nothing to act on), else 0. */
+int as_spool_owner(const struct admin *a);
+
 #endif

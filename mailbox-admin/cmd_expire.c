@@ -301,8 +301,14 @@ queue_expire(struct admin *a, const char *node)
 		copy_str(x.helo, sizeof x.helo, "localhost");
 	x.helo[sizeof x.helo - 1] = '\0';
 	log_open("mailbox-admin");
-	/* issue 15 item 7: a root run switches to the spool's owner here,
-	 * before anything in the spool or a maildir is touched */
+	/* a root run becomes the spool's owner before anything in the
+	 * spool or a maildir is touched (the maildirs are the service
+	 * user's too); without a spool there is nothing it may act on */
+	if (as_spool_owner(a)) {
+		printf("0 expired, 0 warned, 0 leftovers removed (no spool "
+		    "%s)\n", a->spool);
+		return 0;
+	}
 	if (node != NULL) {
 		admin_domain(node, domain);
 		expire_node(&x, domain);

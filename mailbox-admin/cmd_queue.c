@@ -20,10 +20,7 @@
 
 static struct queue_env env;
 
-/* Becomes the spool's owner (when root) once the arguments are checked
- * and before the spool or the network is touched; exits 77 when that is
- * refused. 1 when the spool does not exist (nothing to act on), else 0. */
-static int
+int
 as_spool_owner(const struct admin *a)
 {
 	const char *err = "";
