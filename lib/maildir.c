@@ -490,19 +490,27 @@ static int take_dents(struct maildir_list *l, size_t pos, size_t len,
 	size_t end = pos + len;
 
 	while (pos < end) {
-		const char *name = l->names + pos + DENT_NAME;
-		unsigned char type = (unsigned char)l->names[pos + DENT_TYPE];
+		const char *name;
+		unsigned char type;
 		struct scan_rec *r;
 		uint16_t reclen;
 		const char *colon;
 		size_t nlen, uidl, room;
 		uint64_t w, key;
 
+		/* bounds first: the header (and one name octet) must fit
+		 * before reclen or type is read, then the whole record */
+		if (end - pos <= DENT_NAME) {
+			errno = EIO;
+			return -1;
+		}
 		memcpy(&reclen, l->names + pos + DENT_RECLEN, sizeof(reclen));
 		if (reclen <= DENT_NAME || reclen > end - pos) {
 			errno = EIO;
 			return -1;
 		}
+		type = (unsigned char)l->names[pos + DENT_TYPE];
+		name = l->names + pos + DENT_NAME;
 		pos += reclen;
 		if (name[0] == '.' || (type != DT_REG && type != DT_UNKNOWN))
 			continue;

@@ -804,6 +804,93 @@ static void test_cache(void)
 	}
 }
 
+/* Appends one getdents64 record (reclen at 16, type at 18, name at 19)
+ * of reclen octets naming name to buf at *pos. */
+static void put_dent(unsigned char *buf, size_t *pos, size_t reclen,
+    unsigned char type, const char *name)
+{
+	uint16_t rl = (uint16_t)reclen;
+
+	memset(buf + *pos, 0, reclen);
+	memcpy(buf + *pos + 16, &rl, 2);
+	buf[*pos + 18] = type;
+	memcpy(buf + *pos + 19, name, strlen(name));
+	*pos += reclen;
+}
+
+/* issue 16 item 2: a forged copy with the right stamp whose 256 KiB
+ * chunk exactly fills the scan's buffer and ends in a 5-octet record.
+ * The record header does not fit: a live listing, no read past the
+ * buffer (an ASan build reported 13 octets past it before the fix). */
+static void test_cache_boundary(void)
+{
+	static unsigned char chunk[DIRCACHE_CHUNK_MAX];
+	static const char magic[16] = "postern-dcache1";
+	char md[700], p[900], c_cur[900], nm[256];
+	struct dircache_stamp stamp;
+	struct maildir_list l;
+	struct stat st_new, st_cur;
+	size_t slack, pos, fill;
+	uint64_t total;
+	uint32_t len1 = 0, len2 = DIRCACHE_CHUNK_MAX;
+	FILE *f;
+
+	snprintf(md, sizeof(md), "%s/cacheedge", top);
+	CHECK(maildir_make(md) == 0);
+	snprintf(p, sizeof(p), "%s/cur/1700000000.M1P1Q1.t,S=4,W=6:2,S", md);
+	CHECK(write_file(p, "a\nb\n", 4) == 0);
+	snprintf(p, sizeof(p), "%s/new", md);
+	CHECK(stat(p, &st_new) == 0);
+	snprintf(p, sizeof(p), "%s/cur", md);
+	CHECK(stat(p, &st_cur) == 0);
+	dircache_stamp(&st_cur, &stamp);
+	/* the scan's buffer is new/'s size plus 256 KiB (new/ is empty):
+	 * a first chunk of names taking exactly new/'s size leaves 256 KiB */
+	slack = (size_t)st_new.st_size;
+	CHECK(slack < DIRCACHE_CHUNK_MAX / 2);
+	snprintf(c_cur, sizeof(c_cur), "%s/.postern-cur.cache", md);
+	f = fopen(c_cur, "wb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	pos = 0;
+	while (slack > 0) {
+		size_t n = slack > 200 ? 200 : slack;
+		if (slack - n > 0 && slack - n < 20)
+			n = slack - 20;
+		memset(nm, 'x', n);
+		nm[0] = 'p';
+		nm[n] = '\0';
+		put_dent(chunk, &pos, 19 + n + 1, DT_REG, nm);
+		slack -= n;
+	}
+	len1 = (uint32_t)pos;
+	total = (uint64_t)len1 + len2;
+	fwrite(magic, 1, 16, f);
+	fwrite(stamp.v, 1, sizeof(stamp.v), f);
+	fwrite(&total, 1, 8, f);
+	if (len1) {
+		fwrite(&len1, 1, 4, f);
+		fwrite(chunk, 1, len1, f);
+	}
+	/* 256 KiB: skipped "." records, then a 5-octet record */
+	pos = 0;
+	for (fill = DIRCACHE_CHUNK_MAX - 5; fill > 0;) {
+		size_t n = fill > 60000 ? 60000 : fill;
+		if (fill - n > 0 && fill - n < 20)
+			n -= 20;
+		put_dent(chunk, &pos, n, DT_DIR, ".");
+		fill -= n;
+	}
+	memset(chunk + pos, 0x7f, 5);
+	fwrite(&len2, 1, 4, f);
+	fwrite(chunk, 1, DIRCACHE_CHUNK_MAX, f);
+	CHECK(fclose(f) == 0);
+	CHECK(cached_is_live(md));
+	CHECK(maildir_scan_cached(md, &l) == 0 && l.n == 1);
+	maildir_list_free(&l);
+}
+
 int main(void)
 {
 	char cwd[256];
@@ -831,6 +918,7 @@ int main(void)
 	test_big();
 	test_huge_w();
 	test_cache();
+	test_cache_boundary();
 	rm_rf(top);
 	if (skipped) {
 		printf("%d passed, %d failed, %d skipped\n", test_passed,
