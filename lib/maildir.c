@@ -6,9 +6,10 @@
  * Concurrency: a POP3 session holds maildir_lock() for its whole life, so
  * the only other writers are deliveries (which only add files to new/)
  * and foreign programs (a MUA, another POP3 server). A message that such a
- * program moved from new/ to cur/ behind our back is followed there; one
- * it deleted counts as deleted (maildir_msg_delete) or reports ENOENT
- * (maildir_msg_open, maildir_msg_to_cur). */
+ * program moved from new/ to cur/ or renamed to change its flags is
+ * found again by its unique part (the name up to ':'); one it deleted is
+ * reported as such: maildir_msg_delete returns 1, maildir_msg_open and
+ * maildir_msg_to_cur ENOENT. */
 #include "maildir.h"
 #include "dircache.h"
 #include "fsutil.h"
@@ -725,7 +726,89 @@ static int cur_path(const char *maildir, const struct maildir_list *l,
 	    name, m->uidl_len == m->name_len ? INFO_NEW : "");
 }
 
-int maildir_msg_open(const char *maildir, const struct maildir_list *l,
+/* Entry i takes the name name[0..len) in new/ or cur/: copied to the
+ * arena's end (with room for ":2," after a new/ name without info, as the
+ * scan leaves). 0 / -1. */
+static int rename_entry(struct maildir_list *l, size_t i, const char *name,
+    size_t len, int in_new)
+{
+	size_t need = len + INFO_NEW_LEN, cap = l->names_cap;
+	char *p;
+
+	if (len == 0 || len >= MAILDIR_NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (cap - l->names_len < need) {
+		cap = cap + need > cap * 2 ? cap + need : cap * 2;
+		if (cap > UINT32_MAX) {
+			errno = EFBIG;
+			return -1;
+		}
+		p = realloc(l->names, cap);
+		if (!p)
+			return -1;
+		l->names = p;
+		l->names_cap = cap;
+	}
+	memcpy(l->names + l->names_len, name, len);
+	l->msg[i].name_off = (uint32_t)l->names_len;
+	l->msg[i].name_len = (uint16_t)len;
+	l->msg[i].in_new = (uint16_t)(in_new ? 1 : 0);
+	l->names_len += in_new && memchr(name, ':', len) == NULL ? need : len;
+	return 0;
+}
+
+int maildir_msg_refind(const char *maildir, struct maildir_list *l, size_t i)
+{
+	static const char *const sub[] = { "cur", "new" };
+	unsigned char buf[DIRBUF_SMALL];
+	char path[MAILDIR_PATH_MAX], uidl[MAILDIR_NAME_MAX];
+	size_t k, ulen;
+
+	if (i >= l->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	ulen = l->msg[i].uidl_len;
+	if (ulen == 0 || ulen >= sizeof(uidl)) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* a copy: rename_entry may move the arena */
+	memcpy(uidl, l->names + l->msg[i].name_off, ulen);
+	for (k = 0; k < 2; k++) {
+		struct fsutil_dir dir;
+		const char *name;
+		unsigned char type;
+		size_t len;
+		int r;
+
+		if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub[k]) < 0)
+			return -1;
+		if (fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0) {
+			if (errno == ENOENT)
+				continue;
+			return -1;
+		}
+		while ((r = fsutil_dir_next(&dir, &name, &len, &type)) > 0) {
+			if (len < ulen || memcmp(name, uidl, ulen) != 0 ||
+			    (len > ulen && name[ulen] != ':') ||
+			    (type != DT_REG && type != DT_UNKNOWN))
+				continue;
+			r = rename_entry(l, i, name, len, k == 1);
+			fsutil_dir_close(&dir);
+			return r;
+		}
+		fsutil_dir_close(&dir);
+		if (r < 0)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static int open_msg(const char *maildir, const struct maildir_list *l,
     size_t i)
 {
 	char path[MAILDIR_PATH_MAX];
@@ -739,6 +822,25 @@ int maildir_msg_open(const char *maildir, const struct maildir_list *l,
 		if (cur_path(maildir, l, i, path, sizeof(path)) < 0)
 			return -1;
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	return fd;
+}
+
+int maildir_msg_open(const char *maildir, struct maildir_list *l, size_t i)
+{
+	int fd, tries;
+
+	if (i >= l->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open_msg(maildir, l, i);
+	/* renamed (new flags) by another program: by its unique part; a
+	 * few tries, as it may be renamed again meanwhile */
+	for (tries = 0; fd < 0 && errno == ENOENT && tries < 3; tries++) {
+		if (maildir_msg_refind(maildir, l, i) < 0)
+			return -1;
+		fd = open_msg(maildir, l, i);
 	}
 	return fd;
 }
@@ -845,7 +947,10 @@ int maildir_msg_to_cur(const char *maildir, struct maildir_list *l, size_t i)
 	return 0;
 }
 
-int maildir_msg_delete(const char *maildir, const struct maildir_list *l,
+/* Unlinks entry i where it is: new/ or cur/ under its name, or (moved
+ * by another program) cur/ with ":2,". 0, or -1 (errno; ENOENT: none of
+ * these names exists). */
+static int unlink_msg(const char *maildir, const struct maildir_list *l,
     size_t i)
 {
 	char path[MAILDIR_PATH_MAX];
@@ -854,15 +959,32 @@ int maildir_msg_delete(const char *maildir, const struct maildir_list *l,
 		return -1;
 	if (unlink(path) == 0)
 		return 0;
-	if (errno != ENOENT)
+	if (errno != ENOENT || !l->msg[i].in_new)
 		return -1;
-	if (l->msg[i].in_new) {
-		if (cur_path(maildir, l, i, path, sizeof(path)) < 0)
-			return -1;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -1;
+	if (cur_path(maildir, l, i, path, sizeof(path)) < 0)
+		return -1;
+	return unlink(path);
+}
+
+int maildir_msg_delete(const char *maildir, struct maildir_list *l, size_t i)
+{
+	int tries;
+
+	if (i >= l->n) {
+		errno = EINVAL;
+		return -1;
 	}
-	return 0;
+	for (tries = 0; tries < 4; tries++) {
+		if (unlink_msg(maildir, l, i) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
+		/* renamed (new flags) by another program? */
+		if (maildir_msg_refind(maildir, l, i) < 0)
+			return errno == ENOENT ? 1 : -1;
+	}
+	errno = EBUSY;                  /* renamed again at every try */
+	return -1;
 }
 
 int maildir_sync(const char *maildir)

@@ -291,14 +291,14 @@ static void test_names(void)
 		errno = 0;
 		CHECK(maildir_msg_to_cur(md, &l, 0) == -1 && errno == ENOENT);
 		CHECK(l.msg[0].in_new == 1);
-		CHECK(maildir_msg_delete(md, &l, 0) == 0);   /* ENOENT = ok */
+		CHECK(maildir_msg_delete(md, &l, 0) == 1);   /* already gone */
 	}
 	/* delete */
 	CHECK(maildir_msg_delete(md, &l, 3) == 0);
 	snprintf(path, sizeof(path), "%s/cur/1700000300.M000001P1Q1.h,S=3,W=5:2,S",
 	    md);
 	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
-	CHECK(maildir_msg_delete(md, &l, 3) == 0);
+	CHECK(maildir_msg_delete(md, &l, 3) == 1);
 	CHECK(maildir_sync(md) == 0);
 	maildir_list_free(&l);
 
@@ -891,6 +891,71 @@ static void test_cache_boundary(void)
 	maildir_list_free(&l);
 }
 
+/* issue 16 item 3: a message another program renamed to change its flags
+ * (cur/NAME:2,S -> cur/NAME:2,RS, or new/NAME -> cur/NAME:2,S) is found by
+ * its unique part: opened, and deleted for real; one truly gone is
+ * reported as such (1), not as our delete. */
+static void test_renamed(void)
+{
+	char md[700], a[900], b[900], decoy[900], nm[300];
+	struct maildir_list l;
+	int fd;
+
+	snprintf(md, sizeof(md), "%s/renamed", top);
+	CHECK(maildir_make(md) == 0);
+	snprintf(a, sizeof(a), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,S", md);
+	CHECK(write_file(a, "a\n", 2) == 0);
+	snprintf(a, sizeof(a), "%s/new/1700000002.M1P1Q1.r,S=2,W=4", md);
+	CHECK(write_file(a, "b\n", 2) == 0);
+	snprintf(a, sizeof(a), "%s/cur/1700000003.M1P1Q1.r,S=2,W=4:2,", md);
+	CHECK(write_file(a, "c\n", 2) == 0);
+	/* same prefix, another message: never taken for 1700000001 */
+	snprintf(decoy, sizeof(decoy), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4x:2,RS", md);
+	CHECK(write_file(decoy, "d\n", 2) == 0);
+	/* sorted: 1700000001, the decoy (':' < 'x'), 1700000002, 1700000003 */
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 4);
+	if (l.n != 4) {
+		maildir_list_free(&l);
+		return;
+	}
+	/* flags changed behind our back: open finds it, the entry follows */
+	snprintf(a, sizeof(a), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,S", md);
+	snprintf(b, sizeof(b), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,RS", md);
+	CHECK(rename(a, b) == 0);
+	fd = maildir_msg_open(md, &l, 0);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		char c = 0;
+		CHECK(read(fd, &c, 1) == 1 && c == 'a');
+		close(fd);
+	}
+	CHECK_STR(entry_name(&l, 0, nm), "1700000001.M1P1Q1.r,S=2,W=4:2,RS");
+	CHECK(l.msg[0].uidl_len == strlen("1700000001.M1P1Q1.r,S=2,W=4"));
+	/* renamed again, then deleted: really deleted */
+	snprintf(a, sizeof(a), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,RST", md);
+	CHECK(rename(b, a) == 0);
+	CHECK(maildir_msg_delete(md, &l, 0) == 0);
+	CHECK(access(a, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(decoy, F_OK) == 0);
+	/* new/ -> cur/ with flags by a MUA: deleted where it is now */
+	snprintf(a, sizeof(a), "%s/new/1700000002.M1P1Q1.r,S=2,W=4", md);
+	snprintf(b, sizeof(b), "%s/cur/1700000002.M1P1Q1.r,S=2,W=4:2,S", md);
+	CHECK(rename(a, b) == 0);
+	CHECK(maildir_msg_delete(md, &l, 2) == 0);
+	CHECK(access(b, F_OK) < 0 && errno == ENOENT);
+	/* deleted by someone else: 1, and open says ENOENT */
+	snprintf(a, sizeof(a), "%s/cur/1700000003.M1P1Q1.r,S=2,W=4:2,", md);
+	CHECK(unlink(a) == 0);
+	errno = 0;
+	CHECK(maildir_msg_open(md, &l, 3) == -1 && errno == ENOENT);
+	CHECK(maildir_msg_delete(md, &l, 3) == 1);
+	CHECK(access(decoy, F_OK) == 0);
+	CHECK(count_dir(b) < 0);
+	maildir_list_free(&l);
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 1);
+	maildir_list_free(&l);
+}
+
 int main(void)
 {
 	char cwd[256];
@@ -919,6 +984,7 @@ int main(void)
 	test_huge_w();
 	test_cache();
 	test_cache_boundary();
+	test_renamed();
 	rm_rf(top);
 	if (skipped) {
 		printf("%d passed, %d failed, %d skipped\n", test_passed,

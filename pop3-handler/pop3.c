@@ -147,8 +147,14 @@ static enum pop3_ev cmd_quit(struct pop3 *s, char *args)
 		s->result = "quit-update-failed";
 		return pop3_err(s, R_UPDATE_FAILED);
 	}
-	snprintf(s->rarg, sizeof s->rarg, "(%llu message%s deleted)",
-	    (unsigned long long)s->deleted, s->deleted == 1 ? "" : "s");
+	if (s->gone)
+		snprintf(s->rarg, sizeof s->rarg, "(%llu message%s deleted, "
+		    "%llu already removed by another program)",
+		    (unsigned long long)s->deleted, s->deleted == 1 ? "" : "s",
+		    (unsigned long long)s->gone);
+	else
+		snprintf(s->rarg, sizeof s->rarg, "(%llu message%s deleted)",
+		    (unsigned long long)s->deleted, s->deleted == 1 ? "" : "s");
 	return pop3_ok(s, R_BYE_UPDATE);
 }
 
