@@ -237,17 +237,17 @@ fail:
 
 /* ---- scan ---- */
 
-/* Strict ",W=<digits>" in the base name name[0..len) (before any ':'):
- * the last ",W=" counts; its digits must end at ',' or the end. No W=,
- * a malformed one, or one above MAILDIR_SIZE_W_MAX (no real message; a
- * sum of such could wrap the STAT total) is unknown: measured instead. */
-static uint64_t name_size_w(const char *name, size_t len)
+/* Strict ",<tag>=<digits>" in the base name name[0..len) (before any
+ * ':'): the last ",<tag>=" counts; its digits must end at ',' or the end.
+ * None, a malformed one, or one above MAILDIR_SIZE_W_MAX (no real
+ * message; a sum of such could wrap the STAT total) is unknown. */
+static uint64_t name_size(const char *name, size_t len, char tag)
 {
 	size_t i, j;
 	uint64_t v = 0;
 
 	for (i = len; i >= 3; i--) {
-		if (name[i - 1] == '=' && name[i - 2] == 'W' &&
+		if (name[i - 1] == '=' && name[i - 2] == tag &&
 		    name[i - 3] == ',')
 			break;
 	}
@@ -262,6 +262,12 @@ static uint64_t name_size_w(const char *name, size_t len)
 	if (j == i || v > MAILDIR_SIZE_W_MAX)
 		return MAILDIR_SIZE_UNKNOWN;
 	return v;
+}
+
+/* ",W=": the size POP3 sends; unknown means measured by reading. */
+static uint64_t name_size_w(const char *name, size_t len)
+{
+	return name_size(name, len, 'W');
 }
 
 /* Sort key: the delivery time "SECONDS.M<usec>" as one 52-bit number
@@ -1019,19 +1025,26 @@ int maildir_lock(const char *maildir)
 	return fd;
 }
 
-/* W size of dir/name: from the name, else measured. */
+/* Quota size of dir/name without reading it: W from the name, else S
+ * from the name, else its size on disk (one fstatat). 0, 1 when it is
+ * gone or not a regular file, -1. */
 static int usage_one(int dfd, const char *name, size_t len, uint64_t *w_r)
 {
 	const char *colon = memchr(name, ':', len);
-	int fd;
+	size_t base = colon ? (size_t)(colon - name) : len;
+	struct stat st;
 
-	*w_r = name_size_w(name, colon ? (size_t)(colon - name) : len);
+	*w_r = name_size_w(name, base);
+	if (*w_r == MAILDIR_SIZE_UNKNOWN)
+		*w_r = name_size(name, base, 'S');
 	if (*w_r != MAILDIR_SIZE_UNKNOWN)
 		return 0;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 1 : -1;
-	return measure_fd(fd, w_r);
+	if (!S_ISREG(st.st_mode))
+		return 1;
+	*w_r = (uint64_t)st.st_size;
+	return 0;
 }
 
 int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r)

@@ -151,8 +151,10 @@ int maildir_sync(const char *maildir);
  * EWOULDBLOCK when another session holds it. */
 int maildir_lock(const char *maildir);
 
-/* Sum of W sizes and count of messages in new/ and cur/ (for quotas
- * and mailbox-admin stat). 0 / -1. */
+/* Sum of sizes and count of messages in new/ and cur/ (for quotas):
+ * the W size of a name with ,W=; else (a name another program gave) the
+ * stored size, from ,S= or one fstatat. Never opens a message: its cost
+ * is a listing of new/ and cur/ plus one fstatat per such name. 0 / -1. */
 int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r);
 
 /* Removes tmp/ files older than max_age seconds (maildir's 36 h rule). */

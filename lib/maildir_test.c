@@ -956,6 +956,30 @@ static void test_renamed(void)
 	maildir_list_free(&l);
 }
 
+/* issue 16 item 1: the quota sum never reads a message. A name without
+ * ,W= counts ,S= (the file is not measured) or its size on disk, one
+ * fstatat (its LFs not doubled: the file is not read). */
+static void test_usage_noread(void)
+{
+	char md[700], p[900];
+	static char body[10000];
+	uint64_t bytes = 0, count = 0;
+
+	memset(body, 'x', sizeof(body));
+	for (size_t k = 99; k < sizeof(body); k += 100)
+		body[k] = '\n';                 /* 100 LFs: W would be 10100 */
+	snprintf(md, sizeof(md), "%s/usage", top);
+	CHECK(maildir_make(md) == 0);
+	snprintf(p, sizeof(p), "%s/cur/1700000001.M1P1Q1.courier:2,S", md);
+	CHECK(write_file(p, body, sizeof(body)) == 0);
+	snprintf(p, sizeof(p), "%s/new/1700000002.M1P1Q1.dovecot,S=500", md);
+	CHECK(write_file(p, body, 10) == 0);
+	snprintf(p, sizeof(p), "%s/new/1700000003.M1P1Q1.ours,S=4,W=6", md);
+	CHECK(write_file(p, "a\nb\n", 4) == 0);
+	CHECK(maildir_usage(md, &bytes, &count) == 0 && count == 3 &&
+	    bytes == sizeof(body) + 500 + 6);
+}
+
 int main(void)
 {
 	char cwd[256];
@@ -985,6 +1009,7 @@ int main(void)
 	test_cache();
 	test_cache_boundary();
 	test_renamed();
+	test_usage_noread();
 	rm_rf(top);
 	if (skipped) {
 		printf("%d passed, %d failed, %d skipped\n", test_passed,
