@@ -66,7 +66,7 @@ serve(struct session *s)
 		else
 			smtp_dispatch(s, s->line, (size_t)n, flags);
 		if (s->quit)
-			return "quit";
+			return s->end_result ? s->end_result : "quit";
 		if (s->errors >= s->cfg->max_errors) {
 			reply_arg(s, R_TOO_MANY_ERRORS, s->cfg->hostname);
 			transaction_reset(s);

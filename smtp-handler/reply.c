@@ -84,6 +84,8 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_PARAM_HELO]      = { 555, "5.5.4", "Parameters need EHLO", 1 },
 	[R_BDAT_FAILED]     = { 554, "5.5.0", "Transaction failed, send RSET", 1 },
 	[R_TEMP_ALIAS]      = { 451, "4.3.0", "<%s>: Local configuration problem, try again later", 1 },
+	[R_TOO_MANY_TRANS]  = { 421, "4.7.0", "%s Too many transactions in this session, closing connection", 0 },
+	[R_TOO_MANY_SESSION_RCPTS] = { 452, "4.5.3", "Too many recipients in this session", 1 },
 };
 
 int
