@@ -226,6 +226,9 @@ void pop3_run(struct pop3 *s)
 	greet(s);
 	while (!s->leave) {
 		n = io_getline(&s->io, line, sizeof line, &flags);
+		/* USER/PASS/APOP/AUTH lines: no copy left in the buffers */
+		if (s->state == POP3_AUTHORIZATION)
+			io_wipe_consumed(&s->io);
 		s->rid = R_NONE;
 		s->rarg[0] = '\0';
 		if (n == IO_EOF) {
