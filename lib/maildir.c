@@ -765,11 +765,25 @@ static int rename_entry(struct maildir_list *l, size_t i, const char *name,
 	return 0;
 }
 
+/* Opens maildir/sub for listing into buf[size]: 1, 0 when it does not
+ * exist, -1 (errno). */
+static int open_sub(struct fsutil_dir *dir, const char *maildir,
+    const char *sub, void *buf, size_t size)
+{
+	char path[MAILDIR_PATH_MAX];
+
+	if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub) < 0)
+		return -1;
+	if (fsutil_dir_open(dir, path, buf, size) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return 1;
+}
+
 int maildir_msg_refind(const char *maildir, struct maildir_list *l, size_t i)
 {
 	static const char *const sub[] = { "cur", "new" };
 	unsigned char buf[DIRBUF_SMALL];
-	char path[MAILDIR_PATH_MAX], uidl[MAILDIR_NAME_MAX];
+	char uidl[MAILDIR_NAME_MAX];
 	size_t k, ulen;
 
 	if (i >= l->n) {
@@ -790,10 +804,8 @@ int maildir_msg_refind(const char *maildir, struct maildir_list *l, size_t i)
 		size_t len;
 		int r;
 
-		if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub[k]) < 0)
-			return -1;
-		if (fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0) {
-			if (errno == ENOENT)
+		if ((r = open_sub(&dir, maildir, sub[k], buf, sizeof(buf))) <= 0) {
+			if (r == 0)
 				continue;
 			return -1;
 		}
@@ -1051,7 +1063,6 @@ int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r)
 {
 	static const char *const sub[] = { "new", "cur" };
 	unsigned char buf[DIRBUF_SMALL];
-	char path[MAILDIR_PATH_MAX];
 	uint64_t bytes = 0, count = 0;
 	size_t k;
 
@@ -1063,10 +1074,8 @@ int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r)
 		uint64_t w;
 		int r;
 
-		if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub[k]) < 0)
-			return -1;
-		if (fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0) {
-			if (errno == ENOENT)
+		if ((r = open_sub(&dir, maildir, sub[k], buf, sizeof(buf))) <= 0) {
+			if (r == 0)
 				continue;
 			return -1;
 		}
