@@ -128,7 +128,8 @@ int maildir_msg_open(const char *maildir, struct maildir_list *l, size_t i);
  * then new/, whose name up to its first ':' is entry i's (its UIDL; the
  * unique part, flags after ":2," may differ). Found: the entry takes that
  * name (copied to the names arena, which may move) and 0. -1 with errno
- * ENOENT when there is none. One directory listing per call. */
+ * ENOENT when there is none (or the UIDL part is empty: a name that
+ * starts with ':'). One directory listing per call. */
 int maildir_msg_refind(const char *maildir, struct maildir_list *l, size_t i);
 
 /* Moves entry i from new/ to cur/ as "NAME:2," (keeping the UIDL) and
