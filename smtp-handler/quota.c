@@ -44,7 +44,6 @@ quota_usage(struct session *s, const char *maildir, uint64_t *bytes_r)
 		copy_str(u->maildir, sizeof u->maildir, maildir);
 		u->bytes = bytes;
 	}
-	s->usage_scans++;
 	*bytes_r = bytes;
 	return 0;
 }

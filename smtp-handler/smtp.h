@@ -167,7 +167,7 @@ struct session {
 
 	/* quota.c */
 	struct smtp_usage usage[SMTP_USAGE_CACHE];
-	unsigned nusage, usage_next, usage_scans;
+	unsigned nusage, usage_next;
 
 	/* counters for the session summary */
 	unsigned messages, rcpts_total;
