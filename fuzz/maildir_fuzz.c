@@ -1,9 +1,12 @@
 /* maildir_fuzz.c - lib/maildir name handling: a scratch maildir gets one
  * file per input line (first octet: new/ or cur/, the rest: the file
  * name), then it is scanned, sized, moved to cur/, opened and deleted
- * as a POP3 session would. Every file is listed once, sizes come from a
- * well-formed ,W= or are measured, UIDLs stay stable across the move,
- * and nothing is left behind. */
+ * as a POP3 session would; every other message is renamed behind the
+ * list's back (its flags changed) before its delete. Every file is
+ * listed once, sizes come from a well-formed ,W= or are measured, the
+ * quota usage from ,W=, else ,S=, else the size on disk, UIDLs stay
+ * stable across the move, renamed messages are found and deleted, and
+ * nothing is left behind. */
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -26,18 +29,18 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* The W value the contract promises: the last ",W=" of the part before
- * ':', then digits up to ',' or the end, at most MAILDIR_SIZE_W_MAX. 0
- * when absent, malformed or larger (the size is then measured), else 1
- * and *w_r. */
-static int expect_w(const char *name, size_t len, uint64_t *w_r)
+/* The W (tag 'W') or S (tag 'S') value the contract promises: the last
+ * ",W=" of the part before ':', then digits up to ',' or the end, at most
+ * MAILDIR_SIZE_W_MAX. 0 when absent, malformed or larger (the size is
+ * then measured), else 1 and *w_r. */
+static int expect_tag(const char *name, size_t len, char tag, uint64_t *w_r)
 {
 	const char *colon = memchr(name, ':', len);
 	size_t n = colon ? (size_t)(colon - name) : len, i, j;
 	uint64_t v = 0;
 
 	for (i = n; i >= 3; i--)
-		if (memcmp(name + i - 3, ",W=", 3) == 0)
+		if (name[i - 3] == ',' && name[i - 2] == tag && name[i - 1] == '=')
 			break;
 	if (i < 3 || i == n)
 		return 0;
@@ -53,13 +56,18 @@ static int expect_w(const char *name, size_t len, uint64_t *w_r)
 	return 1;
 }
 
+static int expect_w(const char *name, size_t len, uint64_t *w_r)
+{
+	return expect_tag(name, len, 'W', w_r);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct maildir_list l;
 	char path[MAILDIR_PATH_MAX], name[300], rel[MAILDIR_NAME_MAX + 8];
 	char uidl[MAILDIR_NAME_MAX + 1];
 	size_t pos = 0, created = 0, i;
-	uint64_t w, bytes, count;
+	uint64_t w, bytes, count, usage = 0;
 
 	if (!md[0])
 		LLVMFuzzerInitialize(NULL, NULL);
@@ -107,11 +115,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		FUZZ_CHECK(maildir_msg_relpath(&l, i, rel, 4) < 0);
 		FUZZ_CHECK(maildir_msg_size(md, &l, i, &w) == 0);
 		FUZZ_CHECK(known ? w == ew : w == 6);
+		if (!known && !expect_tag(nm, m->name_len, 'S', &ew))
+			ew = 4;                  /* the size on disk */
+		usage += ew;
 		fd = maildir_msg_open(md, &l, i);
 		FUZZ_CHECK(fd >= 0);
 		close(fd);
 	}
-	FUZZ_CHECK(maildir_usage(md, &bytes, &count) == 0 && count == created);
+	FUZZ_CHECK(maildir_usage(md, &bytes, &count) == 0 && count == created &&
+	    bytes == usage);
 	for (i = 0; i < l.n; i++) {
 		struct maildir_msg *m = &l.msg[i];
 		int fd;
@@ -126,6 +138,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fd = maildir_msg_open(md, &l, i);
 			FUZZ_CHECK(fd >= 0);
 			close(fd);
+		}
+		if (!m->in_new && (i & 1) && m->uidl_len > 0) {
+			/* another program changes its flags */
+			char from[MAILDIR_PATH_MAX], to[MAILDIR_PATH_MAX + 8];
+			const char *nm = l.names + m->name_off;
+			int info = m->uidl_len < m->name_len;
+
+			snprintf(from, sizeof from, "%s/cur/%.*s", md,
+			    (int)m->name_len, nm);
+			snprintf(to, sizeof to, "%s%s", from, info ? "R" : ":2,R");
+			if (renameat2(AT_FDCWD, from, AT_FDCWD, to,
+			    RENAME_NOREPLACE) == 0) {
+				fd = maildir_msg_open(md, &l, i);
+				FUZZ_CHECK(fd >= 0);
+				close(fd);
+			}
 		}
 		FUZZ_CHECK(maildir_msg_delete(md, &l, i) == 0);
 	}

@@ -369,6 +369,19 @@ io_discard_pending(struct io *io)
 }
 
 void
+io_wipe_consumed(struct io *io)
+{
+	/* consumed: before in_off, and anything past in_len (old bytes,
+	 * or copies left behind by the compaction in io_getline) */
+	explicit_bzero(io->inp, io->in_off);
+	explicit_bzero(io->inp + io->in_len, io->in_cap - io->in_len);
+	if (io->inp != io->in)
+		explicit_bzero(io->in, sizeof io->in);
+	if (io->tls != NULL)
+		tls_wipe_consumed(io->tls);
+}
+
+void
 io_use_tls(struct io *io, struct tls *t)
 {
 	io->in_off = io->in_len = 0;

@@ -91,6 +91,14 @@ size_t io_pending(const struct io *io);
  * and io_use_tls(&io, &t). Client side the same after the 220. */
 size_t io_discard_pending(struct io *io);
 
+/* After a line that carried a secret (PASS, APOP, AUTH and its
+ * continuation lines): zeroes every consumed byte still in the input
+ * buffer (the one in use, and in[] when io_set_inbuf replaced it) and,
+ * with TLS, the decrypted application data the engine already handed
+ * out (tls_wipe_consumed). Unconsumed input is kept. Call it right after
+ * io_getline returned the line (before output is flushed). */
+void io_wipe_consumed(struct io *io);
+
 /* Queues output; flushes when the buffer fills; a write of IO_OUTBUF
  * bytes or more goes straight to the fd (or TLS) after what was queued.
  * Each blocked write waits at most the idle limit (and the session

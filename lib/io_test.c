@@ -502,6 +502,67 @@ test_printf_long(void)
 	close(sv[1]);
 }
 
+/* 1 when needle occurs anywhere in p[0..n) */
+static int
+has(const void *p, size_t n, const char *needle)
+{
+	return memmem(p, n, needle, strlen(needle)) != NULL;
+}
+
+/* issue 16 item 4: after io_wipe_consumed no byte of a consumed secret
+ * line is left in the io struct (nor in a buffer given to io_set_inbuf),
+ * while input not yet consumed is kept. */
+static void
+test_wipe_consumed(void)
+{
+	static unsigned char bulk[4 * IO_INBUF];
+	int p[2];
+	char line[256];
+
+	CHECK(pipe(p) == 0);
+	io_init(&io, p[0], p[1]);
+	io_set_timeouts(&io, 5, 0);
+	puts_fd(p[1], "USER alice\r\nPASS hunter2-first\r\nSTAT\r\nLIST 1");
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 10);
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 18);
+	CHECK_STR(line, "PASS hunter2-first");
+	explicit_bzero(line, sizeof line);
+	CHECK(has(&io, sizeof io, "hunter2-first"));    /* the test can fail */
+	io_wipe_consumed(&io);
+	CHECK(!has(&io, sizeof io, "hunter2-first"));
+	CHECK(!has(&io, sizeof io, "USER alice"));
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 4);
+	CHECK_STR(line, "STAT");
+	/* a line completed by a second read (compaction leaves copies) */
+	puts_fd(p[1], "\r\nPASS hunter2-");
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 6);
+	CHECK_STR(line, "LIST 1");
+	puts_fd(p[1], "second\r\nNOOP\r\n");
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 19);
+	CHECK(has(&io, sizeof io, "hunter2-second"));
+	io_wipe_consumed(&io);
+	CHECK(!has(&io, sizeof io, "hunter2-"));
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 4);
+	CHECK_STR(line, "NOOP");
+	/* with a bulk buffer: the secret is there, old bytes in in[] */
+	puts_fd(p[1], "PASS hunter2-third\r\nQUIT\r\n");
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 18);
+	io_set_inbuf(&io, bulk, sizeof bulk);
+	puts_fd(p[1], "PASS hunter2-fourth\r\nRSET\r\n");
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 4);   /* QUIT */
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 19);
+	CHECK(has(bulk, sizeof bulk, "hunter2-fourth"));
+	CHECK(has(&io, sizeof io, "hunter2-third"));
+	io_wipe_consumed(&io);
+	CHECK(!has(bulk, sizeof bulk, "hunter2-"));
+	CHECK(!has(&io, sizeof io, "hunter2-"));
+	CHECK(io_getline(&io, line, sizeof line, NULL) == 4);
+	CHECK_STR(line, "RSET");
+	explicit_bzero(line, sizeof line);
+	close(p[0]);
+	close(p[1]);
+}
+
 int
 main(void)
 {
@@ -516,5 +577,6 @@ main(void)
 	test_big_write();
 	test_nodelay();
 	test_printf_long();
+	test_wipe_consumed();
 	return TEST_SUMMARY();
 }

@@ -6,9 +6,10 @@
  * Concurrency: a POP3 session holds maildir_lock() for its whole life, so
  * the only other writers are deliveries (which only add files to new/)
  * and foreign programs (a MUA, another POP3 server). A message that such a
- * program moved from new/ to cur/ behind our back is followed there; one
- * it deleted counts as deleted (maildir_msg_delete) or reports ENOENT
- * (maildir_msg_open, maildir_msg_to_cur). */
+ * program moved from new/ to cur/ or renamed to change its flags is
+ * found again by its unique part (the name up to ':'); one it deleted is
+ * reported as such: maildir_msg_delete returns 1, maildir_msg_open and
+ * maildir_msg_to_cur ENOENT. */
 #include "maildir.h"
 #include "dircache.h"
 #include "fsutil.h"
@@ -236,17 +237,17 @@ fail:
 
 /* ---- scan ---- */
 
-/* Strict ",W=<digits>" in the base name name[0..len) (before any ':'):
- * the last ",W=" counts; its digits must end at ',' or the end. No W=,
- * a malformed one, or one above MAILDIR_SIZE_W_MAX (no real message; a
- * sum of such could wrap the STAT total) is unknown: measured instead. */
-static uint64_t name_size_w(const char *name, size_t len)
+/* Strict ",<tag>=<digits>" in the base name name[0..len) (before any
+ * ':'): the last ",<tag>=" counts; its digits must end at ',' or the end.
+ * None, a malformed one, or one above MAILDIR_SIZE_W_MAX (no real
+ * message; a sum of such could wrap the STAT total) is unknown. */
+static uint64_t name_size(const char *name, size_t len, char tag)
 {
 	size_t i, j;
 	uint64_t v = 0;
 
 	for (i = len; i >= 3; i--) {
-		if (name[i - 1] == '=' && name[i - 2] == 'W' &&
+		if (name[i - 1] == '=' && name[i - 2] == tag &&
 		    name[i - 3] == ',')
 			break;
 	}
@@ -261,6 +262,12 @@ static uint64_t name_size_w(const char *name, size_t len)
 	if (j == i || v > MAILDIR_SIZE_W_MAX)
 		return MAILDIR_SIZE_UNKNOWN;
 	return v;
+}
+
+/* ",W=": the size POP3 sends; unknown means measured by reading. */
+static uint64_t name_size_w(const char *name, size_t len)
+{
+	return name_size(name, len, 'W');
 }
 
 /* Sort key: the delivery time "SECONDS.M<usec>" as one 52-bit number
@@ -490,19 +497,27 @@ static int take_dents(struct maildir_list *l, size_t pos, size_t len,
 	size_t end = pos + len;
 
 	while (pos < end) {
-		const char *name = l->names + pos + DENT_NAME;
-		unsigned char type = (unsigned char)l->names[pos + DENT_TYPE];
+		const char *name;
+		unsigned char type;
 		struct scan_rec *r;
 		uint16_t reclen;
 		const char *colon;
 		size_t nlen, uidl, room;
 		uint64_t w, key;
 
+		/* bounds first: the header (and one name octet) must fit
+		 * before reclen or type is read, then the whole record */
+		if (end - pos <= DENT_NAME) {
+			errno = EIO;
+			return -1;
+		}
 		memcpy(&reclen, l->names + pos + DENT_RECLEN, sizeof(reclen));
 		if (reclen <= DENT_NAME || reclen > end - pos) {
 			errno = EIO;
 			return -1;
 		}
+		type = (unsigned char)l->names[pos + DENT_TYPE];
+		name = l->names + pos + DENT_NAME;
 		pos += reclen;
 		if (name[0] == '.' || (type != DT_REG && type != DT_UNKNOWN))
 			continue;
@@ -717,7 +732,101 @@ static int cur_path(const char *maildir, const struct maildir_list *l,
 	    name, m->uidl_len == m->name_len ? INFO_NEW : "");
 }
 
-int maildir_msg_open(const char *maildir, const struct maildir_list *l,
+/* Entry i takes the name name[0..len) in new/ or cur/: copied to the
+ * arena's end (with room for ":2," after a new/ name without info, as the
+ * scan leaves). 0 / -1. */
+static int rename_entry(struct maildir_list *l, size_t i, const char *name,
+    size_t len, int in_new)
+{
+	size_t need = len + INFO_NEW_LEN, cap = l->names_cap;
+	char *p;
+
+	if (len == 0 || len >= MAILDIR_NAME_MAX) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (cap - l->names_len < need) {
+		cap = cap + need > cap * 2 ? cap + need : cap * 2;
+		if (cap > UINT32_MAX) {
+			errno = EFBIG;
+			return -1;
+		}
+		p = realloc(l->names, cap);
+		if (!p)
+			return -1;
+		l->names = p;
+		l->names_cap = cap;
+	}
+	memcpy(l->names + l->names_len, name, len);
+	l->msg[i].name_off = (uint32_t)l->names_len;
+	l->msg[i].name_len = (uint16_t)len;
+	l->msg[i].in_new = (uint16_t)(in_new ? 1 : 0);
+	l->names_len += in_new && memchr(name, ':', len) == NULL ? need : len;
+	return 0;
+}
+
+/* Opens maildir/sub for listing into buf[size]: 1, 0 when it does not
+ * exist, -1 (errno). */
+static int open_sub(struct fsutil_dir *dir, const char *maildir,
+    const char *sub, void *buf, size_t size)
+{
+	char path[MAILDIR_PATH_MAX];
+
+	if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub) < 0)
+		return -1;
+	if (fsutil_dir_open(dir, path, buf, size) < 0)
+		return errno == ENOENT ? 0 : -1;
+	return 1;
+}
+
+int maildir_msg_refind(const char *maildir, struct maildir_list *l, size_t i)
+{
+	static const char *const sub[] = { "cur", "new" };
+	unsigned char buf[DIRBUF_SMALL];
+	char uidl[MAILDIR_NAME_MAX];
+	size_t k, ulen;
+
+	if (i >= l->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	ulen = l->msg[i].uidl_len;
+	if (ulen == 0 || ulen >= sizeof(uidl)) {
+		errno = ENOENT;
+		return -1;
+	}
+	/* a copy: rename_entry may move the arena */
+	memcpy(uidl, l->names + l->msg[i].name_off, ulen);
+	for (k = 0; k < 2; k++) {
+		struct fsutil_dir dir;
+		const char *name;
+		unsigned char type;
+		size_t len;
+		int r;
+
+		if ((r = open_sub(&dir, maildir, sub[k], buf, sizeof(buf))) <= 0) {
+			if (r == 0)
+				continue;
+			return -1;
+		}
+		while ((r = fsutil_dir_next(&dir, &name, &len, &type)) > 0) {
+			if (len < ulen || memcmp(name, uidl, ulen) != 0 ||
+			    (len > ulen && name[ulen] != ':') ||
+			    (type != DT_REG && type != DT_UNKNOWN))
+				continue;
+			r = rename_entry(l, i, name, len, k == 1);
+			fsutil_dir_close(&dir);
+			return r;
+		}
+		fsutil_dir_close(&dir);
+		if (r < 0)
+			return -1;
+	}
+	errno = ENOENT;
+	return -1;
+}
+
+static int open_msg(const char *maildir, const struct maildir_list *l,
     size_t i)
 {
 	char path[MAILDIR_PATH_MAX];
@@ -731,6 +840,25 @@ int maildir_msg_open(const char *maildir, const struct maildir_list *l,
 		if (cur_path(maildir, l, i, path, sizeof(path)) < 0)
 			return -1;
 		fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	}
+	return fd;
+}
+
+int maildir_msg_open(const char *maildir, struct maildir_list *l, size_t i)
+{
+	int fd, tries;
+
+	if (i >= l->n) {
+		errno = EINVAL;
+		return -1;
+	}
+	fd = open_msg(maildir, l, i);
+	/* renamed (new flags) by another program: by its unique part; a
+	 * few tries, as it may be renamed again meanwhile */
+	for (tries = 0; fd < 0 && errno == ENOENT && tries < 3; tries++) {
+		if (maildir_msg_refind(maildir, l, i) < 0)
+			return -1;
+		fd = open_msg(maildir, l, i);
 	}
 	return fd;
 }
@@ -837,7 +965,10 @@ int maildir_msg_to_cur(const char *maildir, struct maildir_list *l, size_t i)
 	return 0;
 }
 
-int maildir_msg_delete(const char *maildir, const struct maildir_list *l,
+/* Unlinks entry i where it is: new/ or cur/ under its name, or (moved
+ * by another program) cur/ with ":2,". 0, or -1 (errno; ENOENT: none of
+ * these names exists). */
+static int unlink_msg(const char *maildir, const struct maildir_list *l,
     size_t i)
 {
 	char path[MAILDIR_PATH_MAX];
@@ -846,15 +977,32 @@ int maildir_msg_delete(const char *maildir, const struct maildir_list *l,
 		return -1;
 	if (unlink(path) == 0)
 		return 0;
-	if (errno != ENOENT)
+	if (errno != ENOENT || !l->msg[i].in_new)
 		return -1;
-	if (l->msg[i].in_new) {
-		if (cur_path(maildir, l, i, path, sizeof(path)) < 0)
-			return -1;
-		if (unlink(path) < 0 && errno != ENOENT)
-			return -1;
+	if (cur_path(maildir, l, i, path, sizeof(path)) < 0)
+		return -1;
+	return unlink(path);
+}
+
+int maildir_msg_delete(const char *maildir, struct maildir_list *l, size_t i)
+{
+	int tries;
+
+	if (i >= l->n) {
+		errno = EINVAL;
+		return -1;
 	}
-	return 0;
+	for (tries = 0; tries < 4; tries++) {
+		if (unlink_msg(maildir, l, i) == 0)
+			return 0;
+		if (errno != ENOENT)
+			return -1;
+		/* renamed (new flags) by another program? */
+		if (maildir_msg_refind(maildir, l, i) < 0)
+			return errno == ENOENT ? 1 : -1;
+	}
+	errno = EBUSY;                  /* renamed again at every try */
+	return -1;
 }
 
 int maildir_sync(const char *maildir)
@@ -889,26 +1037,32 @@ int maildir_lock(const char *maildir)
 	return fd;
 }
 
-/* W size of dir/name: from the name, else measured. */
+/* Quota size of dir/name without reading it: W from the name, else S
+ * from the name, else its size on disk (one fstatat). 0, 1 when it is
+ * gone or not a regular file, -1. */
 static int usage_one(int dfd, const char *name, size_t len, uint64_t *w_r)
 {
 	const char *colon = memchr(name, ':', len);
-	int fd;
+	size_t base = colon ? (size_t)(colon - name) : len;
+	struct stat st;
 
-	*w_r = name_size_w(name, colon ? (size_t)(colon - name) : len);
+	*w_r = name_size_w(name, base);
+	if (*w_r == MAILDIR_SIZE_UNKNOWN)
+		*w_r = name_size(name, base, 'S');
 	if (*w_r != MAILDIR_SIZE_UNKNOWN)
 		return 0;
-	fd = openat(dfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0)
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0)
 		return errno == ENOENT ? 1 : -1;
-	return measure_fd(fd, w_r);
+	if (!S_ISREG(st.st_mode))
+		return 1;
+	*w_r = (uint64_t)st.st_size;
+	return 0;
 }
 
 int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r)
 {
 	static const char *const sub[] = { "new", "cur" };
 	unsigned char buf[DIRBUF_SMALL];
-	char path[MAILDIR_PATH_MAX];
 	uint64_t bytes = 0, count = 0;
 	size_t k;
 
@@ -920,10 +1074,8 @@ int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r)
 		uint64_t w;
 		int r;
 
-		if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub[k]) < 0)
-			return -1;
-		if (fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0) {
-			if (errno == ENOENT)
+		if ((r = open_sub(&dir, maildir, sub[k], buf, sizeof(buf))) <= 0) {
+			if (r == 0)
 				continue;
 			return -1;
 		}

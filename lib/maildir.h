@@ -118,10 +118,19 @@ int maildir_msg_relpath(const struct maildir_list *l, size_t i, char *buf,
 int maildir_msg_size(const char *maildir, struct maildir_list *l, size_t i,
     uint64_t *size_r);
 
-/* Opens entry i read-only (O_NOFOLLOW). fd / -1 (errno ENOENT when it
- * was removed by someone else). */
-int maildir_msg_open(const char *maildir, const struct maildir_list *l,
-    size_t i);
+/* Opens entry i read-only (O_NOFOLLOW). A message another program moved
+ * to cur/ or renamed (its flags changed) is found by its unique part
+ * (maildir_msg_refind) and the entry takes its new name. fd / -1 (errno
+ * ENOENT when it was removed by someone else). */
+int maildir_msg_open(const char *maildir, struct maildir_list *l, size_t i);
+
+/* Finds entry i's message under another name: a regular file in cur/,
+ * then new/, whose name up to its first ':' is entry i's (its UIDL; the
+ * unique part, flags after ":2," may differ). Found: the entry takes that
+ * name (copied to the names arena, which may move) and 0. -1 with errno
+ * ENOENT when there is none (or the UIDL part is empty: a name that
+ * starts with ':'). One directory listing per call. */
+int maildir_msg_refind(const char *maildir, struct maildir_list *l, size_t i);
 
 /* Moves entry i from new/ to cur/ as "NAME:2," (keeping the UIDL) and
  * updates the entry. Never replaces a file in cur/: -1 with EEXIST then,
@@ -129,9 +138,10 @@ int maildir_msg_open(const char *maildir, const struct maildir_list *l,
 int maildir_msg_to_cur(const char *maildir, struct maildir_list *l,
     size_t i);
 
-/* Unlinks entry i. ENOENT counts as success. 0 / -1. */
-int maildir_msg_delete(const char *maildir, const struct maildir_list *l,
-    size_t i);
+/* Unlinks entry i, looking it up by its unique part when another
+ * program renamed it (maildir_msg_refind). 0: deleted by us; 1: no file
+ * of that unique part is left (someone else deleted it); -1 (errno). */
+int maildir_msg_delete(const char *maildir, struct maildir_list *l, size_t i);
 
 /* fsyncs new/ and cur/ (after a batch of moves or deletes). */
 int maildir_sync(const char *maildir);
@@ -142,8 +152,10 @@ int maildir_sync(const char *maildir);
  * EWOULDBLOCK when another session holds it. */
 int maildir_lock(const char *maildir);
 
-/* Sum of W sizes and count of messages in new/ and cur/ (for quotas
- * and mailbox-admin stat). 0 / -1. */
+/* Sum of sizes and count of messages in new/ and cur/ (for quotas):
+ * the W size of a name with ,W=; else (a name another program gave) the
+ * stored size, from ,S= or one fstatat. Never opens a message: its cost
+ * is a listing of new/ and cur/ plus one fstatat per such name. 0 / -1. */
 int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r);
 
 /* Removes tmp/ files older than max_age seconds (maildir's 36 h rule). */

@@ -291,14 +291,14 @@ static void test_names(void)
 		errno = 0;
 		CHECK(maildir_msg_to_cur(md, &l, 0) == -1 && errno == ENOENT);
 		CHECK(l.msg[0].in_new == 1);
-		CHECK(maildir_msg_delete(md, &l, 0) == 0);   /* ENOENT = ok */
+		CHECK(maildir_msg_delete(md, &l, 0) == 1);   /* already gone */
 	}
 	/* delete */
 	CHECK(maildir_msg_delete(md, &l, 3) == 0);
 	snprintf(path, sizeof(path), "%s/cur/1700000300.M000001P1Q1.h,S=3,W=5:2,S",
 	    md);
 	CHECK(access(path, F_OK) < 0 && errno == ENOENT);
-	CHECK(maildir_msg_delete(md, &l, 3) == 0);
+	CHECK(maildir_msg_delete(md, &l, 3) == 1);
 	CHECK(maildir_sync(md) == 0);
 	maildir_list_free(&l);
 
@@ -804,6 +804,182 @@ static void test_cache(void)
 	}
 }
 
+/* Appends one getdents64 record (reclen at 16, type at 18, name at 19)
+ * of reclen octets naming name to buf at *pos. */
+static void put_dent(unsigned char *buf, size_t *pos, size_t reclen,
+    unsigned char type, const char *name)
+{
+	uint16_t rl = (uint16_t)reclen;
+
+	memset(buf + *pos, 0, reclen);
+	memcpy(buf + *pos + 16, &rl, 2);
+	buf[*pos + 18] = type;
+	memcpy(buf + *pos + 19, name, strlen(name));
+	*pos += reclen;
+}
+
+/* issue 16 item 2: a forged copy with the right stamp whose 256 KiB
+ * chunk exactly fills the scan's buffer and ends in a 5-octet record.
+ * The record header does not fit: a live listing, no read past the
+ * buffer (an ASan build reported 13 octets past it before the fix). */
+static void test_cache_boundary(void)
+{
+	static unsigned char chunk[DIRCACHE_CHUNK_MAX];
+	static const char magic[16] = "postern-dcache1";
+	char md[700], p[900], c_cur[900], nm[256];
+	struct dircache_stamp stamp;
+	struct maildir_list l;
+	struct stat st_new, st_cur;
+	size_t slack, pos, fill;
+	uint64_t total;
+	uint32_t len1 = 0, len2 = DIRCACHE_CHUNK_MAX;
+	FILE *f;
+
+	snprintf(md, sizeof(md), "%s/cacheedge", top);
+	CHECK(maildir_make(md) == 0);
+	snprintf(p, sizeof(p), "%s/cur/1700000000.M1P1Q1.t,S=4,W=6:2,S", md);
+	CHECK(write_file(p, "a\nb\n", 4) == 0);
+	snprintf(p, sizeof(p), "%s/new", md);
+	CHECK(stat(p, &st_new) == 0);
+	snprintf(p, sizeof(p), "%s/cur", md);
+	CHECK(stat(p, &st_cur) == 0);
+	dircache_stamp(&st_cur, &stamp);
+	/* the scan's buffer is new/'s size plus 256 KiB (new/ is empty):
+	 * a first chunk of names taking exactly new/'s size leaves 256 KiB */
+	slack = (size_t)st_new.st_size;
+	CHECK(slack < DIRCACHE_CHUNK_MAX / 2);
+	snprintf(c_cur, sizeof(c_cur), "%s/.postern-cur.cache", md);
+	f = fopen(c_cur, "wb");
+	CHECK(f != NULL);
+	if (!f)
+		return;
+	pos = 0;
+	while (slack > 0) {
+		size_t n = slack > 200 ? 200 : slack;
+		if (slack - n > 0 && slack - n < 20)
+			n = slack - 20;
+		memset(nm, 'x', n);
+		nm[0] = 'p';
+		nm[n] = '\0';
+		put_dent(chunk, &pos, 19 + n + 1, DT_REG, nm);
+		slack -= n;
+	}
+	len1 = (uint32_t)pos;
+	total = (uint64_t)len1 + len2;
+	fwrite(magic, 1, 16, f);
+	fwrite(stamp.v, 1, sizeof(stamp.v), f);
+	fwrite(&total, 1, 8, f);
+	if (len1) {
+		fwrite(&len1, 1, 4, f);
+		fwrite(chunk, 1, len1, f);
+	}
+	/* 256 KiB: skipped "." records, then a 5-octet record */
+	pos = 0;
+	for (fill = DIRCACHE_CHUNK_MAX - 5; fill > 0;) {
+		size_t n = fill > 60000 ? 60000 : fill;
+		if (fill - n > 0 && fill - n < 20)
+			n -= 20;
+		put_dent(chunk, &pos, n, DT_DIR, ".");
+		fill -= n;
+	}
+	memset(chunk + pos, 0x7f, 5);
+	fwrite(&len2, 1, 4, f);
+	fwrite(chunk, 1, DIRCACHE_CHUNK_MAX, f);
+	CHECK(fclose(f) == 0);
+	CHECK(cached_is_live(md));
+	CHECK(maildir_scan_cached(md, &l) == 0 && l.n == 1);
+	maildir_list_free(&l);
+}
+
+/* issue 16 item 3: a message another program renamed to change its flags
+ * (cur/NAME:2,S -> cur/NAME:2,RS, or new/NAME -> cur/NAME:2,S) is found by
+ * its unique part: opened, and deleted for real; one truly gone is
+ * reported as such (1), not as our delete. */
+static void test_renamed(void)
+{
+	char md[700], a[900], b[900], decoy[900], nm[300];
+	struct maildir_list l;
+	int fd;
+
+	snprintf(md, sizeof(md), "%s/renamed", top);
+	CHECK(maildir_make(md) == 0);
+	snprintf(a, sizeof(a), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,S", md);
+	CHECK(write_file(a, "a\n", 2) == 0);
+	snprintf(a, sizeof(a), "%s/new/1700000002.M1P1Q1.r,S=2,W=4", md);
+	CHECK(write_file(a, "b\n", 2) == 0);
+	snprintf(a, sizeof(a), "%s/cur/1700000003.M1P1Q1.r,S=2,W=4:2,", md);
+	CHECK(write_file(a, "c\n", 2) == 0);
+	/* same prefix, another message: never taken for 1700000001 */
+	snprintf(decoy, sizeof(decoy), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4x:2,RS", md);
+	CHECK(write_file(decoy, "d\n", 2) == 0);
+	/* sorted: 1700000001, the decoy (':' < 'x'), 1700000002, 1700000003 */
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 4);
+	if (l.n != 4) {
+		maildir_list_free(&l);
+		return;
+	}
+	/* flags changed behind our back: open finds it, the entry follows */
+	snprintf(a, sizeof(a), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,S", md);
+	snprintf(b, sizeof(b), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,RS", md);
+	CHECK(rename(a, b) == 0);
+	fd = maildir_msg_open(md, &l, 0);
+	CHECK(fd >= 0);
+	if (fd >= 0) {
+		char c = 0;
+		CHECK(read(fd, &c, 1) == 1 && c == 'a');
+		close(fd);
+	}
+	CHECK_STR(entry_name(&l, 0, nm), "1700000001.M1P1Q1.r,S=2,W=4:2,RS");
+	CHECK(l.msg[0].uidl_len == strlen("1700000001.M1P1Q1.r,S=2,W=4"));
+	/* renamed again, then deleted: really deleted */
+	snprintf(a, sizeof(a), "%s/cur/1700000001.M1P1Q1.r,S=2,W=4:2,RST", md);
+	CHECK(rename(b, a) == 0);
+	CHECK(maildir_msg_delete(md, &l, 0) == 0);
+	CHECK(access(a, F_OK) < 0 && errno == ENOENT);
+	CHECK(access(decoy, F_OK) == 0);
+	/* new/ -> cur/ with flags by a MUA: deleted where it is now */
+	snprintf(a, sizeof(a), "%s/new/1700000002.M1P1Q1.r,S=2,W=4", md);
+	snprintf(b, sizeof(b), "%s/cur/1700000002.M1P1Q1.r,S=2,W=4:2,S", md);
+	CHECK(rename(a, b) == 0);
+	CHECK(maildir_msg_delete(md, &l, 2) == 0);
+	CHECK(access(b, F_OK) < 0 && errno == ENOENT);
+	/* deleted by someone else: 1, and open says ENOENT */
+	snprintf(a, sizeof(a), "%s/cur/1700000003.M1P1Q1.r,S=2,W=4:2,", md);
+	CHECK(unlink(a) == 0);
+	errno = 0;
+	CHECK(maildir_msg_open(md, &l, 3) == -1 && errno == ENOENT);
+	CHECK(maildir_msg_delete(md, &l, 3) == 1);
+	CHECK(access(decoy, F_OK) == 0);
+	CHECK(count_dir(b) < 0);
+	maildir_list_free(&l);
+	CHECK(maildir_scan(md, &l) == 0 && l.n == 1);
+	maildir_list_free(&l);
+}
+
+/* issue 16 item 1: the quota sum never reads a message. A name without
+ * ,W= counts ,S= (the file is not measured) or its size on disk, one
+ * fstatat (its LFs not doubled: the file is not read). */
+static void test_usage_noread(void)
+{
+	char md[700], p[900];
+	static char body[10000];
+	uint64_t bytes = 0, count = 0;
+
+	memset(body, 'x', sizeof(body));
+	for (size_t k = 99; k < sizeof(body); k += 100)
+		body[k] = '\n';                 /* 100 LFs: W would be 10100 */
+	snprintf(md, sizeof(md), "%s/usage", top);
+	CHECK(maildir_make(md) == 0);
+	snprintf(p, sizeof(p), "%s/cur/1700000001.M1P1Q1.courier:2,S", md);
+	CHECK(write_file(p, body, sizeof(body)) == 0);
+	snprintf(p, sizeof(p), "%s/new/1700000002.M1P1Q1.dovecot,S=500", md);
+	CHECK(write_file(p, body, 10) == 0);
+	snprintf(p, sizeof(p), "%s/new/1700000003.M1P1Q1.ours,S=4,W=6", md);
+	CHECK(write_file(p, "a\nb\n", 4) == 0);
+	CHECK(maildir_usage(md, &bytes, &count) == 0 && count == 3 &&
+	    bytes == sizeof(body) + 500 + 6);
+}
+
 int main(void)
 {
 	char cwd[256];
@@ -831,6 +1007,9 @@ int main(void)
 	test_big();
 	test_huge_w();
 	test_cache();
+	test_cache_boundary();
+	test_renamed();
+	test_usage_noread();
 	rm_rf(top);
 	if (skipped) {
 		printf("%d passed, %d failed, %d skipped\n", test_passed,

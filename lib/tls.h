@@ -120,6 +120,10 @@ struct tls {
 	/* bytes read ahead from rfd (BearSSL asks for a record's header,
 	 * then its body: one read serves a whole flight) */
 	size_t rbuf_off, rbuf_len;
+	/* the span of the engine's input buffer whose decrypted
+	 * application data tls_read handed out since the last
+	 * tls_wipe_consumed (NULL: none) */
+	unsigned char *app_lo, *app_hi;
 	unsigned char iobuf[BR_SSL_BUFSIZE_BIDI];
 	/* (the start functions clear everything above iobuf) */
 	unsigned char stage[TLS_STAGE_SIZE];
@@ -148,6 +152,14 @@ int tls_write(struct tls *t, const void *buf, size_t n, int64_t deadline);
 
 /* Bytes already decrypted and waiting (no syscall needed). */
 size_t tls_pending(struct tls *t);
+
+/* Zeroes the decrypted application data that tls_read already handed
+ * out and that is still in the engine's input buffer (BearSSL decrypts
+ * records in place and leaves them there until overwritten): after a
+ * line that carried a secret. Data not yet handed out (the rest of the
+ * current record) and a record being received are kept. Call it right
+ * after reading (no tls_write in between); no system call. */
+void tls_wipe_consumed(struct tls *t);
 
 /* Sends close_notify and waits briefly for the peer's. */
 void tls_close(struct tls *t, int64_t deadline);

@@ -184,8 +184,76 @@ tls_read(struct tls *t, void *buf, size_t n, int64_t deadline)
 	if (len > n)
 		len = n;
 	memcpy(buf, p, len);
+	/* remember where the handed-out plaintext lies (tls_wipe_consumed) */
+	if (t->app_lo == NULL || p < t->app_lo)
+		t->app_lo = p;
+	if (t->app_hi == NULL || p + len > t->app_hi)
+		t->app_hi = p + len;
 	br_ssl_engine_recvapp_ack(t->eng, len);
 	return (long)len;
+}
+
+/* Zeroes [lo, hi) except the spans keep[k] = [klo, khi). */
+static void
+wipe_except(unsigned char *lo, unsigned char *hi, unsigned char *const *klo,
+    unsigned char *const *khi, size_t nkeep)
+{
+	unsigned char *p = lo, *next, *resume;
+	size_t k;
+
+	while (p < hi) {
+		/* the first kept span that starts at or after p, or covers p */
+		next = hi;
+		resume = NULL;
+		for (k = 0; k < nkeep; k++) {
+			if (khi[k] <= p || klo[k] >= hi)
+				continue;
+			if (klo[k] <= p) {
+				next = p;
+				resume = khi[k];
+				break;
+			}
+			if (klo[k] < next) {
+				next = klo[k];
+				resume = khi[k];
+			}
+		}
+		if (next > p)
+			explicit_bzero(p, (size_t)(next - p));
+		if (resume == NULL)
+			break;
+		p = resume;
+	}
+}
+
+void
+tls_wipe_consumed(struct tls *t)
+{
+	br_ssl_engine_context *eng = t->eng;
+	unsigned char *klo[2], *khi[2], *p;
+	size_t len, n = 0;
+	unsigned st;
+
+	if (eng == NULL || t->app_lo == NULL)
+		return;
+	st = br_ssl_engine_current_state(eng);
+	if (st & BR_SSL_RECVAPP) {
+		/* plaintext not handed out yet */
+		p = br_ssl_engine_recvapp_buf(eng, &len);
+		klo[n] = p;
+		khi[n++] = p + len;
+	}
+	if ((st & BR_SSL_RECVREC) && eng->ibuf != NULL) {
+		/* a record being received lies from the buffer's start to
+		 * where its next bytes go */
+		p = br_ssl_engine_recvrec_buf(eng, &len);
+		if (p != NULL && p > eng->ibuf) {
+			klo[n] = eng->ibuf;
+			khi[n++] = p;
+		}
+	}
+	wipe_except(t->app_lo, t->app_hi, klo, khi, n);
+	t->app_lo = t->app_hi = NULL;
 }
 
 int

@@ -684,6 +684,115 @@ test_pem_defer(void)
 	CHECK(err != NULL && strstr(err, "does not match") != NULL);
 }
 
+/* 1 when needle occurs anywhere in p[0..n) */
+static int
+has(const void *p, size_t n, const char *needle)
+{
+	return memmem(p, n, needle, strlen(needle)) != NULL;
+}
+
+/* Client of test_wipe: a secret line split over two records, a third
+ * record read by the server in small pieces. */
+static int
+wipe_child(int fd)
+{
+	const char *err;
+	char line[64], rec3[160];
+
+	io_init(&cio, fd, fd);
+	io_set_timeouts(&cio, 10, 0);
+	if (tls_client_start(&ct, &ca, "localhost", NULL, fd, fd,
+	    deadline_in(10), &err) < 0)
+		return 2;
+	io_use_tls(&cio, &ct);
+	io_puts(&cio, "PASS s3cr");
+	io_flush(&cio);
+	io_puts(&cio, "et-XYZZY\r\nNEXT\r\n");
+	io_flush(&cio);
+	memset(rec3, 'z', sizeof rec3);
+	memcpy(rec3, "AUTH-SECRET-QQ", 14);
+	memcpy(rec3 + sizeof rec3 - 2, "\r\n", 2);
+	io_write(&cio, rec3, sizeof rec3);
+	io_flush(&cio);
+	if (io_getline(&cio, line, sizeof line, NULL) < 0 ||
+	    strcmp(line, "ok") != 0)
+		return 4;
+	return 0;
+}
+
+/* issue 16 item 4: the plaintext of a secret line is wiped from the io
+ * buffer and from BearSSL's input buffer (where records are decrypted
+ * in place), and data not handed out yet survives the wipe. */
+static void
+test_wipe(void)
+{
+	int sv[2], stv;
+	char line[128], piece[32], rest[200];
+	const char *err = NULL;
+	size_t got;
+	long r;
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv) != 0) {
+		CHECK(0);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		close(sv[0]);
+		_exit(wipe_child(sv[1]));
+	}
+	close(sv[1]);
+	io_init(&sio, sv[0], sv[0]);
+	io_set_timeouts(&sio, 10, 0);
+	if (tls_server_start(&st, &ec_cred, NULL, sv[0], sv[0],
+	    deadline_in(10), &err) < 0) {
+		printf("# server: %s\n", err);
+		CHECK(0);
+		goto done;
+	}
+	io_use_tls(&sio, &st);
+	CHECK(io_getline(&sio, line, sizeof line, NULL) == 17);
+	CHECK_STR(line, "PASS s3cret-XYZZY");
+	explicit_bzero(line, sizeof line);
+	/* there before (the test can fail) ... */
+	CHECK(has(&sio, sizeof sio, "et-XYZZY"));
+	CHECK(has(&st, sizeof st, "et-XYZZY"));
+	io_wipe_consumed(&sio);
+	/* ... and nowhere after */
+	CHECK(!has(&sio, sizeof sio, "et-XYZZY"));
+	CHECK(!has(&sio, sizeof sio, "PASS s3cr"));
+	CHECK(!has(&st, sizeof st, "et-XYZZY"));
+	CHECK(!has(&st, sizeof st, "PASS s3cr"));
+	CHECK(io_getline(&sio, line, sizeof line, NULL) == 4);
+	CHECK_STR(line, "NEXT");
+	/* a record handed out in part: the rest stays in the engine */
+	r = tls_read(&st, piece, 20, deadline_in(10));
+	CHECK(r == 20 && memcmp(piece, "AUTH-SECRET-QQzzzzzz", 20) == 0);
+	CHECK(tls_pending(&st) == 140);
+	CHECK(has(&st, sizeof st, "AUTH-SECRET-QQ"));
+	tls_wipe_consumed(&st);
+	CHECK(!has(&st, sizeof st, "AUTH-SECRET-QQ"));
+	CHECK(tls_pending(&st) == 140);
+	for (got = 0; got < 140; got += (size_t)r) {
+		r = tls_read(&st, rest + got, 140 - got, deadline_in(10));
+		if (r <= 0)
+			break;
+	}
+	CHECK(got == 140 && rest[137] == 'z' && memcmp(rest + 138, "\r\n", 2) == 0);
+	for (got = 0; got < 138; got++)
+		if (rest[got] != 'z')
+			break;
+	CHECK(got == 138);
+	io_puts(&sio, "ok\r\n");
+	CHECK(io_flush(&sio) == 0);
+	tls_close(&st, deadline_in(5));
+done:
+	close(sv[0]);
+	waitpid(pid, &stv, 0);
+	CHECK(WIFEXITED(stv) && WEXITSTATUS(stv) == 0);
+}
+
 int
 main(void)
 {
@@ -698,6 +807,7 @@ main(void)
 	test_cred();
 	test_pem_defer();
 	test_pairs();
+	test_wipe();
 	test_openssl();
 	tls_cred_free(&ec_cred);
 	tls_cred_free(&rsa_cred);

@@ -195,6 +195,8 @@ static void summary(struct pop3 *s)
 	FIELD("MESSAGES=%llu", (unsigned long long)s->retrieved);
 	FIELD("RETRIEVED=%llu", (unsigned long long)s->retrieved);
 	FIELD("DELETED=%llu", (unsigned long long)s->deleted);
+	if (s->gone)
+		FIELD("GONE=%llu", (unsigned long long)s->gone);
 	FIELD("BYTES_IN=%llu", (unsigned long long)s->io.bytes_in);
 	FIELD("BYTES_OUT=%llu", (unsigned long long)s->io.bytes_out);
 	FIELD("DURATION_MS=%lld", (long long)(clock_ms() - s->start_ms));

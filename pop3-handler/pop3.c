@@ -147,8 +147,14 @@ static enum pop3_ev cmd_quit(struct pop3 *s, char *args)
 		s->result = "quit-update-failed";
 		return pop3_err(s, R_UPDATE_FAILED);
 	}
-	snprintf(s->rarg, sizeof s->rarg, "(%llu message%s deleted)",
-	    (unsigned long long)s->deleted, s->deleted == 1 ? "" : "s");
+	if (s->gone)
+		snprintf(s->rarg, sizeof s->rarg, "(%llu message%s deleted, "
+		    "%llu already removed by another program)",
+		    (unsigned long long)s->deleted, s->deleted == 1 ? "" : "s",
+		    (unsigned long long)s->gone);
+	else
+		snprintf(s->rarg, sizeof s->rarg, "(%llu message%s deleted)",
+		    (unsigned long long)s->deleted, s->deleted == 1 ? "" : "s");
 	return pop3_ok(s, R_BYE_UPDATE);
 }
 
@@ -220,6 +226,9 @@ void pop3_run(struct pop3 *s)
 	greet(s);
 	while (!s->leave) {
 		n = io_getline(&s->io, line, sizeof line, &flags);
+		/* USER/PASS/APOP/AUTH lines: no copy left in the buffers */
+		if (s->state == POP3_AUTHORIZATION)
+			io_wipe_consumed(&s->io);
 		s->rid = R_NONE;
 		s->rarg[0] = '\0';
 		if (n == IO_EOF) {

@@ -126,6 +126,7 @@ struct pop3 {
 	/* TRANSACTION */
 	struct pop3_mbox mb;
 	uint64_t retrieved, deleted;
+	uint64_t gone;              /* marked, but removed by another program */
 };
 
 /* pop3.c */

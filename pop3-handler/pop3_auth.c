@@ -253,6 +253,7 @@ static int sasl_response(struct pop3 *s, char *initial, char *buf,
 	}
 	io_write(&s->io, "+ \r\n", 4);
 	n = io_getline(&s->io, buf, size, &flags);
+	io_wipe_consumed(&s->io);
 	if (n == IO_EOF || n == IO_TIMEOUT || n == IO_ERROR) {
 		s->result = n == IO_TIMEOUT ? "timeout" : "eof";
 		return -1;

@@ -440,12 +440,20 @@ int mbox_update(struct pop3 *s)
 	size_t k, failed = 0;
 
 	for (k = 0; k < mb->list.n; k++) {
+		int r;
+
 		if (!mb->list.msg[k].deleted)
 			continue;
-		if (maildir_msg_delete(mb->maildir, &mb->list, k) < 0) {
+		r = maildir_msg_delete(mb->maildir, &mb->list, k);
+		if (r < 0) {
 			log_msg(LOG_ERR, "cannot delete message %zu of %s: %s",
 			    k + 1, s->login, strerror(errno));
 			failed++;
+		} else if (r > 0) {
+			/* not counted as deleted: someone else did it */
+			log_msg(LOG_NOTICE, "message %zu of %s was already "
+			    "removed by another program", k + 1, s->login);
+			s->gone++;
 		} else {
 			s->deleted++;
 		}

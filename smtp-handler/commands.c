@@ -68,6 +68,23 @@ session_forget(struct session *s)
 }
 
 int
+session_bound(struct session *s, unsigned *count, unsigned max,
+    const char *what)
+{
+	if (*count < max) {
+		(*count)++;
+		return 0;
+	}
+	log_msg(LOG_NOTICE, "%s: more than %u %s in one session, "
+	    "disconnecting", s->peer.addr, max, what);
+	transaction_reset(s);
+	reply_arg(s, R_TOO_MANY_TRANS, s->cfg->hostname);
+	s->quit = 1;
+	s->end_result = "too many transactions";
+	return 1;
+}
+
+int
 auth_password_available(const struct session *s)
 {
 	if (!(s->cfg->ways & WAY_PASSWORD) || s->auth_user[0])
@@ -164,6 +181,8 @@ static enum reply
 do_rset(struct session *s, char *args)
 {
 	(void)args;
+	if (session_bound(s, &s->n_rset, s->cfg->max_rsets, "RSET commands"))
+		return R_NONE;
 	transaction_reset(s);
 	return R_ACK;
 }

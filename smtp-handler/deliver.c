@@ -275,12 +275,11 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 	else if (b->write_errno)
 		r = storage_reply(b->write_errno);
 	for (i = 0; r == R_NONE && i < s->nlocal; i++) {
-		uint64_t bytes = 0, count = 0;
+		uint64_t bytes = 0;
 		const struct smtp_local *l = &s->local[i];
 		if (!l->quota)
 			continue;
-		if (maildir_usage(l->maildir, &bytes, &count) < 0 &&
-		    errno != ENOENT)
+		if (quota_usage(s, l->maildir, &bytes) < 0)
 			r = R_TEMPFAIL;
 		else if (bytes + md[i].size_w > l->quota) {
 			log_msg(LOG_INFO, "%s: message would exceed the quota",
@@ -323,6 +322,8 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 	}
 	for (q = 0; q < s->nqueues; q++)
 		queue_write_unlock(&qw[q]);
+	for (i = 0; i < s->nlocal; i++)
+		quota_add(s, s->local[i].maildir, md[i].size_w);
 	s->messages++;
 	s->rcpts_total += s->nrcpt;
 	s->bytes_accepted += b->size;

@@ -241,6 +241,8 @@ smtp_mail(struct session *s, char *args)
 	int seen_size = 0, seen_body = 0, seen_utf8 = 0, seen_auth = 0;
 	uint64_t size = 0;
 
+	if (session_bound(s, &s->n_mail, s->cfg->max_mails, "MAIL commands"))
+		return R_NONE;
 	if (s->cfg->require_tls && !s->tls_on)
 		return R_NEED_TLS;
 	if (!(s->cfg->ways & WAY_ANONYMOUS) && !s->auth_user[0])
@@ -299,6 +301,14 @@ smtp_rcpt(struct session *s, char *args)
 	enum reply r;
 	unsigned i;
 
+	if (s->n_rcpt >= s->cfg->max_session_rcpts) {
+		if (s->n_rcpt++ == s->cfg->max_session_rcpts)
+			log_msg(LOG_NOTICE, "%s: more than %u RCPT commands in "
+			    "one session", s->peer.addr,
+			    s->cfg->max_session_rcpts);
+		return R_TOO_MANY_SESSION_RCPTS;
+	}
+	s->n_rcpt++;
 	if (!(p = skip_keyword(args, "TO:")))
 		return R_SYNTAX_RCPT;
 	if ((r = envelope_path(&p, addr, sizeof addr, 1, s->smtputf8))

@@ -61,12 +61,16 @@ serve(struct session *s)
 			transaction_reset(s);
 			return "i/o error";
 		}
-		if (n == IO_TOOLONG)
+		if (n == IO_TOOLONG) {
+			/* maybe an AUTH line with a secret: dropped, and
+			 * wiped from the input buffers */
+			io_wipe_consumed(&s->io);
 			reply(s, R_LINE_TOO_LONG);
+		}
 		else
 			smtp_dispatch(s, s->line, (size_t)n, flags);
 		if (s->quit)
-			return "quit";
+			return s->end_result ? s->end_result : "quit";
 		if (s->errors >= s->cfg->max_errors) {
 			reply_arg(s, R_TOO_MANY_ERRORS, s->cfg->hostname);
 			transaction_reset(s);

@@ -14,7 +14,7 @@
 enum {
 	O_USERS = 256, O_SPOOL, O_AUTH, O_TLS, O_REQUIRE_TLS, O_CERT, O_KEY,
 	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
-	O_MAX_ERRORS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE,
+	O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS, O_MAX_SESSION_RCPTS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE,
 	O_QUOTA_TEMP, O_USER, O_DEBUG, O_HELP, O_VERSION
 };
 
@@ -32,6 +32,10 @@ static const struct option longopts[] = {
 	{ "max-size", required_argument, NULL, O_MAX_SIZE },
 	{ "max-recipients", required_argument, NULL, O_MAX_RCPTS },
 	{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
+	{ "max-transactions", required_argument, NULL, O_MAX_MAILS },
+	{ "max-resets", required_argument, NULL, O_MAX_RSETS },
+	{ "max-session-recipients", required_argument, NULL,
+	  O_MAX_SESSION_RCPTS },
 	{ "hostname", required_argument, NULL, O_HOSTNAME },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
@@ -64,6 +68,9 @@ usage(FILE *f)
 "  --max-size BYTES        largest message, K/M/G allowed (default 50M)\n"
 "  --max-recipients N      recipients per message (default 100, max %d)\n"
 "  --max-errors N          errors before disconnect (default %d)\n"
+"  --max-transactions N    MAIL commands per session (default %d)\n"
+"  --max-resets N          RSET commands per session (default %d)\n"
+"  --max-session-recipients N  RCPT commands per session (default %d)\n"
 "  --hostname NAME         our name in greetings and Received:\n"
 "  --timeout SECONDS       wait for each command or data read (default 300)\n"
 "  --session-timeout SECS  whole session limit (default 3600, 0 = none)\n"
@@ -73,7 +80,8 @@ usage(FILE *f)
 "  --quota-tempfail        refuse over-quota mail with 452 4.2.2, not 552\n"
 "  --user NAME             switch to this user when started as root\n"
 "  --debug                 log state changes\n"
-"  --help, --version\n", SMTP_RCPT_HARD, SMTP_DEFAULT_ERRORS);
+"  --help, --version\n", SMTP_RCPT_HARD, SMTP_DEFAULT_ERRORS,
+	    SMTP_DEFAULT_MAILS, SMTP_DEFAULT_RSETS, SMTP_DEFAULT_SESSION_RCPTS);
 }
 
 static int
@@ -123,6 +131,9 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 	c->max_size = SMTP_DEFAULT_SIZE;
 	c->max_rcpts = SMTP_DEFAULT_RCPTS;
 	c->max_errors = SMTP_DEFAULT_ERRORS;
+	c->max_mails = SMTP_DEFAULT_MAILS;
+	c->max_rsets = SMTP_DEFAULT_RSETS;
+	c->max_session_rcpts = SMTP_DEFAULT_SESSION_RCPTS;
 	c->timeout = 300;
 	c->session_timeout = 3600;
 	c->auth_delay_ms = 1000;
@@ -175,6 +186,24 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 			if (number("--max-errors", optarg, 1000, &v) < 0 || v == 0)
 				return -1;
 			c->max_errors = (unsigned)v;
+			break;
+		case O_MAX_MAILS:
+			if (number("--max-transactions", optarg,
+			    SMTP_SESSION_MAX, &v) < 0 || v == 0)
+				return -1;
+			c->max_mails = (unsigned)v;
+			break;
+		case O_MAX_RSETS:
+			if (number("--max-resets", optarg, SMTP_SESSION_MAX,
+			    &v) < 0 || v == 0)
+				return -1;
+			c->max_rsets = (unsigned)v;
+			break;
+		case O_MAX_SESSION_RCPTS:
+			if (number("--max-session-recipients", optarg,
+			    SMTP_SESSION_MAX, &v) < 0 || v == 0)
+				return -1;
+			c->max_session_rcpts = (unsigned)v;
 			break;
 		case O_HOSTNAME:
 			if (copy_str(c->hostname, sizeof c->hostname, optarg) < 0 ||

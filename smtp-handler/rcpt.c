@@ -57,9 +57,8 @@ add_local(struct session *s, const struct userdb_entry *e, unsigned orig)
 		if (!strcmp(s->local[i].user, e->key))
 			return R_NONE;                       /* duplicate */
 	if (e->quota) {
-		uint64_t bytes = 0, count = 0;
-		if (maildir_usage(e->maildir, &bytes, &count) < 0 &&
-		    errno != ENOENT) {
+		uint64_t bytes = 0;
+		if (quota_usage(s, e->maildir, &bytes) < 0) {
 			log_msg(LOG_ERR, "quota: cannot read %s: %m", e->maildir);
 			return R_TEMPFAIL;
 		}

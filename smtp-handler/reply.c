@@ -86,6 +86,8 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_TEMP_ALIAS]      = { 451, "4.3.0", "<%s>: Local configuration problem, try again later", 1 },
 	[R_HOLD_FULL]       = { 452, "4.3.1", "<%s>: Hold queue full, try again later", 1 },
 	[R_HOLD_TOO_BIG]    = { 552, "5.3.4", "<%s>: Message too big for the hold queue", 1 },
+	[R_TOO_MANY_TRANS]  = { 421, "4.7.0", "%s Too many transactions in this session, closing connection", 0 },
+	[R_TOO_MANY_SESSION_RCPTS] = { 452, "4.5.3", "Too many recipients in this session", 1 },
 };
 
 int

@@ -2,7 +2,8 @@
  * reply table ids and the seams between the program's files
  * (commands.c dispatches, envelope.c parses MAIL/RCPT, rcpt.c resolves
  * recipients, data.c runs the DATA/BDAT byte machine, deliver.c writes
- * the copies, smtp_auth.c does AUTH, tlsup.c does TLS). */
+ * the copies, quota.c keeps mailbox usage, smtp_auth.c does AUTH,
+ * tlsup.c does TLS). */
 #ifndef POSTERN_SMTP_H
 #define POSTERN_SMTP_H
 
@@ -29,6 +30,11 @@
 #define SMTP_DEFAULT_RCPTS  100
 #define SMTP_DEFAULT_ERRORS 20
 #define SMTP_AUTH_TRIES     3
+#define SMTP_DEFAULT_MAILS  100      /* MAIL commands per session */
+#define SMTP_DEFAULT_RSETS  100      /* RSET commands per session */
+#define SMTP_DEFAULT_SESSION_RCPTS 1000  /* RCPT commands per session */
+#define SMTP_SESSION_MAX    1000000  /* ceiling of the three above */
+#define SMTP_USAGE_CACHE    64       /* mailboxes whose usage is kept */
 
 /* --auth ways in */
 #define WAY_ANONYMOUS  0x1
@@ -50,6 +56,9 @@ struct smtp_config {
 	uint64_t max_size;
 	unsigned max_rcpts;
 	unsigned max_errors;
+	unsigned max_mails;         /* MAIL commands per session */
+	unsigned max_rsets;         /* RSET commands per session */
+	unsigned max_session_rcpts; /* RCPT commands per session */
 	unsigned timeout;
 	unsigned session_timeout;
 	unsigned auth_delay_ms;
@@ -86,7 +95,7 @@ enum reply {
 	R_RELAY_TRICK, R_NO_RCPTS, R_RELAY_DENIED, R_LOOP, R_ALIAS_LOOP,
 	R_BARE_EOL, R_PARAM, R_UTF8_ADDR, R_TLS_ACTIVE, R_PARAM_HELO,
 	R_BDAT_FAILED, R_TEMP_ALIAS, R_AUTH_THROTTLED, R_HOLD_FULL,
-	R_HOLD_TOO_BIG, R_COUNT
+	R_HOLD_TOO_BIG, R_TOO_MANY_TRANS, R_TOO_MANY_SESSION_RCPTS, R_COUNT
 };
 
 /* An accepted RCPT as the client gave it (normalised). */
@@ -107,6 +116,12 @@ struct smtp_queued {
 	char addr[ADDR_MAX + 1];
 	unsigned queue;               /* index into queue_names[] */
 	unsigned orig;
+};
+
+/* A mailbox's usage as measured once in this session (quota.c). */
+struct smtp_usage {
+	char maildir[USERDB_PATH_MAX];
+	uint64_t bytes;
 };
 
 /* Result of the body machine, filled by data.c, used by deliver.c. */
@@ -135,6 +150,8 @@ struct session {
 	int relay_client;             /* peer in --relay-clients */
 	unsigned errors, auth_failures;
 	int quit;                     /* leave after this reply */
+	const char *end_result;       /* RESULT= when quit is not QUIT */
+	unsigned n_mail, n_rset, n_rcpt;  /* commands in this session */
 	int64_t started_ms;
 
 	/* the transaction */
@@ -147,6 +164,10 @@ struct session {
 	struct smtp_queued queued[SMTP_TARGET_MAX];
 	char queue_names[SMTP_QUEUES_MAX][MAILDIR_PATH_MAX / 4];
 	int bdat_failed;              /* reply id of a failed BDAT sequence */
+
+	/* quota.c */
+	struct smtp_usage usage[SMTP_USAGE_CACHE];
+	unsigned nusage, usage_next;
 
 	/* counters for the session summary */
 	unsigned messages, rcpts_total;
@@ -170,6 +191,10 @@ void smtp_dispatch(struct session *s, char *line, size_t len, int flags);
 void enter_state(struct session *s, unsigned st);
 void transaction_reset(struct session *s);
 void session_forget(struct session *s);   /* after STARTTLS */
+/* Counts one more command against a per-session bound; over it: logs,
+ * replies 421 4.7.0, ends the session and returns 1. */
+int session_bound(struct session *s, unsigned *count, unsigned max,
+    const char *what);
 int auth_password_available(const struct session *s);
 int auth_external_available(const struct session *s);
 
@@ -187,6 +212,13 @@ enum reply envelope_path(char **p, char *out, size_t size, int is_rcpt,
  * keeps its local part as received (domain lowercase): look-ups are
  * case-insensitive, a relayed or held copy is queued as received. */
 enum reply rcpt_add(struct session *s, const char *addr);
+
+/* quota.c */
+/* The usage of maildir (missing: 0), from this session's cache, else
+ * measured and kept. 0 / -1 (errno). */
+int quota_usage(struct session *s, const char *maildir, uint64_t *bytes_r);
+/* Counts a copy of bytes (W) delivered to maildir by this session. */
+void quota_add(struct session *s, const char *maildir, uint64_t bytes);
 
 /* data.c */
 enum reply smtp_data(struct session *s, char *args);

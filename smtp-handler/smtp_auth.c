@@ -25,6 +25,7 @@ challenge(struct session *s, const char *b64, size_t *len_r)
 
 	io_printf(&s->io, "334 %s\r\n", b64);
 	n = io_getline(&s->io, s->line, sizeof s->line, &flags);
+	io_wipe_consumed(&s->io);
 	if (n == IO_TOOLONG)
 		return STEP_LONG;
 	if (n < 0) {
@@ -203,8 +204,8 @@ auth_external(struct session *s, char *initial)
 	return finish(s, res, s->cert_user, "EXTERNAL", &e);
 }
 
-enum reply
-smtp_auth(struct session *s, char *args)
+static enum reply
+auth_start(struct session *s, char *args)
 {
 	char *mech = args, *initial;
 
@@ -238,4 +239,17 @@ smtp_auth(struct session *s, char *args)
 	if (!strcasecmp(mech, "EXTERNAL") && auth_external_available(s))
 		return auth_external(s, initial);
 	return R_AUTH_MECH;
+}
+
+enum reply
+smtp_auth(struct session *s, char *args)
+{
+	enum reply r;
+
+	/* the command line may carry an initial response: no copy of it
+	 * stays in the input buffers, nor in s->line afterwards */
+	io_wipe_consumed(&s->io);
+	r = auth_start(s, args);
+	wipe(s->line, sizeof s->line);
+	return r;
 }
