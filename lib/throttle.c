@@ -7,7 +7,11 @@
  * Policy: failures older than THROTTLE_WINDOW seconds are forgotten; the
  * first THROTTLE_FREE failures cost nothing, then each further failure
  * doubles the wait (2, 4, 8 ... seconds after the last failure), capped
- * at THROTTLE_MAX_DELAY. A success clears the address.
+ * at THROTTLE_MAX_DELAY. The check and the record are one step under
+ * the lock (throttle_attempt): an attempt that may go ahead is recorded
+ * at once as a pending failure, so parallel sessions see it while its
+ * password is being verified; a success takes it back
+ * (throttle_withdraw), a failure or a crash leaves it.
  * Keys: an IPv4 address as it is (also when written ::ffff:a.b.c.d); an
  * IPv6 address by its /64, since one client commonly holds a whole /64
  * and would otherwise get fresh guesses from each of its 2^64 addresses;
@@ -241,25 +245,78 @@ delay_for(uint32_t failures)
 	return (1u << n) > THROTTLE_MAX_DELAY ? THROTTLE_MAX_DELAY : 1u << n;
 }
 
+/* The wait left for a live slot s at now (0 = go ahead). */
+static unsigned
+wait_left(const struct slot *s, int64_t now)
+{
+	int64_t until = s->last + (int64_t)delay_for(s->failures);
+
+	return until > now ? (unsigned)(until - now) : 0;
+}
+
 unsigned
 throttle_delay(const char *path, const char *raw)
 {
 	char addr[THROTTLE_ADDR_MAX];
 	struct slot s;
 	uint32_t k;
-	int64_t now = now_s(), until;
+	int64_t now = now_s();
 	unsigned d = 0;
 	int fd, r;
 
 	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
 		return 0;
 	r = find_slot(fd, addr, now, &s, &k);
-	if (r == 1) {
-		until = s.last + (int64_t)delay_for(s.failures);
-		if (until > now)
-			d = (unsigned)(until - now);
-	} else if (r < 0) {
+	if (r == 1)
+		d = wait_left(&s, now);
+	else if (r < 0)
 		complain(path, "read");
+	close(fd);
+	return d;
+}
+
+/* Adds one failure at now to addr's slot (the lock held). */
+static void
+add_failure(int fd, const char *path, const char *addr, int64_t now)
+{
+	struct slot s;
+	uint32_t k;
+	int r = find_slot(fd, addr, now, &s, &k);
+
+	if (r < 0) {
+		complain(path, "read");
+		return;
+	}
+	if (r == 0)
+		memcpy(s.addr, addr, strlen(addr) + 1);
+	if (s.failures < UINT32_MAX)
+		s.failures++;
+	s.last = now;
+	if (write_all(fd, &s, sizeof s, slot_offset(k)) != 0)
+		complain(path, "write");
+}
+
+unsigned
+throttle_attempt(const char *path, const char *raw, int *pending_r)
+{
+	char addr[THROTTLE_ADDR_MAX];
+	struct slot s;
+	uint32_t k;
+	int64_t now = now_s();
+	unsigned d = 0;
+	int fd, r;
+
+	*pending_r = 0;
+	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
+		return 0;
+	r = find_slot(fd, addr, now, &s, &k);
+	if (r < 0)
+		complain(path, "read");
+	else if (r == 1)
+		d = wait_left(&s, now);
+	if (r >= 0 && d == 0) {
+		add_failure(fd, path, addr, now);
+		*pending_r = 1;
 	}
 	close(fd);
 	return d;
@@ -286,30 +343,18 @@ void
 throttle_failed(const char *path, const char *raw)
 {
 	char addr[THROTTLE_ADDR_MAX];
-	struct slot s;
-	uint32_t k;
-	int64_t now = now_s();
-	int fd, r;
+	int fd;
 
 	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
 		return;
-	r = find_slot(fd, addr, now, &s, &k);
-	if (r < 0) {
-		complain(path, "read");
-	} else {
-		if (r == 0)
-			memcpy(s.addr, addr, strlen(addr) + 1);
-		if (s.failures < UINT32_MAX)
-			s.failures++;
-		s.last = now;
-		if (write_all(fd, &s, sizeof s, slot_offset(k)) != 0)
-			complain(path, "write");
-	}
+	add_failure(fd, path, addr, now_s());
 	close(fd);
 }
 
+/* Takes back one pending failure; the slot's time stays (it is the time
+ * of the last attempt: the next one still waits its delay from it). */
 void
-throttle_succeeded(const char *path, const char *raw)
+throttle_withdraw(const char *path, const char *raw)
 {
 	char addr[THROTTLE_ADDR_MAX];
 	struct slot s;
@@ -318,8 +363,8 @@ throttle_succeeded(const char *path, const char *raw)
 
 	if (addr_key(raw, addr) < 0 || (fd = open_locked(path)) < 0)
 		return;
-	if (find_slot(fd, addr, now_s(), &s, &k) == 1) {
-		memset(&s, 0, sizeof s);
+	if (find_slot(fd, addr, now_s(), &s, &k) == 1 && s.failures > 0) {
+		s.failures--;
 		if (write_all(fd, &s, sizeof s, slot_offset(k)) != 0)
 			complain(path, "write");
 	}

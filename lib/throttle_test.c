@@ -1,6 +1,8 @@
-/* throttle_test.c - unit tests of throttle.c: the delay policy, success
- * clearing, ageing, re-initialisation of a damaged file, a fixed file
- * size, and 50 concurrent failing processes whose counts add up. */
+/* throttle_test.c - unit tests of throttle.c: the delay policy, the
+ * check and record in one step (a parallel burst of attempts), taking a
+ * pending failure back, ageing, re-initialisation of a damaged file, a
+ * fixed file size, and 50 concurrent failing processes whose counts add
+ * up. */
 #include "test.h"
 #include "throttle.h"
 
@@ -98,14 +100,35 @@ test_policy(void)
 	CHECK(throttle_delay(path, "192.0.2.1") == 0);
 	throttle_failed(path, "192.0.2.1");
 	CHECK(throttle_failures(path, "192.0.2.1") == 1);
-	/* a success clears */
-	for (i = 0; i < 6; i++)
-		throttle_failed(path, "2001:db8::1");
-	CHECK(throttle_delay(path, "2001:db8::1") > 0);
-	throttle_succeeded(path, "2001:db8::1");
-	CHECK(throttle_failures(path, "2001:db8::1") == 0);
-	CHECK(throttle_delay(path, "2001:db8::1") == 0);
-	throttle_succeeded(path, "198.51.100.9");   /* unknown: no-op */
+	/* an attempt is recorded at once; a withdrawn one does not count,
+	 * but the next attempt waits from it */
+	{
+		int pending;
+
+		for (i = 0; i < 3; i++)
+			throttle_failed(path, "2001:db8::1");
+		CHECK(throttle_attempt(path, "2001:db8::1", &pending) == 0);
+		CHECK(pending == 1);
+		CHECK(throttle_failures(path, "2001:db8::1") == 4);
+		d = throttle_attempt(path, "2001:db8::1", &pending);
+		CHECK(d >= 1 && d <= 2 && pending == 0);
+		CHECK(throttle_failures(path, "2001:db8::1") == 4);
+		throttle_withdraw(path, "2001:db8::1");
+		CHECK(throttle_failures(path, "2001:db8::1") == 3);
+		CHECK(throttle_delay(path, "2001:db8::1") == 0);
+		throttle_withdraw(path, "198.51.100.9");   /* unknown: no-op */
+		CHECK(throttle_failures(path, "198.51.100.9") == 0);
+		/* withdrawing never goes below zero */
+		for (i = 0; i < 5; i++)
+			throttle_withdraw(path, "2001:db8::1");
+		CHECK(throttle_failures(path, "2001:db8::1") == 0);
+		CHECK(throttle_attempt(path, "2001:db8::1", &pending) == 0);
+		CHECK(pending == 1);
+		CHECK(throttle_failures(path, "2001:db8::1") == 1);
+		/* no usable file: go ahead, nothing pending */
+		CHECK(throttle_attempt("", "2001:db8::1", &pending) == 0);
+		CHECK(pending == 0);
+	}
 	CHECK(throttle_failures(path, "192.0.2.1") == 1);
 	CHECK(size_of(path) == FULL);
 }
@@ -195,6 +218,46 @@ test_damage(void)
 	CHECK(size_of(path) == FULL);
 }
 
+/* 16 processes attempt at once after the wait has run out: exactly one
+ * may go ahead (its attempt is pending before any other checks). */
+static void
+test_burst(void)
+{
+	pid_t pids[16];
+	int i, st, ahead = 0, refused = 0, pending;
+	int fds[2];
+
+	for (i = 0; i < 4; i++)
+		throttle_failed(path, "198.51.100.200");
+	CHECK(age("198.51.100.200", 3));
+	CHECK(throttle_delay(path, "198.51.100.200") == 0);
+	CHECK(pipe(fds) == 0);
+	for (i = 0; i < 16; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			char c;
+			unsigned d;
+
+			close(fds[1]);
+			if (read(fds[0], &c, 1) < 0)   /* start together */
+				_exit(4);
+			d = throttle_attempt(path, "198.51.100.200", &pending);
+			_exit(d == 0 && pending ? 1 : d > 0 ? 2 : 3);
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);      /* EOF releases them all */
+	for (i = 0; i < 16; i++)
+		if (pids[i] > 0 && waitpid(pids[i], &st, 0) == pids[i] &&
+		    WIFEXITED(st)) {
+			ahead += WEXITSTATUS(st) == 1;
+			refused += WEXITSTATUS(st) == 2;
+		}
+	CHECK(ahead == 1);
+	CHECK(refused == 15);
+	CHECK(throttle_failures(path, "198.51.100.200") == 5);
+}
+
 static void
 test_many(void)
 {
@@ -271,6 +334,7 @@ main(void)
 	test_damage();
 	unlink(path);
 	test_concurrent();
+	test_burst();
 	test_many();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (test_failed == 0 && system(cmd) != 0)
