@@ -32,13 +32,18 @@ void throttle_failed(const char *path, const char *addr);
 /* The wait left for addr, without recording anything (tests, logs). */
 unsigned throttle_delay(const char *path, const char *addr);
 
-/* Additive: the number of recent failures recorded for addr (for log
- * lines and tests); 0 on any trouble.
+/* Additive: the number of recent failures recorded for addr's own key
+ * (for log lines and tests; a prefix key such as "2001:db8:1::/48" or
+ * "192.0.2.0/24" is looked up as text); 0 on any trouble.
  * Policy (throttle.c): failures older than 15 minutes are forgotten; the
  * first 3 cost nothing; then 2, 4, 8 ... seconds after the last failure,
- * at most 60. addr is compared as text (at most 63 octets; a longer one is
- * not throttled). Pending failures count as failures. The file has 1024 slots; when they are all in use the
- * oldest of a few neighbouring slots is reused. */
+ * at most 60. Pending failures count. IPv6 addresses count by their /64;
+ * the failures of an address also count for its /24 (IPv4) or its /48
+ * and /32 (IPv6), and a prefix with 8 (IPv4) or 4 (IPv6) failing
+ * children is throttled as one address. addr is compared as text (at
+ * most 63 octets; a longer one is not throttled). The file has 1024
+ * slots; a new key takes a free one among 8 neighbours, else the one
+ * with the fewest failures (then the oldest). */
 unsigned throttle_failures(const char *path, const char *addr);
 
 #endif
