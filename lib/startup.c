@@ -477,6 +477,21 @@ int startup_drop_user(const char *name, const char **error_r)
 	return 0;
 }
 
+int startup_refuse_root(int allow_root, const char **error_r)
+{
+	const char *env = getenv("POSTERN_ALLOW_ROOT");
+
+	if (getuid() != 0 && geteuid() != 0)
+		return 0;
+	if (allow_root || (env && strcmp(env, "1") == 0)) {
+		log_msg(LOG_DEBUG, "running as root (allowed explicitly)");
+		return 0;
+	}
+	*error_r = "refusing to serve as root: give --user NAME (the "
+	    "service user), or --allow-root if root is really wanted";
+	return -1;
+}
+
 /* An address in both forms it can match: v4 (plain or v4-mapped) and v6. */
 struct cidr_addr {
 	unsigned char v4[4], v6[16];

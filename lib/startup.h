@@ -43,6 +43,12 @@ void peer_get(struct peer *p);
  * (initgroups, setgid, setuid, verified). Returns 0, -1 with *error_r. */
 int startup_drop_user(const char *name, const char **error_r);
 
+/* Refuses to go on as root (uid or effective uid 0, e.g. started as
+ * root without --user) unless allow_root is set or the environment has
+ * POSTERN_ALLOW_ROOT=1 (for test rigs whose spawner runs as root).
+ * Call after startup_drop_user(). Returns 0, or -1 with *error_r. */
+int startup_refuse_root(int allow_root, const char **error_r);
+
 /* The groups for user: gid first, then every group of group_file (the
  * /etc/group format, read directly, no NSS) that lists user as a member,
  * each once, into list (at most max). Lines of any length are read;
