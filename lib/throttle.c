@@ -348,55 +348,43 @@ wait_keys(int fd, const struct keys *k, int64_t now)
 	return (long)d;
 }
 
-/* Adds one failure at now to every record of k (the lock held): a
- * prefix counts a child that had none. -1 I/O. */
+/* Adds one failure at now to every record of k (add), or takes one back
+ * (!add), the lock held. Adding creates missing records and stamps the
+ * time; taking back skips records that are gone and keeps the times
+ * (the next attempt still waits from this one). A prefix counts a child
+ * that went from no failures to one, and drops one that went back to
+ * none. -1 I/O. */
 static int
-add_failure(int fd, const struct keys *k, int64_t now)
+count_failure(int fd, const struct keys *k, int64_t now, int add)
 {
 	struct slot s;
 	uint32_t idx;
-	int i, r, child_new = 0;
+	int i, r, edge = 0;
 
 	for (i = 0; i < k->n; i++) {
 		r = find_slot(fd, k->key[i], now, &s, &idx);
 		if (r < 0)
 			return -1;
-		if (r == 0)
-			memcpy(s.addr, k->key[i], strlen(k->key[i]) + 1);
-		if (child_new && s.children < UINT32_MAX)
-			s.children++;
-		child_new = s.failures == 0;
-		if (s.failures < UINT32_MAX)
-			s.failures++;
-		s.last = now;
-		if (write_all(fd, &s, sizeof s, slot_offset(idx)) != 0)
-			return -1;
-	}
-	return 0;
-}
-
-/* Takes one failure back from every record of k (the lock held); a
- * prefix loses a child that has none left. The times stay. -1 I/O. */
-static int
-remove_failure(int fd, const struct keys *k, int64_t now)
-{
-	struct slot s;
-	uint32_t idx;
-	int i, r, child_gone = 0;
-
-	for (i = 0; i < k->n; i++) {
-		r = find_slot(fd, k->key[i], now, &s, &idx);
-		if (r < 0)
-			return -1;
-		if (r == 0) {   /* evicted or expired: nothing to take back */
-			child_gone = 0;
+		if (r == 0 && !add) {   /* evicted or expired */
+			edge = 0;
 			continue;
 		}
-		if (child_gone && s.children > 0)
+		if (r == 0)
+			memcpy(s.addr, k->key[i], strlen(k->key[i]) + 1);
+		if (edge && add && s.children < UINT32_MAX)
+			s.children++;
+		else if (edge && !add && s.children > 0)
 			s.children--;
-		if (s.failures > 0)
-			s.failures--;
-		child_gone = s.failures == 0;
+		if (add) {
+			edge = s.failures == 0;
+			if (s.failures < UINT32_MAX)
+				s.failures++;
+			s.last = now;
+		} else {
+			edge = s.failures == 1;
+			if (s.failures > 0)
+				s.failures--;
+		}
 		if (write_all(fd, &s, sizeof s, slot_offset(idx)) != 0)
 			return -1;
 	}
@@ -437,7 +425,7 @@ throttle_attempt(const char *path, const char *raw, int *pending_r)
 		complain(path, "read");
 		d = 0;
 	} else if (d == 0) {
-		if (add_failure(fd, &k, now) == 0)
+		if (count_failure(fd, &k, now, 1) == 0)
 			*pending_r = 1;
 		else
 			complain(path, "write");
@@ -471,7 +459,7 @@ throttle_failed(const char *path, const char *raw)
 
 	if (addr_keys(raw, &k) < 0 || (fd = open_locked(path)) < 0)
 		return;
-	if (add_failure(fd, &k, now_s()) != 0)
+	if (count_failure(fd, &k, now_s(), 1) != 0)
 		complain(path, "write");
 	close(fd);
 }
@@ -486,7 +474,7 @@ throttle_withdraw(const char *path, const char *raw)
 
 	if (addr_keys(raw, &k) < 0 || (fd = open_locked(path)) < 0)
 		return;
-	if (remove_failure(fd, &k, now_s()) != 0)
+	if (count_failure(fd, &k, now_s(), 0) != 0)
 		complain(path, "write");
 	close(fd);
 }
