@@ -2,15 +2,14 @@
  * revocation list, user database, in that order, with one reason for
  * the log. */
 #include "certauth.h"
+#include "cdbfile.h"
 #include "log.h"
 #include "util.h"
 
 #include <cdb.h>
-#include <errno.h>
-#include <fcntl.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 #define FPR_HEX     (2 * 32)          /* SHA-256 as hex */
 #define FPR_COLON   (3 * 32 - 1)      /* "ab:cd:..." */
@@ -39,32 +38,37 @@ has_key(struct cdb *db, const char *key)
 	return r < 0 ? -1 : r > 0;
 }
 
+/* cdbfile_run callback: 1 listed, 0 not, -1 read error. */
+static int
+revoked_lookup(struct cdb *db, void *arg)
+{
+	const struct tls_peer_cert *pc = arg;
+	char fp[FPR_COLON + 1];
+	int r;
+
+	to_hex(pc->sha256, sizeof pc->sha256, fp, 0);
+	r = has_key(db, fp);
+	if (r == 0) {
+		to_hex(pc->sha256, sizeof pc->sha256, fp, 1);
+		r = has_key(db, fp);
+	}
+	if (r == 0 && pc->serial_hex[0])
+		r = has_key(db, pc->serial_hex);
+	return r;
+}
+
+/* The list is read through cdbfile_run, as the user database is: a file
+ * truncated or rewritten in place while mapped (SIGBUS, or a changed
+ * size or time) is an error, so the certificate counts as revoked. */
 int
 certauth_revoked(const char *revoked_cdb, const struct tls_peer_cert *pc)
 {
-	struct cdb db;
-	char fp[FPR_COLON + 1];
-	int fd, r;
+	int r;
 
 	if (revoked_cdb == NULL)
 		return 0;
-	if ((fd = open(revoked_cdb, O_RDONLY | O_CLOEXEC)) < 0)
-		return -1;
-	if (cdb_init(&db, fd) < 0) {
-		close(fd);
-		return -1;
-	}
-	to_hex(pc->sha256, sizeof pc->sha256, fp, 0);
-	r = has_key(&db, fp);
-	if (r == 0) {
-		to_hex(pc->sha256, sizeof pc->sha256, fp, 1);
-		r = has_key(&db, fp);
-	}
-	if (r == 0 && pc->serial_hex[0])
-		r = has_key(&db, pc->serial_hex);
-	cdb_free(&db);
-	close(fd);
-	return r;
+	r = cdbfile_run(revoked_cdb, revoked_lookup, (void *)(uintptr_t)pc);
+	return r < 0 ? -1 : r;
 }
 
 static enum certauth_result
@@ -89,7 +93,9 @@ certauth_map(struct certauth *ca, const struct tls_peer_cert *pc,
 	ca->user[0] = ca->name[0] = '\0';
 	if (pc == NULL || !pc->presented)
 		return outcome(ca, CERTAUTH_NONE, "none", "no certificate");
-	id = pc->email[0] ? pc->email : pc->cn;
+	/* an e-mail SAN that cannot be decoded names nobody: never fall
+	 * back to the CN then (fail closed) */
+	id = pc->email_bad ? "" : pc->email[0] ? pc->email : pc->cn;
 	if (copy_str(ca->name, sizeof ca->name, id) < 0)
 		ca->name[0] = '\0';
 	ascii_lower(ca->name);
@@ -99,6 +105,10 @@ certauth_map(struct certauth *ca, const struct tls_peer_cert *pc,
 	if (!pc->eku_ok)
 		return outcome(ca, CERTAUTH_REFUSED, "no-clientauth",
 		    "extended key usage does not allow client authentication");
+	if (pc->email_bad)
+		return outcome(ca, CERTAUTH_REFUSED, "bad-email",
+		    "its e-mail address (SAN) cannot be decoded or is too "
+		    "long; the common name is not used instead");
 	if (!ca->name[0])
 		return outcome(ca, CERTAUTH_REFUSED, "no-name",
 		    "no e-mail address or common name (or too long)");

@@ -11,9 +11,11 @@
  *     the colon-separated form) is a key of the --client-revoked CDB, the
  *     keys `mailbox-admin cert revoke` writes; an unreadable list counts
  *     as "revoked" (fail closed);
- *   - its e-mail SAN, else its CN, lowercased, is a user of the database
- *     (not an alias, not disabled) allowed on the service: auth_identity()
- *     says AUTH_OK (locked and nopop3/nosmtp users get no EXTERNAL).
+ *   - its e-mail SAN, else (no e-mail SAN at all) its CN, lowercased, is
+ *     a user of the database (not an alias, not disabled) allowed on the
+ *     service: auth_identity() says AUTH_OK (locked and nopop3/nosmtp
+ *     users get no EXTERNAL). An e-mail SAN that is there but cannot be
+ *     decoded (or is too long) names nobody: no fall-back to the CN.
  * Anything else is treated exactly as "no certificate" (password login
  * stays available) and logged with the reason. */
 #ifndef POSTERN_CERTAUTH_H
@@ -36,10 +38,10 @@ struct certauth {
 	enum certauth_result result;
 	char user[USERDB_KEY_MAX];   /* CERTAUTH_USER: the database key */
 	char name[USERDB_KEY_MAX];   /* e-mail SAN else CN, lowercased; ""
-	                                when none or too long */
+	                                when none, too long or undecodable */
 	const char *code;            /* one word for the summary: "none",
 	                                "ok", "untrusted", "no-clientauth",
-	                                "no-name", "revoked",
+	                                "bad-email", "no-name", "revoked",
 	                                "revocation-unreadable", "no-user",
 	                                "locked", "barred", "tempfail" */
 	const char *reason;          /* a phrase for the log line */

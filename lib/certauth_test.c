@@ -115,6 +115,15 @@ test_rule(void)
 	CHECK(certauth_map(&ca, &pc, users, NULL, AUTH_SMTP) ==
 	    CERTAUTH_REFUSED);
 	CHECK_STR(ca.code, "no-name");
+	/* an e-mail SAN that BearSSL could not decode: no fall-back to the
+	 * CN, even when the CN names a user */
+	peer(&pc, "", "alice@example.org", 0x11, "1a2b");
+	pc.email_bad = 1;
+	CHECK(certauth_map(&ca, &pc, users, NULL, AUTH_POP3) ==
+	    CERTAUTH_REFUSED);
+	CHECK_STR(ca.code, "bad-email");
+	CHECK(ca.user[0] == '\0');
+	CHECK_STR(certauth_summary(&ca, buf, sizeof buf), "bad-email:-");
 
 	/* untrusted chain: names filled by BearSSL, still refused */
 	peer(&pc, "alice@example.org", "alice", 0x11, "1a2b");

@@ -278,8 +278,9 @@ void peer_get(struct peer *p)
 	p->is_loopback = 1;
 }
 
-/* The service user comes from /etc/passwd and its groups from
- * /etc/group, read directly (fgetpwent_r/fgetgrent_r): the handlers are
+/* The service user comes from /etc/passwd (fgetpwent_r) and its groups
+ * from /etc/group (a character-at-a-time scan, so that no line is too
+ * long and none ends the scan early), read directly: the handlers are
  * linked statically, and glibc's NSS (getpwnam, initgroups) would load
  * shared modules at run time. Service users are local (sysusers.d). */
 #define PASSWD_FILE "/etc/passwd"
@@ -304,27 +305,130 @@ static int passwd_find(const char *name, struct passwd *pw, char *buf,
 	return found ? 0 : -1;
 }
 
-/* Supplementary groups of name (plus its primary gid) into list. */
-static size_t group_list(const char *name, gid_t gid, gid_t *list,
-    size_t max)
-{
-	struct group gr, *res;
-	char buf[PWBUF_SIZE];
-	size_t n = 0, i;
-	FILE *f = fopen(GROUP_FILE, "re");
+/* One /etc/group line, read a character at a time so that no line is
+ * too long: name:password:gid:member,member,... Only the gid and
+ * whether user is among the members are kept. */
+struct group_line {
+	int field;          /* 0 name, 1 password, 2 gid, 3 members */
+	int bad;            /* malformed: ignore the line */
+	int gid_digits;
+	unsigned long gid;
+	size_t pos;         /* characters of the member so far */
+	int same;           /* the member so far equals user's start */
+	int member;         /* user is listed */
+};
 
+static void group_line_start(struct group_line *g)
+{
+	memset(g, 0, sizeof *g);
+	g->same = 1;
+}
+
+/* The end of one member (at ',' or the end of the line). */
+static void group_member_end(struct group_line *g, size_t ulen)
+{
+	if (g->field == 3 && g->same && g->pos == ulen && ulen > 0)
+		g->member = 1;
+	g->pos = 0;
+	g->same = 1;
+}
+
+static void group_char(struct group_line *g, int c, const char *user,
+    size_t ulen)
+{
+	if (g->bad)
+		return;
+	if (c == ':') {
+		if (g->field == 0 && g->pos == 0)
+			g->bad = 1;     /* no name */
+		if (g->field == 2 && !g->gid_digits)
+			g->bad = 1;
+		if (++g->field > 3)
+			g->bad = 1;
+		g->pos = 0;
+		return;
+	}
+	switch (g->field) {
+	case 0:
+		if (g->pos == 0 && (c == '+' || c == '-'))
+			g->bad = 1;     /* NIS compat entries */
+		g->pos++;
+		break;
+	case 2:
+		if (c < '0' || c > '9' || g->gid_digits >= 10) {
+			g->bad = 1;
+			break;
+		}
+		g->gid = g->gid * 10 + (unsigned long)(c - '0');
+		g->gid_digits++;
+		break;
+	case 3:
+		if (c == ',') {
+			group_member_end(g, ulen);
+			break;
+		}
+		if (g->pos >= ulen || user[g->pos] != c)
+			g->same = 0;
+		if (g->pos < ulen + 1)
+			g->pos++;
+		break;
+	default:
+		break;
+	}
+}
+
+int startup_group_list(const char *group_file, const char *user, gid_t gid,
+    gid_t *list, size_t max, const char **error_r)
+{
+	struct group_line g;
+	size_t n = 0, i, ulen = strlen(user);
+	FILE *f;
+	int c, err;
+
+	if (max == 0) {
+		*error_r = "no room for groups";
+		return -1;
+	}
 	list[n++] = gid;
+	f = fopen(group_file, "re");
 	if (!f)
-		return n;
-	while (n < max && fgetgrent_r(f, &gr, buf, sizeof buf, &res) == 0)
-		for (i = 0; res->gr_mem && res->gr_mem[i]; i++)
-			if (strcmp(res->gr_mem[i], name) == 0) {
-				if (res->gr_gid != gid)
-					list[n++] = res->gr_gid;
-				break;
+		return (int)n;
+	group_line_start(&g);
+	for (;;) {
+		c = getc_unlocked(f);
+		if (c != '\n' && c != EOF) {
+			group_char(&g, c, user, ulen);
+			continue;
+		}
+		if (g.field == 3 && !g.bad) {
+			group_member_end(&g, ulen);
+			if (g.member && g.gid <= 0xfffffffeUL) {
+				gid_t x = (gid_t)g.gid;
+
+				for (i = 0; i < n && list[i] != x; i++)
+					;
+				if (i == n) {
+					if (n == max) {
+						fclose(f);
+						*error_r = "the user is in too many "
+						    "groups";
+						return -1;
+					}
+					list[n++] = x;
+				}
 			}
+		}
+		if (c == EOF)
+			break;
+		group_line_start(&g);
+	}
+	err = ferror(f);
 	fclose(f);
-	return n;
+	if (err) {
+		*error_r = "cannot read " GROUP_FILE;
+		return -1;
+	}
+	return (int)n;
 }
 
 int startup_drop_user(const char *name, const char **error_r)
@@ -333,6 +437,7 @@ int startup_drop_user(const char *name, const char **error_r)
 	char buf[PWBUF_SIZE];
 	gid_t groups[GROUPS_MAX];
 	size_t ngroups;
+	int n;
 	uid_t uid;
 	gid_t gid;
 
@@ -354,7 +459,11 @@ int startup_drop_user(const char *name, const char **error_r)
 		*error_r = "refusing to run as a user with uid 0";
 		return -1;
 	}
-	ngroups = group_list(pw.pw_name, gid, groups, GROUPS_MAX);
+	n = startup_group_list(GROUP_FILE, pw.pw_name, gid, groups,
+	    GROUPS_MAX, error_r);
+	if (n < 0)
+		return -1;
+	ngroups = (size_t)n;
 	if (setgroups(ngroups, groups) < 0 || setresgid(gid, gid, gid) < 0 ||
 	    setresuid(uid, uid, uid) < 0) {
 		*error_r = "cannot switch user";
@@ -366,6 +475,21 @@ int startup_drop_user(const char *name, const char **error_r)
 		return -1;
 	}
 	return 0;
+}
+
+int startup_refuse_root(int allow_root, const char **error_r)
+{
+	const char *env = getenv("POSTERN_ALLOW_ROOT");
+
+	if (getuid() != 0 && geteuid() != 0)
+		return 0;
+	if (allow_root || (env && strcmp(env, "1") == 0)) {
+		log_msg(LOG_DEBUG, "running as root (allowed explicitly)");
+		return 0;
+	}
+	*error_r = "refusing to serve as root: give --user NAME (the "
+	    "service user), or --allow-root if root is really wanted";
+	return -1;
 }
 
 /* An address in both forms it can match: v4 (plain or v4-mapped) and v6. */

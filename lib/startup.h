@@ -6,6 +6,7 @@
 #define POSTERN_STARTUP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 struct peer {
 	char addr[64];      /* "192.0.2.1", "2001:db8::1", or "local" */
@@ -41,6 +42,20 @@ void peer_get(struct peer *p);
 /* When running as root and name is non-NULL: switches to that user
  * (initgroups, setgid, setuid, verified). Returns 0, -1 with *error_r. */
 int startup_drop_user(const char *name, const char **error_r);
+
+/* Refuses to go on as root (uid or effective uid 0, e.g. started as
+ * root without --user) unless allow_root is set or the environment has
+ * POSTERN_ALLOW_ROOT=1 (for test rigs whose spawner runs as root).
+ * Call after startup_drop_user(). Returns 0, or -1 with *error_r. */
+int startup_refuse_root(int allow_root, const char **error_r);
+
+/* The groups for user: gid first, then every group of group_file (the
+ * /etc/group format, read directly, no NSS) that lists user as a member,
+ * each once, into list (at most max). Lines of any length are read;
+ * malformed lines are skipped. A missing file gives gid alone. Returns
+ * the count, or -1 with *error_r (a read error, or more than max). */
+int startup_group_list(const char *group_file, const char *user, gid_t gid,
+    gid_t *list, size_t max, const char **error_r);
 
 /* 1 if addr (text) is inside one of the comma-separated CIDRs
  * ("192.0.2.0/24,2001:db8::/32,127.0.0.1"). Invalid entries never match;

@@ -441,6 +441,58 @@ static void test_drop(void)
 		printf("SKIP: startup_drop_user: not root\n");
 }
 
+/* /etc/group lines of any length: a >4 KiB line before the wanted
+ * group does not end the scan (issue 16) */
+static void test_groups(void)
+{
+	char path[256], members[9000];
+	const char *err = NULL;
+	gid_t g[8];
+	FILE *f;
+	int n, i, has[5] = { 0 };
+
+	snprintf(path, sizeof path, "tests/tmp/startup_groups.%ld",
+	    (long)getpid());
+	for (i = 0; i < 8990; i++)
+		members[i] = i % 10 == 9 ? ',' : 'a' + i % 10;
+	members[8990] = '\0';
+	f = fopen(path, "w");
+	CHECK(f != NULL);
+	if (f == NULL)
+		return;
+	fprintf(f, "root:x:0:\n");
+	fprintf(f, "big:x:100:%s\n", members);          /* 9 KiB */
+	fprintf(f, "mail:x:8:svc\n");
+	fprintf(f, "bad:x:notanumber:svc\n");           /* skipped */
+	fprintf(f, "short:x\n");                         /* skipped */
+	fprintf(f, "+svc::::\n");                        /* NIS: skipped */
+	fprintf(f, "near:x:101:svcx,xsvc,sv\n");         /* not members */
+	fprintf(f, "bigafter:x:102:%s,svc\n", members);  /* member, long */
+	fprintf(f, "own:x:500:svc\n");                   /* the primary */
+	fprintf(f, "dup:x:8:svc\n");                     /* gid 8 again */
+	fprintf(f, "last:x:103:a,svc");                  /* no newline */
+	fclose(f);
+	n = startup_group_list(path, "svc", 500, g, 8, &err);
+	CHECK(n == 4);
+	for (i = 0; i < n && i < 8; i++) {
+		has[0] += g[i] == 500;
+		has[1] += g[i] == 8;
+		has[2] += g[i] == 102;
+		has[3] += g[i] == 103;
+		has[4] += g[i] == 100 || g[i] == 101 || g[i] == 0;
+	}
+	CHECK(n > 0 && g[0] == 500);
+	CHECK(has[0] == 1 && has[1] == 1 && has[2] == 1 && has[3] == 1);
+	CHECK(has[4] == 0);
+	/* more groups than room: an error, not a silent cut */
+	err = NULL;
+	CHECK(startup_group_list(path, "svc", 500, g, 3, &err) == -1 && err);
+	/* no file: the primary group alone */
+	CHECK(startup_group_list("/nonexistent/group", "svc", 7, g, 8, &err)
+	    == 1 && g[0] == 7);
+	unlink(path);
+}
+
 static void test_fds(void)
 {
 	int sv[2];
@@ -553,6 +605,7 @@ int main(int argc, char **argv)
 	test_socketpair_peer();
 	test_tcp_peers();
 	test_fds();
+	test_groups();
 	test_drop();
 
 	n = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -1,6 +1,10 @@
-/* throttle_test.c - unit tests of throttle.c: the delay policy, success
- * clearing, ageing, re-initialisation of a damaged file, a fixed file
- * size, and 50 concurrent failing processes whose counts add up. */
+/* throttle_test.c - unit tests of throttle.c: the delay policy, the
+ * check and record in one step (a parallel burst of attempts), taking a
+ * pending failure back, ageing, re-initialisation of a damaged file, a
+ * fixed file size, 50 concurrent failing processes whose counts add up,
+ * prefix aggregates against spraying (IPv6 /48 and /32, IPv4 /24), and
+ * eviction that a flood of one-failure addresses cannot use to erase an
+ * attacker's record. */
 #include "test.h"
 #include "throttle.h"
 
@@ -98,14 +102,35 @@ test_policy(void)
 	CHECK(throttle_delay(path, "192.0.2.1") == 0);
 	throttle_failed(path, "192.0.2.1");
 	CHECK(throttle_failures(path, "192.0.2.1") == 1);
-	/* a success clears */
-	for (i = 0; i < 6; i++)
-		throttle_failed(path, "2001:db8::1");
-	CHECK(throttle_delay(path, "2001:db8::1") > 0);
-	throttle_succeeded(path, "2001:db8::1");
-	CHECK(throttle_failures(path, "2001:db8::1") == 0);
-	CHECK(throttle_delay(path, "2001:db8::1") == 0);
-	throttle_succeeded(path, "198.51.100.9");   /* unknown: no-op */
+	/* an attempt is recorded at once; a withdrawn one does not count,
+	 * but the next attempt waits from it */
+	{
+		int pending;
+
+		for (i = 0; i < 3; i++)
+			throttle_failed(path, "2001:db8::1");
+		CHECK(throttle_attempt(path, "2001:db8::1", &pending) == 0);
+		CHECK(pending == 1);
+		CHECK(throttle_failures(path, "2001:db8::1") == 4);
+		d = throttle_attempt(path, "2001:db8::1", &pending);
+		CHECK(d >= 1 && d <= 2 && pending == 0);
+		CHECK(throttle_failures(path, "2001:db8::1") == 4);
+		throttle_withdraw(path, "2001:db8::1");
+		CHECK(throttle_failures(path, "2001:db8::1") == 3);
+		CHECK(throttle_delay(path, "2001:db8::1") == 0);
+		throttle_withdraw(path, "198.51.100.9");   /* unknown: no-op */
+		CHECK(throttle_failures(path, "198.51.100.9") == 0);
+		/* withdrawing never goes below zero */
+		for (i = 0; i < 5; i++)
+			throttle_withdraw(path, "2001:db8::1");
+		CHECK(throttle_failures(path, "2001:db8::1") == 0);
+		CHECK(throttle_attempt(path, "2001:db8::1", &pending) == 0);
+		CHECK(pending == 1);
+		CHECK(throttle_failures(path, "2001:db8::1") == 1);
+		/* no usable file: go ahead, nothing pending */
+		CHECK(throttle_attempt("", "2001:db8::1", &pending) == 0);
+		CHECK(pending == 0);
+	}
 	CHECK(throttle_failures(path, "192.0.2.1") == 1);
 	CHECK(size_of(path) == FULL);
 }
@@ -195,6 +220,156 @@ test_damage(void)
 	CHECK(size_of(path) == FULL);
 }
 
+/* 16 processes attempt at once after the wait has run out: exactly one
+ * may go ahead (its attempt is pending before any other checks). */
+static void
+test_burst(void)
+{
+	pid_t pids[16];
+	int i, st, ahead = 0, refused = 0, pending;
+	int fds[2];
+
+	for (i = 0; i < 4; i++)
+		throttle_failed(path, "203.0.113.200");
+	CHECK(age("203.0.113.200", 3));
+	CHECK(throttle_delay(path, "203.0.113.200") == 0);
+	CHECK(pipe(fds) == 0);
+	for (i = 0; i < 16; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			char c;
+			unsigned d;
+
+			close(fds[1]);
+			if (read(fds[0], &c, 1) < 0)   /* start together */
+				_exit(4);
+			d = throttle_attempt(path, "203.0.113.200", &pending);
+			_exit(d == 0 && pending ? 1 : d > 0 ? 2 : 3);
+		}
+	}
+	close(fds[0]);
+	close(fds[1]);      /* EOF releases them all */
+	for (i = 0; i < 16; i++)
+		if (pids[i] > 0 && waitpid(pids[i], &st, 0) == pids[i] &&
+		    WIFEXITED(st)) {
+			ahead += WEXITSTATUS(st) == 1;
+			refused += WEXITSTATUS(st) == 2;
+		}
+	CHECK(ahead == 1);
+	CHECK(refused == 15);
+	CHECK(throttle_failures(path, "203.0.113.200") == 5);
+}
+
+/* Each address tries up to 3 times (its free guesses), moving on when
+ * refused; returns how many attempts went ahead (were "verified"). */
+enum spray_kind { SPRAY_64S, SPRAY_48S, SPRAY_3_PER_48, SPRAY_V4 };
+
+static int
+spray(enum spray_kind kind, int count)
+{
+	char a[64];
+	int i, t, ahead = 0, pending;
+
+	for (i = 0; i < count; i++) {
+		if (kind == SPRAY_64S)
+			snprintf(a, sizeof a, "2001:db8:1:%x::1", i);
+		else if (kind == SPRAY_48S)
+			snprintf(a, sizeof a, "2001:db8:%x:1::1", i);
+		else if (kind == SPRAY_3_PER_48)
+			snprintf(a, sizeof a, "2001:db8:%x:%x::1", i / 3,
+			    i % 3);
+		else
+			snprintf(a, sizeof a, "203.0.113.%d", i);
+		for (t = 0; t < 3; t++) {
+			if (throttle_attempt(path, a, &pending) != 0)
+				break;
+			ahead += pending;
+		}
+	}
+	return ahead;
+}
+
+/* a /48 spraying from 65,536 /64s: the /48's record throttles them after
+ * 4 failing /64s (3 + 3 + 3 + 1 guesses), not 3 guesses each */
+static void
+test_spray(void)
+{
+	int n;
+
+	unlink(path);
+	n = spray(SPRAY_64S, 65536);
+	printf("a /48 from 65536 /64s: %d guesses verified\n", n);
+	CHECK(n == 10);
+	CHECK(throttle_failures(path, "2001:db8:1::/48") == 10);
+	CHECK(throttle_delay(path, "2001:db8:1:ffff::77") >= 30);
+	CHECK(throttle_delay(path, "2001:db8:2::1") == 0);  /* another /48 */
+	CHECK(size_of(path) == FULL);
+	/* a /32 spraying from one /64 in each of 4096 /48s */
+	unlink(path);
+	n = spray(SPRAY_48S, 4096);
+	printf("a /32 from 4096 /48s: %d guesses verified\n", n);
+	CHECK(n == 10);
+	CHECK(throttle_delay(path, "2001:db8:abcd::1") >= 30);
+	CHECK(throttle_delay(path, "2001:db9::1") == 0);
+	/* the most a /32 gets: 3 /64s in each /48, 3 /48s before it counts */
+	unlink(path);
+	n = spray(SPRAY_3_PER_48, 3 * 4096);
+	printf("a /32 from 3 /64s in each of 4096 /48s: %d guesses verified\n",
+	    n);
+	CHECK(n == 3 * 9 + 1);
+	/* an IPv4 /24: 8 failing addresses put it in force */
+	unlink(path);
+	n = spray(SPRAY_V4, 256);
+	printf("a /24 from 256 addresses: %d guesses verified\n", n);
+	CHECK(n == 7 * 3 + 1);
+	CHECK(throttle_delay(path, "203.0.113.250") >= 30);
+	CHECK(throttle_delay(path, "::ffff:203.0.113.251") >= 30);
+	CHECK(throttle_delay(path, "203.0.114.1") == 0);
+	/* a success takes its pending failure back from the prefixes too */
+	unlink(path);
+	{
+		int pending;
+
+		CHECK(throttle_attempt(path, "2001:db8:5:1::1", &pending) == 0);
+		CHECK(pending);
+		CHECK(throttle_failures(path, "2001:db8:5::/48") == 1);
+		throttle_withdraw(path, "2001:db8:5:1::1");
+		CHECK(throttle_failures(path, "2001:db8:5::/48") == 0);
+		CHECK(throttle_failures(path, "2001:db8::/32") == 0);
+	}
+	unlink(path);
+}
+
+/* a flood of 20,000 one-failure addresses does not evict the records of
+ * an address and a /64 with many failures, even older ones */
+static void
+test_flood(void)
+{
+	char a[64];
+	int i;
+
+	unlink(path);
+	for (i = 0; i < 20; i++) {
+		throttle_failed(path, "192.0.2.50");
+		throttle_failed(path, "2001:db8:7:7::7");
+	}
+	CHECK(age("192.0.2.50", 60));
+	CHECK(age("2001:db8:7:7::/64", 60));
+	for (i = 0; i < 20000; i++) {
+		snprintf(a, sizeof a, "%d.%d.%d.9", 11 + (i >> 8), i & 255,
+		    (i * 7) & 255);
+		throttle_failed(path, a);
+	}
+	CHECK(throttle_failures(path, "192.0.2.50") == 20);
+	CHECK(throttle_failures(path, "2001:db8:7:7::1") == 20);
+	CHECK(size_of(path) == FULL);
+	/* the flood itself is still recorded where it can be: recent ones */
+	snprintf(a, sizeof a, "%d.%d.%d.9", 11 + (19999 >> 8), 19999 & 255,
+	    (19999 * 7) & 255);
+	CHECK(throttle_failures(path, a) == 1);
+	unlink(path);
+}
+
 static void
 test_many(void)
 {
@@ -271,7 +446,10 @@ main(void)
 	test_damage();
 	unlink(path);
 	test_concurrent();
+	test_burst();
 	test_many();
+	test_spray();
+	test_flood();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (test_failed == 0 && system(cmd) != 0)
 		printf("note: could not remove %s\n", dir);

@@ -75,6 +75,9 @@ struct tls_peer_cert {
 	int verified;                /* chain validated against the CA */
 	int eku_ok;                  /* no EKU, or EKU includes clientAuth */
 	char email[256];             /* e-mail SAN, "" if none */
+	int email_bad;               /* an e-mail SAN is there but could
+	                                not be decoded (bad encoding, or
+	                                too long for email[]) */
 	char cn[256];                /* subject CN, "" if none */
 	unsigned char sha256[32];    /* fingerprint of the end-entity cert */
 	char serial_hex[80];         /* serial number, lowercase hex

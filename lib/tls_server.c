@@ -256,6 +256,7 @@ fill_peer(struct tls *t)
 		return;
 	}
 	pc->verified = t->x509_err == BR_ERR_X509_OK;
+	pc->email_bad = t->names[0].status < 0;
 	if (t->names[0].status != 1)
 		pc->email[0] = '\0';
 	if (t->names[1].status != 1)

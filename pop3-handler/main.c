@@ -37,6 +37,8 @@ static const char usage_text[] =
 "  --timeout SECONDS       wait for each command line, default 600\n"
 "  --session-timeout SECONDS  whole session limit, default 7200, 0 none\n"
 "  --user NAME             when started as root, run as NAME\n"
+"  --allow-root            serve as root when started as root without\n"
+"                          --user (refused otherwise)\n"
 "  --throttle-file PATH    per-address failure state, default\n"
 "                          " THROTTLE_DEFAULT "\n"
 "  --max-errors N          errors in a row before closing, default 10\n"
@@ -49,7 +51,8 @@ static const char usage_text[] =
 enum {
 	O_USERS = 256, O_TLS, O_CERT, O_KEY, O_CLIENT_CA, O_CLIENT_REVOKED,
 	O_PLAIN, O_HOSTNAME,
-	O_TIMEOUT, O_SESSION_TIMEOUT, O_USER, O_THROTTLE, O_MAX_ERRORS,
+	O_TIMEOUT, O_SESSION_TIMEOUT, O_USER, O_ALLOW_ROOT, O_THROTTLE,
+	O_MAX_ERRORS,
 	O_FAIL_DELAY, O_DEBUG, O_HELP, O_VERSION
 };
 
@@ -65,6 +68,7 @@ static const struct option longopts[] = {
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
 	{ "session-timeout", required_argument, NULL, O_SESSION_TIMEOUT },
 	{ "user", required_argument, NULL, O_USER },
+	{ "allow-root", no_argument, NULL, O_ALLOW_ROOT },
 	{ "throttle-file", required_argument, NULL, O_THROTTLE },
 	{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
 	{ "fail-delay", required_argument, NULL, O_FAIL_DELAY },
@@ -144,6 +148,7 @@ static void parse_opts(int argc, char **argv, struct pop3_opts *o)
 			    optarg, 7 * 86400);
 			break;
 		case O_USER: o->run_as = optarg; break;
+		case O_ALLOW_ROOT: o->allow_root = 1; break;
 		case O_THROTTLE: o->throttle = optarg; break;
 		case O_MAX_ERRORS:
 			o->max_errors = num_opt("--max-errors", optarg, 100000);
@@ -236,6 +241,10 @@ int main(int argc, char **argv)
 	if (opts.run_as && startup_drop_user(opts.run_as, &error) < 0) {
 		log_msg(LOG_ERR, "cannot switch to user %s: %s", opts.run_as,
 		    error ? error : strerror(errno));
+		return 1;
+	}
+	if (startup_refuse_root(opts.allow_root, &error) < 0) {
+		log_msg(LOG_ERR, "%s", error);
 		return 1;
 	}
 

@@ -30,6 +30,7 @@ struct pop3_opts {
 	const char *client_revoked; /* CDB of revoked certificates or NULL */
 	const char *hostname;
 	const char *run_as;         /* --user */
+	int allow_root;             /* --allow-root */
 	const char *throttle;       /* throttle state file */
 	enum pop3_tls_mode tls_mode;
 	int allow_plaintext;

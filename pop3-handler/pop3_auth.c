@@ -98,12 +98,15 @@ static enum pop3_ev login_failed(struct pop3 *s, const char *user,
 }
 
 /* The common end of every login: the auth result -> reply, throttle,
- * and on success the mailbox. */
+ * and on success the mailbox. pending: throttle_attempt() recorded this
+ * attempt as a pending failure; it stays one only for a rejection. */
 static enum pop3_ev login_result(struct pop3 *s, enum auth_result r,
-    const char *user, const char *mech, struct userdb_entry *e)
+    const char *user, const char *mech, struct userdb_entry *e, int pending)
 {
 	enum pop3_ev ev;
 
+	if (pending && r != AUTH_REJECTED)
+		throttle_withdraw(s->opt->throttle, s->peer.addr);
 	switch (r) {
 	case AUTH_OK:
 		break;
@@ -119,10 +122,11 @@ static enum pop3_ev login_result(struct pop3 *s, enum auth_result r,
 	case AUTH_REJECTED:
 	default:
 		return login_failed(s, user, mech, R_AUTH_FAILED,
-		    "wrong user or secret", 1);
+		    "wrong user or secret", !pending);
 	}
-	/* A success does not clear the address's failures (they age out):
-	 * else one valid account would buy fresh guesses at another. */
+	/* A success does not clear the address's earlier failures (they
+	 * age out): else one valid account would buy fresh guesses at
+	 * another. */
 	copy_str(s->login, sizeof s->login, user);
 	s->mech = mech;
 	s->have_user = 0;
@@ -137,10 +141,13 @@ static enum pop3_ev login_result(struct pop3 *s, enum auth_result r,
 	return ev;
 }
 
-/* Refuses without verifying while the address is throttled. */
-static int throttled(struct pop3 *s)
+/* Refuses without verifying while the address is throttled; else the
+ * attempt is recorded as a pending failure (*pending_r) in the same
+ * step, so that parallel sessions cannot all slip in. */
+static int throttled(struct pop3 *s, int *pending_r)
 {
-	unsigned d = throttle_delay(s->opt->throttle, s->peer.addr);
+	unsigned d = throttle_attempt(s->opt->throttle, s->peer.addr,
+	    pending_r);
 
 	if (d)
 		log_msg(LOG_NOTICE, "peer %s throttled for %u s", s->peer.addr,
@@ -154,12 +161,13 @@ static enum pop3_ev login_password(struct pop3 *s, const char *user,
 	static struct userdb_entry e;
 	enum auth_result r;
 	enum pop3_ev ev;
+	int pending;
 
-	if (throttled(s))
+	if (throttled(s, &pending))
 		return login_failed(s, user, mech, R_AUTH_THROTTLED,
 		    "address throttled", 0);
 	r = auth_password(s->opt->users, AUTH_POP3, user, pw, &e);
-	ev = login_result(s, r, user, mech, &e);
+	ev = login_result(s, r, user, mech, &e, pending);
 	wipe(&e, sizeof e);
 	return ev;
 }
@@ -213,6 +221,7 @@ enum pop3_ev cmd_apop(struct pop3 *s, char *args)
 	enum auth_result r;
 	enum pop3_ev ev;
 	size_t i;
+	int pending;
 
 	if (!s->apop)
 		return pop3_err(s, R_APOP_NONE);
@@ -230,11 +239,11 @@ enum pop3_ev cmd_apop(struct pop3 *s, char *args)
 	}
 	digest[32] = '\0';
 	s->have_user = 0;
-	if (throttled(s))
+	if (throttled(s, &pending))
 		return login_failed(s, user, "APOP", R_AUTH_THROTTLED,
 		    "address throttled", 0);
 	r = auth_apop(s->opt->users, user, s->timestamp, digest, &e);
-	ev = login_result(s, r, user, "APOP", &e);
+	ev = login_result(s, r, user, "APOP", &e, pending);
 	wipe(&e, sizeof e);
 	return ev;
 }
@@ -333,7 +342,7 @@ static enum pop3_ev auth_external(struct pop3 *s, char *initial)
 		return login_failed(s, s->ext_user, "EXTERNAL", R_AUTH_AUTHZID,
 		    "authorization identity differs", 0);
 	ar = auth_identity(s->opt->users, AUTH_POP3, s->ext_user, &e);
-	ev = login_result(s, ar, s->ext_user, "EXTERNAL", &e);
+	ev = login_result(s, ar, s->ext_user, "EXTERNAL", &e, 0);
 	wipe(&e, sizeof e);
 	return ev;
 }

@@ -118,6 +118,10 @@ main(int argc, char **argv)
 		    err ? err : "failed");
 		return 1;
 	}
+	if (startup_refuse_root(cfg.allow_root, &err) < 0) {
+		log_msg(LOG_ERR, "%s", err);
+		return 1;
+	}
 	io_init(&s->io, 0, 1);
 	io_set_timeouts(&s->io, cfg.timeout, cfg.session_timeout);
 	log_msg(LOG_DEBUG, "connection from %s", s->peer.addr);

@@ -14,8 +14,9 @@
 enum {
 	O_USERS = 256, O_SPOOL, O_AUTH, O_TLS, O_REQUIRE_TLS, O_CERT, O_KEY,
 	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
-	O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS, O_MAX_SESSION_RCPTS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE,
-	O_QUOTA_TEMP, O_USER, O_DEBUG, O_HELP, O_VERSION
+	O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS, O_MAX_SESSION_RCPTS, O_HOSTNAME,
+	O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP,
+	O_USER, O_ALLOW_ROOT, O_DEBUG, O_HELP, O_VERSION
 };
 
 static const struct option longopts[] = {
@@ -43,6 +44,7 @@ static const struct option longopts[] = {
 	{ "throttle-file", required_argument, NULL, O_THROTTLE },
 	{ "quota-tempfail", no_argument, NULL, O_QUOTA_TEMP },
 	{ "user", required_argument, NULL, O_USER },
+	{ "allow-root", no_argument, NULL, O_ALLOW_ROOT },
 	{ "debug", no_argument, NULL, O_DEBUG },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
@@ -79,6 +81,8 @@ usage(FILE *f)
 "                          (default /var/lib/postern/throttle)\n"
 "  --quota-tempfail        refuse over-quota mail with 452 4.2.2, not 552\n"
 "  --user NAME             switch to this user when started as root\n"
+"  --allow-root            serve as root when started as root without\n"
+"                          --user (refused otherwise)\n"
 "  --debug                 log state changes\n"
 "  --help, --version\n", SMTP_RCPT_HARD, SMTP_DEFAULT_ERRORS,
 	    SMTP_DEFAULT_MAILS, SMTP_DEFAULT_RSETS, SMTP_DEFAULT_SESSION_RCPTS);
@@ -233,6 +237,7 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 			break;
 		case O_QUOTA_TEMP: c->quota_temp = 1; break;
 		case O_USER: c->run_user = optarg; break;
+		case O_ALLOW_ROOT: c->allow_root = 1; break;
 		case O_DEBUG: log_set_debug(1); break;
 		case O_HELP:
 			usage(stdout);

@@ -50,10 +50,14 @@ step_reply(enum step st)
 	}
 }
 
+/* The end of every AUTH. pending: throttle_attempt() recorded this
+ * attempt as a pending failure; it stays one only for a rejection. */
 static enum reply
 finish(struct session *s, enum auth_result res, const char *user,
-    const char *mech, const struct userdb_entry *e)
+    const char *mech, const struct userdb_entry *e, int pending)
 {
+	if (pending && res != AUTH_REJECTED)
+		throttle_withdraw(s->cfg->throttle, s->peer.addr);
 	switch (res) {
 	case AUTH_OK:
 		copy_str(s->auth_user, sizeof s->auth_user, e->key);
@@ -69,7 +73,7 @@ finish(struct session *s, enum auth_result res, const char *user,
 	log_msg(LOG_NOTICE, "AUTH %s: failed for %s (%s)", mech, user,
 	    res == AUTH_BARRED ? "nosmtp" : res == AUTH_LOCKED ? "locked"
 	    : "rejected");
-	if (res == AUTH_REJECTED)
+	if (res == AUTH_REJECTED && !pending)
 		throttle_failed(s->cfg->throttle, s->peer.addr);
 	s->auth_failures++;
 	if (s->cfg->auth_delay_ms)
@@ -83,11 +87,14 @@ finish(struct session *s, enum auth_result res, const char *user,
 }
 
 /* While the client's address has too many recent failed logins (on any
- * connection, POP3 included: the state is shared), nothing is verified. */
+ * connection, POP3 included: the state is shared), nothing is verified.
+ * Else the attempt is recorded as a pending failure (*pending_r) in the
+ * same step, so that parallel sessions cannot all slip in. */
 static int
-throttled(struct session *s)
+throttled(struct session *s, int *pending_r)
 {
-	unsigned d = throttle_delay(s->cfg->throttle, s->peer.addr);
+	unsigned d = throttle_attempt(s->cfg->throttle, s->peer.addr,
+	    pending_r);
 
 	if (d == 0)
 		return 0;
@@ -120,6 +127,7 @@ auth_plain(struct session *s, char *initial)
 	size_t len;
 	enum auth_result res;
 	enum step st;
+	int pending;
 
 	if ((st = response(s, initial, &b64, &len)) != STEP_OK)
 		return step_reply(st);
@@ -129,7 +137,7 @@ auth_plain(struct session *s, char *initial)
 		return R_AUTH_B64;
 	}
 	wipe(s->line, sizeof s->line);
-	if (throttled(s)) {
+	if (throttled(s, &pending)) {
 		wipe(&p, sizeof p);
 		return R_AUTH_THROTTLED;
 	}
@@ -140,7 +148,7 @@ auth_plain(struct session *s, char *initial)
 		res = auth_password(s->cfg->users, AUTH_SMTP, p.authcid,
 		    p.passwd, &e);
 	wipe(p.passwd, sizeof p.passwd);
-	return finish(s, res, p.authcid, "PLAIN", &e);
+	return finish(s, res, p.authcid, "PLAIN", &e, pending);
 }
 
 static enum reply
@@ -152,6 +160,7 @@ auth_login(struct session *s, char *initial)
 	enum step st;
 	size_t len;
 	long n;
+	int pending;
 
 	if (*initial) {
 		n = sasl_login_field(initial, strlen(initial), user, sizeof user);
@@ -174,13 +183,13 @@ auth_login(struct session *s, char *initial)
 		return R_AUTH_B64;
 	}
 	pass[n] = '\0';
-	if (throttled(s)) {
+	if (throttled(s, &pending)) {
 		wipe(pass, sizeof pass);
 		return R_AUTH_THROTTLED;
 	}
 	res = auth_password(s->cfg->users, AUTH_SMTP, user, pass, &e);
 	wipe(pass, sizeof pass);
-	return finish(s, res, user, "LOGIN", &e);
+	return finish(s, res, user, "LOGIN", &e, pending);
 }
 
 static enum reply
@@ -201,7 +210,7 @@ auth_external(struct session *s, char *initial)
 		res = AUTH_REJECTED;
 	else
 		res = auth_identity(s->cfg->users, AUTH_SMTP, s->cert_user, &e);
-	return finish(s, res, s->cert_user, "EXTERNAL", &e);
+	return finish(s, res, s->cert_user, "EXTERNAL", &e, 0);
 }
 
 static enum reply

@@ -15,6 +15,9 @@ ETRN = os.path.join(TOP, "etrn-client", "etrn-client")
 ADMIN = os.path.join(TOP, "mailbox-admin", "mailbox-admin")
 
 os.makedirs(os.path.join(TOP, "tests", "tmp"), exist_ok=True)
+# The tests run the handlers as root without --user, which they refuse
+# unless told (--allow-root, or this for everything started from here).
+os.environ["POSTERN_ALLOW_ROOT"] = "1"
 TMP = tempfile.mkdtemp(prefix=os.path.basename(sys.argv[0]) + ".",
                        dir=os.path.join(TOP, "tests", "tmp"))
 _counts = {"p": 0, "f": 0, "s": 0}
@@ -83,7 +86,8 @@ class Server:
 
 def socket_activate(port, argv, env=None, log=None):
     """argv served per connection on 127.0.0.1:port (inetd style)."""
-    cmd = ["systemd-socket-activate", "-l", "127.0.0.1:%d" % port, "-a", "--inetd"]
+    cmd = ["systemd-socket-activate", "-l", "127.0.0.1:%d" % port, "-a", "--inetd",
+           "-E", "POSTERN_ALLOW_ROOT=1"]
     for k, v in (env or {}).items():
         cmd += ["-E", "%s=%s" % (k, v)]
     s = Server(cmd + list(argv), log=log)

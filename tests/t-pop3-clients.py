@@ -585,7 +585,7 @@ NS_SCRIPT = r'''
 set -e
 ip link set lo up
 ip addr add 192.0.2.1/32 dev lo
-systemd-socket-activate -l 192.0.2.1:110 -a --inetd "$@" 2>/dev/null &
+systemd-socket-activate -l 192.0.2.1:110 -a --inetd -E POSTERN_ALLOW_ROOT=1 "$@" 2>/dev/null &
 pid=$!
 trap 'kill $pid' EXIT
 python3 - <<'PY'

@@ -58,8 +58,10 @@ PY
 	fi
 }
 
+# --allow-root: the spawners run it as root (xinetd: user = root below)
 ARGS=(--users "$T/users.cdb" --throttle-file "$T/throttle" --fail-delay 0
-	--tls starttls --cert "$T/pki/chain-ec.pem" --key "$T/pki/ec.key")
+	--tls starttls --cert "$T/pki/chain-ec.pem" --key "$T/pki/ec.key"
+	--allow-root)
 
 # --- tcpserver ---------------------------------------------------------------
 if command -v tcpserver >/dev/null; then

@@ -66,7 +66,7 @@ def make_ca(name, cert=None, key=None):
     return (d, cert, key)
 
 
-def issue(ca, name, email, eku="clientAuth", dates=None):
+def issue(ca, name, email, eku="clientAuth", dates=None, cn=None):
     """A P-256 client certificate; returns (crt, key)."""
     d, cacert, cakey = ca
     key, csr, crt, ext = (os.path.join(M, name + s) for s in (".key", ".csr", ".crt", ".ext"))
@@ -74,7 +74,8 @@ def issue(ca, name, email, eku="clientAuth", dates=None):
         f.write("basicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n"
                 "extendedKeyUsage=%s\nsubjectAltName=email:%s\n" % (eku, email))
     run(["openssl", "ecparam", "-name", "prime256v1", "-genkey", "-noout", "-out", key])
-    run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + email.split("@")[0], "-out", csr])
+    run(["openssl", "req", "-new", "-key", key, "-subj", "/CN=" + (cn or email.split("@")[0]),
+         "-out", csr])
     when = ["-startdate", dates[0], "-enddate", dates[1]] if dates else ["-days", "30"]
     run(["openssl", "ca", "-batch", "-config", os.path.join(d, "ca.cnf"), "-cert", cacert,
          "-keyfile", cakey, "-in", csr, "-out", crt, "-extfile", ext, "-notext"] + when)
@@ -95,6 +96,9 @@ CERTS = {
     "disabled": issue(GOOD, "disabled", "dave@example.org"),
     "locked": issue(GOOD, "locked", "lock@example.org"),
     "nopop3": issue(GOOD, "nopop3", "nopop@example.org"),
+    # an e-mail SAN too long to decode (BearSSL: status -1), a CN that
+    # names alice: must not fall back to the CN (issue 16)
+    "bad-san": issue(GOOD, "bad-san", "a" * 300 + "@example.org", cn="alice@example.org"),
 }
 # what the summary's CLIENT_CERT says for each (None: the user itself)
 REASON = {
@@ -105,6 +109,7 @@ REASON = {
     "revoked-fpr": "revoked:alice@example.org",
     "disabled": "no-user:dave@example.org",
     "locked": "locked:lock@example.org",
+    "bad-san": "bad-email:-",
 }
 
 

@@ -68,16 +68,16 @@ cdb -c -m "$T/users.cdb" "$T/users"
 mkdir -p "$T/spool"
 
 P_POP3S=$(free_port)
-bg systemd-socket-activate -l 127.0.0.1:$P_POP3S -a --inetd "$POP3" \
+bg systemd-socket-activate -l 127.0.0.1:$P_POP3S -a --inetd -E POSTERN_ALLOW_ROOT=1 "$POP3" \
 	--users "$T/users.cdb" --throttle-file "$T/thr" --tls implicit \
 	--cert "$T/chain-ec.pem" --key "$T/ec.key" 2>>"$T/pop3s.log"
 P_SMTPS=$(free_port)
-bg systemd-socket-activate -l 127.0.0.1:$P_SMTPS -a --inetd "$SMTP" \
+bg systemd-socket-activate -l 127.0.0.1:$P_SMTPS -a --inetd -E POSTERN_ALLOW_ROOT=1 "$SMTP" \
 	--users "$T/users.cdb" --spool "$T/spool" --hostname mx.test \
 	--auth password --tls implicit \
 	--cert "$T/chain-rsa.pem" --key "$T/rsa.key" 2>>"$T/smtps.log"
 P_SUB=$(free_port)
-bg systemd-socket-activate -l 127.0.0.1:$P_SUB -a --inetd "$SMTP" \
+bg systemd-socket-activate -l 127.0.0.1:$P_SUB -a --inetd -E POSTERN_ALLOW_ROOT=1 "$SMTP" \
 	--users "$T/users.cdb" --spool "$T/spool" --hostname mx.test \
 	--auth password --tls starttls --require-tls \
 	--cert "$T/chain-ec.pem" --key "$T/ec.key" 2>>"$T/sub.log"

@@ -201,7 +201,9 @@ else
 		    -e "s|/etc/postern/users.cdb|$T/users.cdb|" \
 		    -e "s|/etc/postern/tls.crt|$T/pki/chain-ec.pem|" \
 		    -e "s|/etc/postern/tls.key|$T/pki/ec.key|" \
-		    -e "s|/var/spool/postern|$T/spool|" "$f" > "$cfg"
+		    -e "s|/var/spool/postern|$T/spool|" \
+		    -e "s|^\([[:space:]]*server_args[[:space:]]*=.*\)|\1 --allow-root|" \
+		    "$f" > "$cfg"
 		if [ -x "$bin" ]; then
 			sed -i "s|@PREFIX@/libexec/postern/[a-z0-9-]*|$bin|" "$cfg"
 		else
