@@ -53,6 +53,7 @@ teardown() {
 			kill -0 "$npid" 2>/dev/null || break
 			sleep 0.2
 		done
+		echo "teardown: container stopped after $((i / 5)) s"
 		if kill -0 "$npid" 2>/dev/null; then
 			echo "teardown: the container did not power off in 30 s: SIGKILL"
 			[ -z "$cpid" ] || kill -KILL "$cpid" 2>/dev/null
