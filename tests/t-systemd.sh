@@ -505,8 +505,10 @@ cin systemctl stop t-relaysink.service
 
 # ---------------------------------------------------------------------
 stage "systemd-analyze security"
-readme_pop3=$(tr '\n' ' ' < "$top/README.md" | grep -o 'rates the POP3 *services [0-9.]*' | grep -o '[0-9.]*$')
-readme_smtp=$(tr '\n' ' ' < "$top/README.md" | grep -o 'the SMTP and ETRN *services [0-9.]*' | grep -o '[0-9.]*$')
+# The figures quoted in the README of the checkout under test.
+readme=$R/root/postern/README.md
+readme_pop3=$(tr '\n' ' ' < "$readme" | grep -o 'rates the POP3 *services [0-9.]*' | grep -o '[0-9.]*$')
+readme_smtp=$(tr '\n' ' ' < "$readme" | grep -o 'the SMTP and ETRN *services [0-9.]*' | grep -o '[0-9.]*$')
 for u in pop3@ pop3s@ smtp@ submission@ submissions@ etrn; do
 	case $u in pop3*) want=$readme_pop3 ;; *) want=$readme_smtp ;; esac
 	unit=postern-$u.service
@@ -529,9 +531,16 @@ incheck "no failed postern unit" sh -ec '
 	[ -z "$f" ] || { echo "$f"; exit 1; }'
 
 stage shutdown
+was=$npid
 teardown
 npid= cpid=
-check "container powered off, root removed" test ! -e "${KEEP_TMP:+/nonexistent}$base"
+if kill -0 "$was" 2>/dev/null; then
+	fail "container powered off" "systemd-nspawn (PID $was) still runs"
+elif [ -z "${KEEP_TMP:-}" ] && [ -e "$base" ]; then
+	fail "container powered off, root removed" "$base is still there"
+else
+	pass "container powered off${KEEP_TMP:-, root removed}"
+fi
 stage end
 echo "t-systemd total: $(( $(date +%s) - _t0 )) s"
 summary
