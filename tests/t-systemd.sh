@@ -530,6 +530,23 @@ incheck "no failed postern unit" sh -ec '
 	f=$(systemctl list-units --failed --all --plain --no-legend "postern-*")
 	[ -z "$f" ] || { echo "$f"; exit 1; }'
 
+inpy "the manager's warnings: none about the unit files" <<'EOF'
+import json, subprocess, sys
+out = subprocess.run(["journalctl", "-o", "json", "--no-pager", "_PID=1", "-p", "warning"],
+                     capture_output=True, text=True).stdout
+msgs = [json.loads(l).get("MESSAGE", "") for l in out.splitlines() if l.strip()]
+mine = [m for m in msgs if isinstance(m, str) and "postern" in m]
+seen = {}
+for m in mine:
+    k = m.split(":", 1)[-1].strip()[:100]
+    seen[k] = seen.get(k, 0) + 1
+for k, n in seen.items():
+    print("PID 1 warned (%dx): %s" % (n, k))
+bad = [m for m in mine if "/systemd/system/postern" in m]
+if bad:
+    print("\n".join(bad)); sys.exit(1)
+EOF
+
 stage shutdown
 was=$npid
 teardown
@@ -539,7 +556,7 @@ if kill -0 "$was" 2>/dev/null; then
 elif [ -z "${KEEP_TMP:-}" ] && [ -e "$base" ]; then
 	fail "container powered off, root removed" "$base is still there"
 else
-	pass "container powered off${KEEP_TMP:-, root removed}"
+	pass "container powered off${KEEP_TMP:+ (root kept: KEEP_TMP)}${KEEP_TMP:-, root removed}"
 fi
 stage end
 echo "t-systemd total: $(( $(date +%s) - _t0 )) s"
