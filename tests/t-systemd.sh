@@ -44,7 +44,8 @@ stage() {
 }
 
 # Stops the container (poweroff through PID 1, then SIGKILL), unmounts
-# whatever is left under the root, removes it.
+# the root's tmpfs (and whatever an interrupted run left under it),
+# removes the folder.
 teardown() {
 	local i m
 	if [ -n "$npid" ] && kill -0 "$npid" 2>/dev/null; then
@@ -61,13 +62,15 @@ teardown() {
 		fi
 		wait "$npid" 2>/dev/null
 	fi
-	if [ -n "$base" ] && [ -d "$base" ]; then
-		# The chroot stage mounts in a private namespace; this only
-		# catches what an interrupted run may have left.
+	if [ -n "$base" ] && [ -d "$base" ] && [ -n "${KEEP_TMP:-}" ]; then
+		echo "teardown: KEEP_TMP: $R kept (a tmpfs: umount it)"
+	elif [ -n "$base" ] && [ -d "$base" ]; then
+		# The chroot stage mounts in a private namespace: here only
+		# the tmpfs, or more if a run was interrupted.
 		findmnt -rn -o TARGET | grep -F "$base/" | sort -r | while read -r m; do
 			umount -l "$m" 2>/dev/null
 		done
-		[ -n "${KEEP_TMP:-}" ] || rm -rf --one-file-system "$base"
+		rm -rf --one-file-system "$base"
 	fi
 }
 trap 'teardown; cleanup' EXIT
@@ -119,6 +122,12 @@ done
 stage rootfs
 base=$(mktemp -d /var/tmp/postern-systemd.XXXXXX)
 R=$base/root
+mkdir "$R"
+# The root lives in a tmpfs: dpkg's many fsyncs and the removal of some
+# 40,000 files cost minutes on a busy disk, a tmpfs is gone at umount.
+if ! mount -t tmpfs -o size=4g,mode=0755 postern-systemd "$R"; then
+	fail "tmpfs for the root"; summary; exit
+fi
 if ! "$top/scripts/rootfs" unpack "$R"; then
 	fail "unpack the Debian 12 root"; summary; exit
 fi
@@ -553,8 +562,8 @@ teardown
 npid= cpid=
 if kill -0 "$was" 2>/dev/null; then
 	fail "container powered off" "systemd-nspawn (PID $was) still runs"
-elif [ -z "${KEEP_TMP:-}" ] && [ -e "$base" ]; then
-	fail "container powered off, root removed" "$base is still there"
+elif [ -z "${KEEP_TMP:-}" ] && { [ -e "$base" ] || findmnt -rn -o TARGET | grep -qF "$base/"; }; then
+	fail "container powered off, root removed" "$base is still there or mounted"
 else
 	pass "container powered off${KEEP_TMP:+ (root kept: KEEP_TMP)}${KEEP_TMP:-, root removed}"
 fi
