@@ -143,6 +143,26 @@ check "checkout copied to /root/postern" test -f "$R/root/postern/Makefile"
 # ---------------------------------------------------------------------
 stage "chroot: packages and build"
 cp /etc/resolv.conf "$R/etc/resolv.conf" 2>/dev/null
+# The chroot stage's script, with a time for each step.
+cat > "$R/root/t-systemd-chroot.sh" <<'EOF'
+set -e
+t0=$(date +%s)
+t() { echo "chroot-time $(( $(date +%s) - t0 )) s: $1"; t0=$(date +%s); }
+# package scripts must not start daemons in the chroot
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+chmod 755 /usr/sbin/policy-rc.d
+cd /root/postern
+apt-get update -qq
+t "apt-get update"
+apt-get install -y -qq --no-install-recommends $1 >/dev/null
+t "clients installed"
+scripts/deps build
+t "scripts/deps build"
+make -j2 all >/dev/null
+t "make all"
+apt-get clean
+rm -f /usr/sbin/policy-rc.d /root/t-systemd-chroot.sh
+EOF
 # Mounts live in a private mount namespace: they end with it.
 if unshare -m --propagation private -- /bin/sh -ec '
 	R=$1
@@ -155,19 +175,10 @@ if unshare -m --propagation private -- /bin/sh -ec '
 	exec chroot "$R" /usr/bin/env -i \
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
-		/bin/sh -ec "
-		# package scripts must not start daemons in the chroot
-		printf \"#!/bin/sh\\nexit 101\\n\" > /usr/sbin/policy-rc.d
-		chmod 755 /usr/sbin/policy-rc.d
-		cd /root/postern
-		apt-get update -qq
-		apt-get install -y -qq --no-install-recommends $2 >/dev/null
-		scripts/deps build
-		apt-get clean
-		make -j2 all >/dev/null
-		rm -f /usr/sbin/policy-rc.d"
+		/bin/sh /root/t-systemd-chroot.sh "$2"
 	' sh "$R" "$CLIENTS" > "$T/chroot.log" 2>&1; then
 	pass "chroot: scripts/deps build, clients installed, make all"
+	sed -n 's/^chroot-time /    /p' "$T/chroot.log"
 else
 	fail "chroot: scripts/deps build, clients installed, make all" \
 		"$(tail -n 8 "$T/chroot.log" | tr '\n' '|')"
@@ -183,7 +194,7 @@ npid=$!
 for i in $(seq 1 100); do
 	for p in $(pgrep -P "$npid"; for q in $(pgrep -P "$npid"); do pgrep -P "$q"; done); do
 		ns=$(awk '/^NSpid:/ { print $NF " " NF }' "/proc/$p/status" 2>/dev/null)
-		[ "$ns" = "1 3" ] && { cpid=$p; break 2; }
+		[ "${ns%% *}" = 1 ] && { cpid=$p; break 2; }
 	done
 	kill -0 "$npid" 2>/dev/null || break
 	sleep 0.1
@@ -257,9 +268,18 @@ incheck "maildir owned by the service user, message in new/" sh -ec '
 	f=$(grep -l marker-port-25 "$d"/new/*)
 	test "$(stat -c %U "$f")" = postern
 	echo "$f"'
-incheck "submission 587: AUTH refused before STARTTLS" sh -c \
-	"! swaks --server 127.0.0.1:587 --auth-user alice@example.org --auth-password $PW \
-		--from alice@example.org --to someone@remote.example"
+inpy "submission 587 before STARTTLS: no AUTH offered, MAIL refused" <<'EOF'
+import smtplib, sys
+s = smtplib.SMTP("127.0.0.1", 587, timeout=10)
+s.ehlo("client.example")
+if s.has_extn("auth") or not s.has_extn("starttls"):
+    sys.exit("EHLO before STARTTLS: %r" % s.esmtp_features)
+code, msg = s.mail("alice@example.org")
+s.quit()
+if code != 530:
+    sys.exit("MAIL before STARTTLS answered %d %s" % (code, msg))
+print("MAIL before STARTTLS:", code, msg.decode())
+EOF
 incheck "submission 587: STARTTLS + AUTH, into the outbound queue" \
 	swaks --server 127.0.0.1:587 --tls --auth-user alice@example.org --auth-password "$PW" \
 	--from alice@example.org --to someone@remote.example \
