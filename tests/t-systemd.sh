@@ -33,7 +33,7 @@ PW=t-systemd-secret
 # scripts/deps installs without recommends (issue 14, item 1).
 CLIENTS="libc6-dev swaks libnet-ssleay-perl libauthen-sasl-perl curl openssl python3 ca-certificates"
 
-base= R= npid= cpid=
+base= R= npid= cpid= chpid=
 _t0=$(date +%s) _st=$(date +%s) _sn=
 stage() {
 	local now
@@ -48,6 +48,13 @@ stage() {
 # removes the folder.
 teardown() {
 	local i m
+	if [ -n "$chpid" ] && kill -0 "$chpid" 2>/dev/null; then
+		echo "teardown: stopping the chroot stage (process group $chpid)"
+		kill -TERM -- "-$chpid" 2>/dev/null
+		sleep 2
+		kill -KILL -- "-$chpid" 2>/dev/null
+		wait "$chpid" 2>/dev/null
+	fi
 	if [ -n "$npid" ] && kill -0 "$npid" 2>/dev/null; then
 		[ -z "$cpid" ] || kill -s RTMIN+4 "$cpid" 2>/dev/null
 		for i in $(seq 1 150); do
@@ -163,8 +170,10 @@ t "make all"
 apt-get clean
 rm -f /usr/sbin/policy-rc.d /root/t-systemd-chroot.sh
 EOF
-# Mounts live in a private mount namespace: they end with it.
-if unshare -m --propagation private -- /bin/sh -ec '
+# Mounts live in a private mount namespace: they end with it. In the
+# background, in its own process group, so that a signal to this test
+# (tests/run's timeout) is acted on at once and teardown can stop it.
+setsid -w unshare -m --propagation private -- /bin/sh -ec '
 	R=$1
 	mount -t proc proc "$R/proc"
 	mount -t sysfs sysfs "$R/sys"
@@ -176,7 +185,10 @@ if unshare -m --propagation private -- /bin/sh -ec '
 		PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin \
 		HOME=/root LANG=C.UTF-8 DEBIAN_FRONTEND=noninteractive \
 		/bin/sh /root/t-systemd-chroot.sh "$2"
-	' sh "$R" "$CLIENTS" > "$T/chroot.log" 2>&1; then
+	' sh "$R" "$CLIENTS" > "$T/chroot.log" 2>&1 &
+chpid=$!
+if wait "$chpid"; then
+	chpid=
 	pass "chroot: scripts/deps build, clients installed, make all"
 	sed -n 's/^chroot-time /    /p' "$T/chroot.log"
 else
