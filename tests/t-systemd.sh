@@ -33,7 +33,7 @@ PW=t-systemd-secret
 # scripts/deps installs without recommends (issue 14, item 1).
 CLIENTS="libc6-dev swaks libnet-ssleay-perl libauthen-sasl-perl curl openssl python3 ca-certificates"
 
-base= R= npid= cpid= chpid=
+base='' R='' npid='' cpid='' chpid=''
 _t0=$(date +%s) _st=$(date +%s) _sn=
 stage() {
 	local now
@@ -591,7 +591,7 @@ EOF
 stage shutdown
 was=$npid
 teardown
-npid= cpid=
+npid='' cpid=''
 if kill -0 "$was" 2>/dev/null; then
 	fail "container powered off" "systemd-nspawn (PID $was) still runs"
 elif [ -z "${KEEP_TMP:-}" ] && { [ -e "$base" ] || findmnt -rn -o TARGET | grep -qF "$base/"; }; then
