@@ -1,6 +1,7 @@
 # postern: one non-recursive Makefile for the whole tree.
 #   make            build every program
 #   make check      run every test (installs missing Debian packages first)
+#   make check-systemd  the units under a booted systemd (root, network)
 #   make demo       start the suite on loopback with a demo user
 #   make install PREFIX=/usr/local DESTDIR=
 VERSION   = 0.1.0
@@ -63,6 +64,13 @@ deps:
 check: deps all units
 	@tests/run
 
+# The units under a booted systemd: tests/t-systemd.sh boots a minimal
+# Debian 12 root with systemd-nspawn (root only; apt needs the network).
+# Not part of `make check`.
+check-systemd:
+	@scripts/deps fresh
+	@tests/run t-systemd
+
 check-asan:
 	$(MAKE) clean
 	$(MAKE) STATIC_PROGS= OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
@@ -110,5 +118,5 @@ clean:
 	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
 	rm -rf tests/tmp
 
-.PHONY: all units deps check check-asan demo demo-stop bench fuzz soak install clean
+.PHONY: all units deps check check-systemd check-asan demo demo-stop bench fuzz soak install clean
 -include $(wildcard lib/*.d */*.d)
