@@ -1,6 +1,7 @@
 # postern: one non-recursive Makefile for the whole tree.
 #   make            build every program
 #   make check      run every test (installs missing Debian packages first)
+#   make check-fresh  the two commands on a pristine Debian 12 (chroot; CI)
 #   make demo       start the suite on loopback with a demo user
 #   make install PREFIX=/usr/local DESTDIR=
 VERSION   = 0.1.0
@@ -68,6 +69,12 @@ check-asan:
 	$(MAKE) STATIC_PROGS= OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 	$(MAKE) clean
 
+# The README's two commands on a pristine Debian 12 (a chroot of a fresh
+# mmdebstrap root, the checkout's HEAD at /root/postern): scripts/check-fresh.
+check-fresh:
+	@scripts/deps fresh
+	@scripts/check-fresh
+
 demo: deps all
 	@scripts/demo start
 
@@ -110,5 +117,5 @@ clean:
 	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
 	rm -rf tests/tmp
 
-.PHONY: all units deps check check-asan demo demo-stop bench fuzz soak install clean
+.PHONY: all units deps check check-asan check-fresh demo demo-stop bench fuzz soak install clean
 -include $(wildcard lib/*.d */*.d)
