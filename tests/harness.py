@@ -190,6 +190,21 @@ def reachable_copy(prog):
     return dst
 
 
+def untrusted_ca():
+    """A CA certificate (PEM path) that signed none of the test
+    certificates: made here, so a test of an untrusted peer depends on no
+    CA bundle of the machine (a minimal Debian has no ca-certificates)."""
+    d = os.path.join(TMP, "untrusted-ca")
+    os.makedirs(d, exist_ok=True)
+    pem = os.path.join(d, "ca.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", os.path.join(d, "ca.key"),
+                    "-out", pem, "-days", "2", "-subj", "/CN=postern untrusted test CA",
+                    "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, capture_output=True)
+    return pem
+
+
 def example_users(mail, db=None, password="pw"):
     """users.cdb (default TMP/users.cdb) for example.org: alice and bob with
     the password (SHA256-crypt) and maildirs mail/alice, mail/bob, and
