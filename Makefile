@@ -2,6 +2,7 @@
 #   make            build every program
 #   make check      run every test (installs missing Debian packages first)
 #   make check-systemd  the units under a booted systemd (root, network)
+#   make check-fresh  the two commands on a pristine Debian 12 (chroot; CI)
 #   make demo       start the suite on loopback with a demo user
 #   make install PREFIX=/usr/local DESTDIR=
 VERSION   = 0.1.0
@@ -76,6 +77,12 @@ check-asan:
 	$(MAKE) STATIC_PROGS= OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all" check
 	$(MAKE) clean
 
+# The README's two commands on a pristine Debian 12 (a chroot of a fresh
+# mmdebstrap root, the checkout's HEAD at /root/postern): scripts/check-fresh.
+check-fresh:
+	@scripts/deps fresh
+	@scripts/check-fresh
+
 demo: deps all
 	@scripts/demo start
 
@@ -118,5 +125,5 @@ clean:
 	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
 	rm -rf tests/tmp
 
-.PHONY: all units deps check check-systemd check-asan demo demo-stop bench fuzz soak install clean
+.PHONY: all units deps check check-asan check-fresh check-systemd demo demo-stop bench fuzz soak install clean
 -include $(wildcard lib/*.d */*.d)

@@ -14,12 +14,23 @@ SMTP = os.path.join(TOP, "smtp-handler", "smtp-handler")
 ETRN = os.path.join(TOP, "etrn-client", "etrn-client")
 ADMIN = os.path.join(TOP, "mailbox-admin", "mailbox-admin")
 
-os.makedirs(os.path.join(TOP, "tests", "tmp"), exist_ok=True)
 # The tests run the handlers as root without --user, which they refuse
 # unless told (--allow-root, or this for everything started from here).
 os.environ["POSTERN_ALLOW_ROOT"] = "1"
-TMP = tempfile.mkdtemp(prefix=os.path.basename(sys.argv[0]) + ".",
-                       dir=os.path.join(TOP, "tests", "tmp"))
+# TMP: the test's private temp dir, under tests/tmp. A test that runs a
+# handler or a peer (Postfix) as an unprivileged user sets PUBLIC_TMP =
+# True before importing this module: the checkout may sit where that user
+# cannot reach (a clone in /root, mode 0700), so its TMP is then made
+# under /var/tmp instead, mode 0711 (passable, not listable), and
+# reachable_copy() puts the programs that user must execute there.
+if getattr(sys.modules.get("__main__"), "PUBLIC_TMP", False):
+    TMP = tempfile.mkdtemp(prefix="postern-" + os.path.basename(sys.argv[0]) + ".",
+                           dir="/var/tmp")
+    os.chmod(TMP, 0o711)
+else:
+    os.makedirs(os.path.join(TOP, "tests", "tmp"), exist_ok=True)
+    TMP = tempfile.mkdtemp(prefix=os.path.basename(sys.argv[0]) + ".",
+                           dir=os.path.join(TOP, "tests", "tmp"))
 _counts = {"p": 0, "f": 0, "s": 0}
 _servers = []
 
@@ -169,6 +180,33 @@ def require(group, programs=(), tools=()):
         if not shutil.which(tool):
             skip(group, tool + " is not installed")
             summary()
+
+
+def reachable_copy(prog):
+    """A copy of the program in TMP/bin (0755), executable by any user when
+    TMP is public (PUBLIC_TMP); returns its path."""
+    d = os.path.join(TMP, "bin")
+    os.makedirs(d, exist_ok=True)
+    os.chmod(d, 0o755)
+    dst = os.path.join(d, os.path.basename(prog))
+    shutil.copy(prog, dst)
+    os.chmod(dst, 0o755)
+    return dst
+
+
+def untrusted_ca():
+    """A CA certificate (PEM path) that signed none of the test
+    certificates: made here, so a test of an untrusted peer depends on no
+    CA bundle of the machine (a minimal Debian has no ca-certificates)."""
+    d = os.path.join(TMP, "untrusted-ca")
+    os.makedirs(d, exist_ok=True)
+    pem = os.path.join(d, "ca.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", os.path.join(d, "ca.key"),
+                    "-out", pem, "-days", "2", "-subj", "/CN=postern untrusted test CA",
+                    "-addext", "basicConstraints=critical,CA:TRUE"],
+                   check=True, capture_output=True)
+    return pem
 
 
 def example_users(mail, db=None, password="pw"):

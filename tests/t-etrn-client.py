@@ -113,7 +113,7 @@ rc, out, err = run(["--port", str(p_tls), "--tls", "starttls", "--ca",
                     os.path.join(pki, "ca.pem"), "127.0.0.1", "dialup.example"])
 check("STARTTLS to an IP literal fails the name check -> 75", rc == 75, (rc, err))
 rc, out, err = run(["--port", str(p_tls), "--tls", "starttls", "--ca",
-                    "/etc/ssl/certs/ca-certificates.crt", "localhost", "dialup.example"])
+                    untrusted_ca(), "localhost", "dialup.example"])
 check("STARTTLS with an untrusted certificate -> 75", rc == 75, (rc, err))
 rc, out, err = run(["--port", str(port), "--tls", "starttls", "--ca",
                     os.path.join(pki, "ca.pem"), "localhost", "dialup.example"])

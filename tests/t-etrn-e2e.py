@@ -82,7 +82,7 @@ check("etrn-client --tls starttls vs smtp-handler -> 253, exit 0",
       rc == 0 and "dialup.example: 253 " in out, (rc, out, err))
 check("STARTTLS run: the mail arrived", wait_for(lambda: len(sink_messages(sinkdir)) == 3))
 rc, out, err = run(["--port", str(port3), "--tls", "starttls", "--ca",
-                    "/etc/ssl/certs/ca-certificates.crt", "localhost", "dialup.example"])
+                    untrusted_ca(), "localhost", "dialup.example"])
 check("etrn-client --tls starttls with the wrong CA -> 75", rc == 75, (rc, out, err))
 port4 = serve(["--tls", "implicit"] + tls_args)
 rc, out, err = run(["--port", str(port4), "--tls", "implicit", "--ca", CA, "localhost",

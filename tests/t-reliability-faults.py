@@ -10,6 +10,7 @@ Expected: temporary errors (POP3 [SYS/TEMP], SMTP 4xx) with a log line,
 never a crash, never a partial message, and the next session works."""
 import os, pwd, random, re, shutil, signal, subprocess, sys, threading, time
 sys.path.insert(0, os.path.dirname(__file__))
+PUBLIC_TMP = True      # handlers drop to 'nobody': TMP outside the checkout
 from harness import *
 
 require("faults", (POP3, SMTP), ("cdb", "openssl"))

@@ -16,6 +16,7 @@
 """
 import os, poplib, pwd, shutil, smtplib, ssl, subprocess, sys
 sys.path.insert(0, os.path.dirname(__file__))
+PUBLIC_TMP = True      # the handler runs as 'nobody': TMP outside the checkout
 from harness import *
 
 require("tls-creds", (POP3, SMTP), ("openssl", "cdb", "systemd-socket-activate"))
@@ -56,6 +57,8 @@ PW = "secret"
 DB = example_users(MAIL, password=PW)
 os.chmod(DB, 0o644)
 
+# Copies the unprivileged user can execute wherever the checkout lies.
+POP3, SMTP = reachable_copy(POP3), reachable_copy(SMTP)
 POP = [POP3, "--users", DB, "--throttle-file", os.path.join(TMP, "throttle"),
        "--fail-delay", "0"]
 SMT = [SMTP, "--users", DB, "--spool", SPOOL, "--hostname", "mx.test", "--auth-delay", "0",
