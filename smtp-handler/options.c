@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "proxy.h"
 #include "smtp.h"
 #include "throttle.h"
 #include "util.h"
@@ -15,7 +16,8 @@ enum {
 	O_USERS = 256, O_SPOOL, O_AUTH, O_TLS, O_REQUIRE_TLS, O_CERT, O_KEY,
 	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
 	O_MAX_ERRORS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE,
-	O_QUOTA_TEMP, O_USER, O_DEBUG, O_HELP, O_VERSION
+	O_QUOTA_TEMP, O_USER, O_DEBUG, O_HELP, O_VERSION,
+	O_PROXY_FROM
 };
 
 static const struct option longopts[] = {
@@ -40,6 +42,7 @@ static const struct option longopts[] = {
 	{ "quota-tempfail", no_argument, NULL, O_QUOTA_TEMP },
 	{ "user", required_argument, NULL, O_USER },
 	{ "debug", no_argument, NULL, O_DEBUG },
+	{ "proxy-from", required_argument, NULL, O_PROXY_FROM },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -72,6 +75,8 @@ usage(FILE *f)
 "                          (default /var/lib/postern/throttle)\n"
 "  --quota-tempfail        refuse over-quota mail with 452 4.2.2, not 552\n"
 "  --user NAME             switch to this user when started as root\n"
+"  --proxy-from CIDRS      connections from these addresses begin with a\n"
+"                          PROXY v1/v2 header naming the client\n"
 "  --debug                 log state changes\n"
 "  --help, --version\n", SMTP_RCPT_HARD, SMTP_DEFAULT_ERRORS);
 }
@@ -205,6 +210,14 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 		case O_QUOTA_TEMP: c->quota_temp = 1; break;
 		case O_USER: c->run_user = optarg; break;
 		case O_DEBUG: log_set_debug(1); break;
+		case O_PROXY_FROM:
+			if (proxy_from_valid(optarg) < 0) {
+				fprintf(stderr, "smtp-handler: bad --proxy-from: "
+				    "%s\n", optarg);
+				return -1;
+			}
+			c->proxy_from = optarg;
+			break;
 		case O_HELP:
 			usage(stdout);
 			return 1;

@@ -43,6 +43,7 @@ struct smtp_config {
 	const char *cert, *key, *client_ca, *client_revoked;
 	const char *relay_clients;
 	const char *run_user;
+	const char *proxy_from;     /* --proxy-from CIDRs or NULL */
 	unsigned ways;              /* WAY_*; 0 = not enabled (421) */
 	enum tls_mode tls_mode;
 	int require_tls;
