@@ -4,7 +4,7 @@
   sinksmtp.py --port N --dir OUT [--replies FILE] [--no-etrn]
               [--no-pipelining] [--cert PEM --key PEM] [--auth USER:PASS]
 
-Listens on 127.0.0.1:N (one thread per connection). Every accepted
+Listens on 127.0.0.1:N (--host: another address; one thread per connection). Every accepted
 message is written atomically as OUT/msg-<n>.eml (the data, dot-unstuffed,
 CRLF as received) and OUT/msg-<n>.json ({"from", "rcpt", "tls", "auth",
 "helo"}). Each command line is appended to OUT/commands.log (AUTH
@@ -205,9 +205,10 @@ def main():
     p.add_argument("--cert")
     p.add_argument("--key")
     p.add_argument("--auth")
+    p.add_argument("--host", default="127.0.0.1")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
-    srv = Server(("127.0.0.1", a.port), Handler)
+    srv = Server((a.host, a.port), Handler)
     srv.args = a
     srv.serve_forever()
 
