@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -18,6 +19,31 @@ struct header {
 	int64_t stamp[6];
 	uint64_t total;
 };
+
+int dircache_untrusted_fs(int fd)
+{
+	static const unsigned long shared[] = {
+		0x65735546UL,   /* FUSE (GlusterFS, sshfs, ...) */
+		0x6969UL,       /* NFS */
+		0x517bUL,       /* SMB */
+		0xff534d42UL,   /* CIFS */
+		0xfe534d42UL,   /* SMB2 */
+		0x00c36400UL,   /* Ceph */
+		0x01021997UL,   /* 9P */
+		0x5346414fUL,   /* AFS */
+		0x6b414653UL,   /* kAFS */
+		0x01161970UL,   /* GFS2 */
+		0x7461636fUL,   /* OCFS2 */
+	};
+	struct statfs sf;
+
+	if (fstatfs(fd, &sf) < 0)
+		return 0;
+	for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++)
+		if ((unsigned long)sf.f_type == shared[i])
+			return 1;
+	return 0;
+}
 
 void dircache_stamp(const struct stat *st, struct dircache_stamp *s)
 {

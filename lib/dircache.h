@@ -37,6 +37,14 @@ struct dircache_stamp {
 
 void dircache_stamp(const struct stat *st, struct dircache_stamp *s);
 
+/* 1 when the directory open on fd lives on a file system whose
+ * directory mtime/ctime another host's change may not update here at
+ * once (FUSE, e.g. GlusterFS; NFS, SMB/CIFS, Ceph, 9P, AFS, GFS2, OCFS2):
+ * such a stamp cannot prove a saved listing current, so none is used or
+ * saved there and the directory is read live. 0 for local file systems
+ * (and when fstatfs fails: the stamp check still holds on one host). */
+int dircache_untrusted_fs(int fd);
+
 /* Reader: opens path when its stamp equals s. fd at the first chunk, or
  * -1 (no such file, another stamp, a bad header: scan instead). */
 int dircache_open(const char *path, const struct dircache_stamp *s,

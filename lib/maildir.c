@@ -605,6 +605,8 @@ static int scan_dir(const char *maildir, const char *sub, int in_new,
 		return errno == ENOENT ? 0 : -1;
 	if (fstat(fd, &st) < 0)
 		goto fail;
+	if (cache && dircache_untrusted_fs(fd))
+		cache = 0;      /* shared storage: list live */
 	if (cache) {
 		dircache_stamp(&st, &stamp);
 		if (from_cache(cpath, &stamp, (uint64_t)st.st_size + DENTS_ROOM,

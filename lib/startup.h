@@ -19,6 +19,8 @@ struct peer {
 	int is_pipe;        /* stdin is not a socket (a tester's pipe) */
 	char local_addr[64];/* our side, "" when unknown */
 	unsigned local_port;
+	char via[64];       /* the balancer's address when --proxy-from
+	                     * matched (lib/proxy.h), else "" */
 };
 
 /* If systemd passed exactly one connected socket as fd 3 (LISTEN_FDS,

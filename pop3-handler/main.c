@@ -11,6 +11,7 @@
 
 #include "log.h"
 #include "pop3.h"
+#include "proxy.h"
 #include "startup.h"
 #include "throttle.h"
 #include "tls.h"
@@ -39,6 +40,8 @@ static const char usage_text[] =
 "  --user NAME             when started as root, run as NAME\n"
 "  --allow-root            serve as root when started as root without\n"
 "                          --user (refused otherwise)\n"
+"  --proxy-from CIDRS      connections from these addresses begin with a\n"
+"                          PROXY v1/v2 header naming the client\n"
 "  --throttle-file PATH    per-address failure state, default\n"
 "                          " THROTTLE_DEFAULT "\n"
 "  --max-errors N          errors in a row before closing, default 10\n"
@@ -52,8 +55,7 @@ enum {
 	O_USERS = 256, O_TLS, O_CERT, O_KEY, O_CLIENT_CA, O_CLIENT_REVOKED,
 	O_PLAIN, O_HOSTNAME,
 	O_TIMEOUT, O_SESSION_TIMEOUT, O_USER, O_ALLOW_ROOT, O_THROTTLE,
-	O_MAX_ERRORS,
-	O_FAIL_DELAY, O_DEBUG, O_HELP, O_VERSION
+	O_MAX_ERRORS, O_FAIL_DELAY, O_DEBUG, O_HELP, O_VERSION, O_PROXY_FROM
 };
 
 static const struct option longopts[] = {
@@ -73,6 +75,7 @@ static const struct option longopts[] = {
 	{ "max-errors", required_argument, NULL, O_MAX_ERRORS },
 	{ "fail-delay", required_argument, NULL, O_FAIL_DELAY },
 	{ "debug", no_argument, NULL, O_DEBUG },
+	{ "proxy-from", required_argument, NULL, O_PROXY_FROM },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -157,6 +160,11 @@ static void parse_opts(int argc, char **argv, struct pop3_opts *o)
 			o->fail_delay = num_opt("--fail-delay", optarg, 60);
 			break;
 		case O_DEBUG: log_set_debug(1); break;
+		case O_PROXY_FROM:
+			if (proxy_from_valid(optarg) < 0)
+				usage_error("bad --proxy-from", optarg);
+			o->proxy_from = optarg;
+			break;
 		case O_HELP:
 			fputs(usage_text, stdout);
 			exit(0);
@@ -192,6 +200,8 @@ static void summary(struct pop3 *s)
 	snprintf(f[n], sizeof f[n], __VA_ARGS__); fields[n] = f[n]; n++; \
 } while (0)
 	FIELD("REMOTE_ADDR=%s", s->peer.addr);
+	if (s->peer.via[0])
+		FIELD("PROXY_VIA=%s", s->peer.via);
 	FIELD("USER=%s", s->login[0] ? s->login : "-");
 	FIELD("AUTH_MECH=%s", s->mech ? s->mech : "-");
 	FIELD("TLS_VERSION=%s", tv[0] ? tv : "-");
@@ -245,6 +255,13 @@ int main(int argc, char **argv)
 	}
 	if (startup_refuse_root(opts.allow_root, &error) < 0) {
 		log_msg(LOG_ERR, "%s", error);
+		return 1;
+	}
+	if (proxy_accept(&s->peer, 0, opts.proxy_from, &error) < 0) {
+		log_msg(LOG_NOTICE, "PROXY header from %s: %s: closing",
+		    s->peer.via, error ? error : "?");
+		s->result = "proxy-header-error";
+		summary(s);
 		return 1;
 	}
 

@@ -32,6 +32,7 @@ struct pop3_opts {
 	const char *run_as;         /* --user */
 	int allow_root;             /* --allow-root */
 	const char *throttle;       /* throttle state file */
+	const char *proxy_from;     /* --proxy-from CIDRs or NULL */
 	enum pop3_tls_mode tls_mode;
 	int allow_plaintext;
 	unsigned timeout;           /* idle, per command line */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "proxy.h"
 #include "smtp.h"
 #include "util.h"
 
@@ -16,13 +17,15 @@ static struct session sess;
 static void
 summary(struct session *s, const char *result)
 {
-	char f[14][400], cert[USERDB_KEY_MAX + 32];
-	const char *fields[15];
+	char f[15][400], cert[USERDB_KEY_MAX + 32];
+	const char *fields[16];
 	int n = 0;
 
 #define FIELD(...) (snprintf(f[n], sizeof f[n], __VA_ARGS__), \
 	fields[n] = f[n], n++)
 	FIELD("REMOTE_ADDR=%s", s->peer.addr);
+	if (s->peer.via[0])
+		FIELD("PROXY_VIA=%s", s->peer.via);
 	FIELD("HELO=%s", s->helo[0] ? s->helo : "-");
 	FIELD("USER=%s", s->auth_user[0] ? s->auth_user : "-");
 	FIELD("AUTH_MECH=%s", s->auth_mech ? s->auth_mech : "-");
@@ -101,14 +104,6 @@ main(int argc, char **argv)
 	peer_get(&s->peer);
 	if (!cfg.hostname[0])
 		startup_hostname(cfg.hostname, sizeof cfg.hostname);
-	if (cfg.relay_clients) {
-		int bad = 0;
-		s->relay_client = cidr_match(s->peer.addr, cfg.relay_clients,
-		    &bad);
-		if (bad)
-			log_msg(LOG_WARNING, "--relay-clients has invalid entries: "
-			    "%s", cfg.relay_clients);
-	}
 	if (tlsup_load(s) < 0 && cfg.tls_mode == TLSM_IMPLICIT) {
 		log_msg(LOG_ERR, "implicit TLS without a certificate: closing");
 		return 1;
@@ -121,6 +116,20 @@ main(int argc, char **argv)
 	if (startup_refuse_root(cfg.allow_root, &err) < 0) {
 		log_msg(LOG_ERR, "%s", err);
 		return 1;
+	}
+	if (proxy_accept(&s->peer, 0, cfg.proxy_from, &err) < 0) {
+		log_msg(LOG_NOTICE, "PROXY header from %s: %s: closing",
+		    s->peer.via, err ? err : "?");
+		summary(s, "proxy header error");
+		return 1;
+	}
+	if (cfg.relay_clients) {
+		int bad = 0;
+		s->relay_client = cidr_match(s->peer.addr, cfg.relay_clients,
+		    &bad);
+		if (bad)
+			log_msg(LOG_WARNING, "--relay-clients has invalid entries: "
+			    "%s", cfg.relay_clients);
 	}
 	io_init(&s->io, 0, 1);
 	io_set_timeouts(&s->io, cfg.timeout, cfg.session_timeout);

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "proxy.h"
 #include "smtp.h"
 #include "throttle.h"
 #include "util.h"
@@ -16,7 +17,7 @@ enum {
 	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
 	O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS, O_MAX_SESSION_RCPTS, O_HOSTNAME,
 	O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP,
-	O_USER, O_ALLOW_ROOT, O_DEBUG, O_HELP, O_VERSION
+	O_USER, O_ALLOW_ROOT, O_DEBUG, O_HELP, O_VERSION, O_PROXY_FROM
 };
 
 static const struct option longopts[] = {
@@ -46,6 +47,7 @@ static const struct option longopts[] = {
 	{ "user", required_argument, NULL, O_USER },
 	{ "allow-root", no_argument, NULL, O_ALLOW_ROOT },
 	{ "debug", no_argument, NULL, O_DEBUG },
+	{ "proxy-from", required_argument, NULL, O_PROXY_FROM },
 	{ "help", no_argument, NULL, O_HELP },
 	{ "version", no_argument, NULL, O_VERSION },
 	{ NULL, 0, NULL, 0 }
@@ -83,6 +85,8 @@ usage(FILE *f)
 "  --user NAME             switch to this user when started as root\n"
 "  --allow-root            serve as root when started as root without\n"
 "                          --user (refused otherwise)\n"
+"  --proxy-from CIDRS      connections from these addresses begin with a\n"
+"                          PROXY v1/v2 header naming the client\n"
 "  --debug                 log state changes\n"
 "  --help, --version\n", SMTP_RCPT_HARD, SMTP_DEFAULT_ERRORS,
 	    SMTP_DEFAULT_MAILS, SMTP_DEFAULT_RSETS, SMTP_DEFAULT_SESSION_RCPTS);
@@ -239,6 +243,14 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 		case O_USER: c->run_user = optarg; break;
 		case O_ALLOW_ROOT: c->allow_root = 1; break;
 		case O_DEBUG: log_set_debug(1); break;
+		case O_PROXY_FROM:
+			if (proxy_from_valid(optarg) < 0) {
+				fprintf(stderr, "smtp-handler: bad --proxy-from: "
+				    "%s\n", optarg);
+				return -1;
+			}
+			c->proxy_from = optarg;
+			break;
 		case O_HELP:
 			usage(stdout);
 			return 1;

@@ -50,6 +50,7 @@ struct smtp_config {
 	const char *relay_clients;
 	const char *run_user;
 	int allow_root;             /* --allow-root */
+	const char *proxy_from;     /* --proxy-from CIDRs or NULL */
 	unsigned ways;              /* WAY_*; 0 = not enabled (421) */
 	enum tls_mode tls_mode;
 	int require_tls;

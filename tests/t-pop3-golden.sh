@@ -11,8 +11,11 @@
 # (new/, a name longer than RFC 1939's 70-octet UIDL limit).
 #
 # NAME.in syntax: one client line per line, sent with CRLF; "<LF>" at the
-#   end: bare LF instead; "<NUL>" a NUL byte; "<LONG n>" n letters 'A'.
-# Optional: NAME.args (extra options; @G@ is this folder), NAME.users (users template),
+#   end: bare LF instead; "<NUL>" a NUL byte; "<LONG n>" n letters 'A';
+#   "<xHH>" the byte 0xHH; "<NOEOL>" at the end: no line end at all.
+# Optional: NAME.args (extra options; @G@ is this folder), NAME.env
+#   (NAME=VALUE words for the environment, e.g. TCPREMOTEIP=127.0.0.1),
+#   NAME.users (users template),
 #   NAME.pre.in (a session run first, output ignored), NAME.files
 #   (expected `find new cur` of alice's maildir afterwards), NAME.inuse
 #   (alice's maildir lock is held by another process), NAME.hold (keep
@@ -61,7 +64,10 @@ for line in open(sys.argv[1], encoding="latin-1").read().split("\n")[:-1]:
     eol = b"\r\n"
     if line.endswith("<LF>"):
         line, eol = line[:-4], b"\n"
+    if line.endswith("<NOEOL>"):
+        line, eol = line[:-7], b""
     line = line.replace("<NUL>", "\0")
+    line = re.sub(r"<x([0-9a-f]{2})>", lambda m: chr(int(m.group(1), 16)), line)
     line = re.sub(r"<LONG (\d+)>", lambda m: "A" * int(m.group(1)), line)
     out += line.encode("latin-1") + eol
 sys.stdout.buffer.write(out)
@@ -74,7 +80,9 @@ run_one() {
 	setup "$d" "$users" || { fail "$name" "setup"; return; }
 	[ -f "$G/$name.args" ] && read -r -a args < <(sed "s|@G@|$G|g" "$G/$name.args")
 	[ -f "$G/$name.hold" ] && hold=$(cat "$G/$name.hold")
-	local cmd=("$POP3" --users "$d/users.cdb" --throttle-file "$d/throttle"
+	local envs=()
+	[ -f "$G/$name.env" ] && read -r -a envs <"$G/$name.env"
+	local cmd=(env "${envs[@]}" "$POP3" --users "$d/users.cdb" --throttle-file "$d/throttle"
 		--hostname golden.test --fail-delay 0 "${args[@]}")
 	if [ -f "$G/$name.pre.in" ]; then
 		mkinput "$G/$name.pre.in" | timeout 20 "${cmd[@]}" >/dev/null 2>>"$d/log"
@@ -118,13 +126,13 @@ help=$("$POP3" --help) && rc=0 || rc=$?
 ok=1
 for o in --users --tls --cert --key --client-ca --allow-plaintext-auth --hostname \
 	--timeout --session-timeout --user --throttle-file --max-errors --fail-delay \
-	--debug --help --version; do
+	--debug --help --version --proxy-from; do
 	grep -q -e "$o" <<<"$help" || { ok=0; echo "missing in --help: $o"; }
 done
 check "--help lists every option (exit 0)" test $ok = 1 -a $rc = 0
 check "--version" bash -c '"$1" --version | grep -q "^pop3-handler (postern) [0-9]"' _ "$POP3"
 for bad in "--bogus" "--tls maybe" "--timeout 0" "--timeout 12x" "--cert x" "--max-errors -1" \
-	"--client-ca x" "extra-argument" "--users"; do
+	"--client-ca x" "extra-argument" "--users" "--proxy-from 10.0.0.0/99"; do
 	read -r -a a <<<"$bad"
 	out=$(echo QUIT | "$POP3" "${a[@]}" 2>"$T/usage.err") && rc=0 || rc=$?
 	if [ $rc = 64 ] && [ -z "$out" ] && grep -q usage "$T/usage.err"; then

@@ -147,7 +147,8 @@ help=$("$SMTP" --help); rc=$?
 missing=""
 for o in users spool auth tls require-tls cert key client-ca client-revoked \
     relay-clients max-size max-recipients max-errors hostname timeout \
-    session-timeout auth-delay throttle-file quota-tempfail user debug help version; do
+    session-timeout auth-delay throttle-file quota-tempfail user debug help version \
+    proxy-from; do
 	grep -q -- "--$o" <<<"$help" || missing="$missing --$o"
 	grep -qF -- "\\-\\-${o//-/\\-}" "$top/man/smtp-handler.8" || missing="$missing man:--$o"
 done
@@ -155,7 +156,8 @@ check "--help exits 0 and lists every option${missing:+ (missing:$missing)}" \
 	test "$rc" = 0 -a -z "$missing"
 check "--version" bash -c '"$0" --version | grep -q "^smtp-handler (postern) [0-9]"' "$SMTP"
 for bad in "--bogus" "--max-size abc" "--max-size 0" "--tls maybe" \
-    "--timeout 0" "--max-recipients 1001" "--key x" "extra"; do
+    "--timeout 0" "--max-recipients 1001" "--key x" "extra" \
+    "--proxy-from 10.0.0.0/99" "--proxy-from"; do
 	"$SMTP" $bad </dev/null >/dev/null 2>&1; rc=$?
 	check "usage error exits 64: $bad" test "$rc" = 64
 done
