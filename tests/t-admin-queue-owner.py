@@ -8,6 +8,7 @@ maildirs is then owned by nobody with no group/other access, and the next
 flush run as nobody works. A spool owned by root, or by a uid without a
 passwd entry, is refused before anything is touched."""
 import os, pwd, stat, subprocess, sys
+PUBLIC_TMP = True      # the queue commands run as nobody: TMP outside the checkout
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
 
