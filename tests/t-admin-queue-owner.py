@@ -47,8 +47,11 @@ def as_nobody():
     os.setuid(UID)
 
 
+ADMIN_NOBODY = reachable_copy(ADMIN)     # nobody must execute it
+
+
 def admin(args, user=None, sp=spool):
-    p = subprocess.run([ADMIN, "--db", text, "--spool", sp] + args,
+    p = subprocess.run([ADMIN_NOBODY if user else ADMIN, "--db", text, "--spool", sp] + args,
                        capture_output=True, text=True, timeout=120,
                        preexec_fn=as_nobody if user else None)
     return p.returncode, p.stdout + p.stderr
