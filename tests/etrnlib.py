@@ -1,8 +1,9 @@
 """tests/etrnlib.py - shared set-up for the ETRN tests (t-etrn-*.py):
 a user database with local and hold domains, SMTP sessions piped into
 smtp-handler, the recording sink (tests/sinksmtp.py), queue inspection,
-and clean-up of detached hold-queue flushers started by the tests."""
-import atexit, glob, json, os, signal, subprocess, sys, time
+clean-up of detached hold-queue flushers started by the tests, and the
+service user that owns the spool of the tests running queue commands."""
+import atexit, glob, json, os, pwd, signal, subprocess, sys, time
 
 from harness import *
 
@@ -29,6 +30,69 @@ postmaster@example.jp alias  alice@example.jp
         f.write(text)
     subprocess.run(["cdb", "-c", "-m", src + ".cdb", src], check=True)
     return src + ".cdb"
+
+
+# --- the service user ---------------------------------------------------------
+# Started as root, `mailbox-admin queue ...` becomes the owner of the spool
+# and refuses a spool owned by root (mailbox-admin(8), WORKING AS ROOT). A
+# test that runs queue commands as root therefore gives, as an installation
+# does, the spool, every maildir a notice may be delivered into and the user
+# database to an unprivileged service user, here nobody: it makes them with
+# service_dirs(), runs smtp-handler with AS_SERVICE (--user nobody) so that
+# the handler's files are nobody's too, and any other program that writes
+# to the spool with preexec_fn=as_service. Such a test sets PUBLIC_TMP =
+# True before importing this module: nobody must reach TMP also when the
+# checkout sits in /root (mode 0700). Not run as root, nothing switches and
+# these are no-ops.
+def _service_user():
+    if os.geteuid() != 0:
+        return None
+    try:
+        pw = pwd.getpwnam("nobody")
+    except KeyError:
+        return None
+    return pw.pw_uid, pw.pw_gid
+
+
+SERVICE = _service_user()
+AS_SERVICE = ("--user", "nobody") if SERVICE else ()
+
+
+def service_dirs(*paths):
+    """Makes each directory (mode 0700; its parents must exist) and gives
+    it to the service user; returns the first path."""
+    for p in paths:
+        os.mkdir(p, 0o700)
+        if SERVICE:
+            os.chown(p, *SERVICE)
+    return paths[0] if paths else None
+
+
+def give_service(*paths):
+    """Gives files and whole trees (no link followed) to the service user."""
+    if not SERVICE:
+        return
+    for root in paths:
+        os.chown(root, *SERVICE, follow_symlinks=False)
+        if os.path.isdir(root) and not os.path.islink(root):
+            for d, dirs, files in os.walk(root):
+                for n in dirs + files:
+                    os.chown(os.path.join(d, n), *SERVICE, follow_symlinks=False)
+
+
+def readable(*paths):
+    """Opens files (the user database, CA certificates) to the service user
+    for reading: mode 0644."""
+    for p in paths:
+        os.chmod(p, 0o644)
+
+
+def as_service():
+    """preexec_fn: the child runs as the service user (when root)."""
+    if SERVICE:
+        os.setgroups([])
+        os.setgid(SERVICE[1])
+        os.setuid(SERVICE[0])
 
 
 def smtp_session(users, spool, lines, peer="192.0.2.5", args=(), log=None):

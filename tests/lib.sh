@@ -14,7 +14,16 @@ mkdir -p "$top/tests/tmp"
 # told (startup_refuse_root). Spawners that clear the environment
 # (systemd-socket-activate, xinetd) need -E or --allow-root themselves.
 export POSTERN_ALLOW_ROOT=1
-T=$(mktemp -d "$top/tests/tmp/${0##*/}.XXXXXX")
+# $T: the test's private temp dir, under tests/tmp. A test in which an
+# unprivileged user (nobody) must reach it sets PUBLIC_TMP=1 before
+# sourcing this file: the checkout may sit where that user cannot pass (a
+# clone in /root, mode 0700), so $T is then made under /var/tmp instead,
+# mode 0711 (passable, not listable); as in tests/harness.py.
+if [ -n "${PUBLIC_TMP:-}" ]; then
+	T=$(mktemp -d "/var/tmp/postern-${0##*/}.XXXXXX") && chmod 711 "$T"
+else
+	T=$(mktemp -d "$top/tests/tmp/${0##*/}.XXXXXX")
+fi
 _p=0; _f=0; _s=0; _pids=()
 pass() { _p=$((_p + 1)); echo "PASS: $1"; }
 fail() { _f=$((_f + 1)); echo "FAIL: $1${2:+: $2}"; }

@@ -8,6 +8,7 @@ maildirs is then owned by nobody with no group/other access, and the next
 flush run as nobody works. A spool owned by root, or by a uid without a
 passwd entry, is refused before anything is touched."""
 import os, pwd, stat, subprocess, sys
+PUBLIC_TMP = True      # the queue commands run as nobody: TMP outside the checkout
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
 
@@ -46,8 +47,11 @@ def as_nobody():
     os.setuid(UID)
 
 
+ADMIN_NOBODY = reachable_copy(ADMIN)     # nobody must execute it
+
+
 def admin(args, user=None, sp=spool):
-    p = subprocess.run([ADMIN, "--db", text, "--spool", sp] + args,
+    p = subprocess.run([ADMIN_NOBODY if user else ADMIN, "--db", text, "--spool", sp] + args,
                        capture_output=True, text=True, timeout=120,
                        preexec_fn=as_nobody if user else None)
     return p.returncode, p.stdout + p.stderr

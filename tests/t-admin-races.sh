@@ -6,6 +6,7 @@
 # nothing outside the mail root is created, chowned or removed; then the
 # same with a process (as nobody) swapping a domain folder and a link
 # with renameat2(RENAME_EXCHANGE) while adds and dels run.
+PUBLIC_TMP=1	# nobody works in the mail root: $T outside the checkout
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$ADMIN" ]; then

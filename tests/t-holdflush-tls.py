@@ -11,9 +11,13 @@ from the test CA (for localhost), and a sink without STARTTLS.
   verify  good   -> delivered over TLS (chain checked against tls-ca=)
   verify  good, another CA -> kept
   require/verify, no STARTTLS -> kept; may -> delivered, logged
-Flushes run synchronously with `mailbox-admin queue flush`; every sink is
-on 127.0.0.1 and stopped by PID at the end."""
+Flushes run synchronously with `mailbox-admin queue flush`, started as
+root: the flusher becomes the spool's owner, the service user nobody (the
+handler holds the mail with --user nobody; see etrnlib.py), and reads the
+database and the CA files as that user. Every sink is on 127.0.0.1 and
+stopped by PID at the end."""
 import os, subprocess, sys
+PUBLIC_TMP = True      # the flusher runs as nobody: TMP outside the checkout
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
 
@@ -47,13 +51,17 @@ reqplain.example  hold host=127.0.0.1:%(p)d tls=require
 """ % {"b": p_broken, "g": p_good, "p": p_plain, "ca": ca, "o": other}
 users = make_db(TMP, p_plain, extra)
 src = users[:-4]
-spool = os.path.join(TMP, "spool")
+readable(users, src, ca, other)
+os.chmod(pki, 0o755)
+# the spool's path may hold no symbolic link: the physical path of TMP
+spool = service_dirs(os.path.join(os.path.realpath(TMP), "spool"))
 log = os.path.join(TMP, "smtp.log")
 
 
 def flush_log(node):
     """Holds one message for node, flushes it; returns (exit, log text)."""
-    r = smtp_session(users, spool, hold_session(["someone@" + node], tag=node), log=log)
+    r = smtp_session(users, spool, hold_session(["someone@" + node], tag=node), log=log,
+                     args=AS_SERVICE)
     if len(queue_ids(spool, "hold/" + node)) != 1:
         return None, "not held: %r" % r
     lf = os.path.join(TMP, node + ".log")

@@ -14,8 +14,12 @@ queues (max-held=).
   than an hour, maildir tmp/ older than 36 h) removed, nothing else;
 - max-held: 452 4.3.1 once full, 552 5.3.4 when SIZE= alone exceeds it,
   other hold domains unaffected; queue list / stat show the fill;
-- mailbox-admin domain add --hold --lifetime/--max-held validated."""
+- mailbox-admin domain add --hold --lifetime/--max-held validated.
+The spool and the maildirs are the service user's (nobody; see
+etrnlib.py): smtp-handler runs with --user nobody, and the queue
+commands, started as root, become nobody."""
 import email, email.policy, os, re, subprocess, sys, time
+PUBLIC_TMP = True      # the queue commands run as nobody: TMP outside the checkout
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
 
@@ -24,7 +28,10 @@ users = make_db(TMP, free_port(),
                 "short.example hold host=127.0.0.1:9 lifetime=1h\n"
                 "capped.example hold host=127.0.0.1:9 max-held=3K\n")
 db = users[:-4]
-spool = os.path.join(TMP, "spool")
+readable(users, db)
+# the spool's path may hold no symbolic link: the physical path of TMP
+spool = service_dirs(os.path.join(os.path.realpath(TMP), "spool"))
+service_dirs(os.path.join(TMP, "mail"))
 ALICE = os.path.join(TMP, "mail", "alice")
 HOLD = "hold/dialup.example"
 
@@ -40,7 +47,7 @@ def send(sender, rcpts, subject="t", peer="192.0.2.5", args=(), body="hello", si
     lines += ["RCPT TO:<%s>" % r for r in rcpts]
     lines += ["DATA", "Subject: %s" % subject, "Message-ID: <%s@t>" % subject, "", body, ".",
               "QUIT"]
-    return smtp_session(users, spool, lines, peer=peer, args=args)
+    return smtp_session(users, spool, lines, peer=peer, args=AS_SERVICE + tuple(args))
 
 
 def maildir_msgs(d):
@@ -150,8 +157,10 @@ check("default 30 d: a 2 h old held message stays", lid and queue_ids(spool, HOL
 
 # --- 4. crash leftovers ---------------------------------------------------------
 def mkfile(path, age):
+    """A leftover of the service user, age seconds old."""
     os.makedirs(os.path.dirname(path), exist_ok=True)
     open(path, "w").write("x")
+    give_service(path)
     t = time.time() - age
     os.utime(path, (t, t))
 

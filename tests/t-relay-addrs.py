@@ -6,8 +6,12 @@ relayed onward (outbound queue, pushed by etrn-client) or held for a
 hold domain (flushed by `mailbox-admin queue flush`) keeps the case of
 its local part (RFC 5321 2.4), only the domain is lowercased; local
 look-ups stay case-insensitive. Real smtp-handler, etrn-client,
-mailbox-admin and the recording sink on 127.0.0.1."""
+mailbox-admin and the recording sink on 127.0.0.1. The spool and the
+maildirs are the service user's (nobody; see etrnlib.py): smtp-handler
+runs with --user nobody, etrn-client as nobody, and `mailbox-admin queue
+flush`, started as root, becomes nobody."""
 import glob, os, subprocess, sys
+PUBLIC_TMP = True      # the programs run as nobody: TMP outside the checkout
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
 
@@ -16,7 +20,11 @@ require("relay-addrs", programs=(SMTP, ETRN, ADMIN), tools=("cdb", "openssl"))
 port = free_port()
 users = make_db(TMP, port)
 src = users[:-4]
-spool = os.path.join(TMP, "spool")
+readable(users, src)
+# the spool's path may hold no symbolic link: the physical path of TMP
+spool = service_dirs(os.path.join(os.path.realpath(TMP), "spool"))
+service_dirs(os.path.join(TMP, "mail"))
+ETRN_RUN = reachable_copy(ETRN) if SERVICE else ETRN
 sinkdir = os.path.join(TMP, "sink")
 replies = os.path.join(TMP, "replies")
 open(replies, "w").close()
@@ -33,7 +41,8 @@ def flush(node):
 def send(sender, rcpt, args=()):
     return smtp_session(users, spool, ["EHLO client.test", "MAIL FROM:<%s>" % sender,
                                        "RCPT TO:<%s>" % rcpt, "DATA", "Subject: t", "",
-                                       "body", ".", "QUIT"], args=args, log=log)
+                                       "body", ".", "QUIT"], args=AS_SERVICE + tuple(args),
+                       log=log)
 
 
 def env_rcpts(queue):
@@ -48,9 +57,9 @@ r = send("alice@example.jp", "Bob.Smith@Remote.Example", args=("--relay-clients"
 check("relayed RCPT accepted", "250" in codes(r)[3:4], r)
 check("outbound queue keeps the local part as received, domain lowercased",
       env_rcpts("outbound") == ["Bob.Smith@remote.example"], env_rcpts("outbound"))
-p = subprocess.run([ETRN, "--port", str(port), "--push", spool, "--users", users,
+p = subprocess.run([ETRN_RUN, "--port", str(port), "--push", spool, "--users", users,
                     "--timeout", "10", "127.0.0.1", "dialup.example"],
-                   capture_output=True, timeout=60)
+                   capture_output=True, timeout=60, preexec_fn=as_service)
 check("push: etrn-client exit 0", p.returncode == 0, p.stderr)
 m = sink_messages(sinkdir)
 check("relayed: the sink got RCPT TO:<Bob.Smith@remote.example>",
