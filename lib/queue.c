@@ -1,19 +1,28 @@
 /* queue.c - the spool's queues (outbound, hold/NODE): a message is
  * msg/ID plus env/ID, written through tmp/ and renamed in (msg first, env
  * last, each fsync'd with its directory), removed env first. Envelopes
- * are a small versioned text format, parsed strictly:
+ * are a small versioned text format, parsed strictly (fields in this
+ * order, one per line):
  *
- *   postern-queue 1
+ *   postern-queue 2
  *   id ID
- *   sender ADDR | sender <>
+ *   sender XTEXT | sender <>
+ *   smtputf8 0|1                     (MAIL FROM had SMTPUTF8)
+ *   body NONE|7BIT|8BITMIME|BINARYMIME  (its BODY=, NONE: not given)
  *   arrival SECONDS
  *   attempts N
  *   next-try SECONDS
  *   size BYTES
  *   warned SECONDS                   (optional: delay warning sent then)
- *   rcpt STATE ADDR[ LAST-REPLY]     (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
+ *   rcpt STATE XTEXT[ LAST-REPLY]    (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
  *   end
- */
+ *
+ * XTEXT is an address in RFC 3461 xtext: '!'..'~' except '+' and '='
+ * as themselves, every other octet as "+HH" (uppercase hex; canonical:
+ * only those octets), so blanks, quotes and UTF-8 survive. Version 1
+ * (still read, never written) had no smtputf8/body lines (read as
+ * SMTPUTF8 when an address has 8-bit octets, BODY NONE) and addresses
+ * as plain tokens without blanks. */
 #include "queue.h"
 #include "fsutil.h"
 #include "util.h"
@@ -30,7 +39,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ENV_MAGIC "postern-queue 1\n"
+#define ENV_MAGIC "postern-queue 2\n"
+#define ENV_MAGIC1 "postern-queue 1\n"
 #define DIRBUF    32768          /* getdents64 buffer */
 
 int queue_id_valid(const char *id)
@@ -132,6 +142,12 @@ static int fsync_sub(const char *dir, const char *sub)
 
 /* ---- envelope text ---- */
 
+struct out {
+	char *p;
+	size_t len, size;
+	int full;
+};
+
 /* Address-like token: 1..ADDR_MAX bytes, no blanks or controls. */
 static int token_ok(const char *s, size_t len)
 {
@@ -147,6 +163,67 @@ static int token_ok(const char *s, size_t len)
 	return 1;
 }
 
+/* An address as an envelope holds it: 1..ADDR_MAX octets, no control
+ * character (so no NUL, CR or LF) and no DEL. */
+static int addr_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > ADDR_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < ' ' || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int xchar(unsigned char c)
+{
+	return c >= '!' && c <= '~' && c != '+' && c != '=';
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;                    /* lowercase is not canonical */
+}
+
+/* Decodes canonical xtext val[0..vlen) into out[ADDR_MAX + 1]; the
+ * result must pass addr_ok. 0 / -1. */
+static int xtext_decode(const char *val, size_t vlen, char *out)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)val[i];
+		if (c == '+') {
+			int hi, lo;
+			if (vlen - i < 3 ||
+			    (hi = hexval((unsigned char)val[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)val[i + 2])) < 0)
+				return -1;
+			c = (unsigned char)(hi << 4 | lo);
+			if (xchar(c))
+				return -1;
+			i += 2;
+		} else if (!xchar(c))
+			return -1;
+		if (n >= ADDR_MAX)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return addr_ok(out, n) ? 0 : -1;
+}
+
+/* Appends the xtext form of s[0..len). */
+static void out_xtext(struct out *o, const char *s, size_t len);
+
 static int reply_ok(const char *s, size_t len)
 {
 	size_t i;
@@ -160,12 +237,6 @@ static int reply_ok(const char *s, size_t len)
 	}
 	return 1;
 }
-
-struct out {
-	char *p;
-	size_t len, size;
-	int full;
-};
 
 __attribute__((format(printf, 2, 3)))
 static void out_fmt(struct out *o, const char *fmt, ...)
@@ -184,6 +255,32 @@ static void out_fmt(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+static void out_xtext(struct out *o, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < len && !o->full; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (o->size - o->len < 4) {
+			o->full = 1;
+			break;
+		}
+		if (xchar(c))
+			o->p[o->len++] = (char)c;
+		else {
+			o->p[o->len++] = '+';
+			o->p[o->len++] = hex[c >> 4];
+			o->p[o->len++] = hex[c & 15];
+		}
+		o->p[o->len] = '\0';
+	}
+}
+
+static const char *const body_names[] = {
+	"NONE", "7BIT", "8BITMIME", "BINARYMIME"
+};
+
 long queue_env_format(const struct queue_env *env, char *out, size_t size)
 {
 	struct out o = { out, 0, size, 0 };
@@ -192,16 +289,23 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	slen = strnlen(env->sender, sizeof(env->sender));
 	if (size == 0 || !queue_id_valid(env->id) ||
 	    slen >= sizeof(env->sender) ||
-	    (slen > 0 && !token_ok(env->sender, slen)) ||
+	    (slen > 0 && !addr_ok(env->sender, slen)) ||
+	    (unsigned)env->body > QUEUE_BODY_BINARYMIME ||
 	    env->arrival < 0 || env->next_try < 0 || env->warned < 0 ||
 	    env->nrcpt == 0 ||
 	    env->nrcpt > QUEUE_RCPT_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	out_fmt(&o, ENV_MAGIC "id %s\nsender %s\narrival %lld\nattempts %u\n"
-	    "next-try %lld\nsize %llu\n", env->id, slen ? env->sender : "<>",
-	    (long long)env->arrival, env->attempts, (long long)env->next_try,
+	out_fmt(&o, ENV_MAGIC "id %s\nsender ", env->id);
+	if (slen)
+		out_xtext(&o, env->sender, slen);
+	else
+		out_fmt(&o, "<>");
+	out_fmt(&o, "\nsmtputf8 %d\nbody %s\n", env->smtputf8 ? 1 : 0,
+	    body_names[env->body]);
+	out_fmt(&o, "arrival %lld\nattempts %u\n"
+	    "next-try %lld\nsize %llu\n", (long long)env->arrival, env->attempts, (long long)env->next_try,
 	    (unsigned long long)env->size);
 	if (env->warned > 0)
 		out_fmt(&o, "warned %lld\n", (long long)env->warned);
@@ -211,13 +315,14 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 		size_t rlen = strnlen(r->last_reply, sizeof(r->last_reply) - 1);
 		size_t k;
 
-		if (alen >= sizeof(r->addr) || !token_ok(r->addr, alen) ||
+		if (alen >= sizeof(r->addr) || !addr_ok(r->addr, alen) ||
 		    (r->state != QUEUE_PENDING && r->state != QUEUE_DONE &&
 		    r->state != QUEUE_FAILED)) {
 			errno = EINVAL;
 			return -1;
 		}
-		out_fmt(&o, "rcpt %c %s", r->state, r->addr);
+		out_fmt(&o, "rcpt %c ", r->state);
+		out_xtext(&o, r->addr, alen);
 		if (rlen > 0 && !o.full) {
 			if (o.size - o.len < rlen + 2) {
 				o.full = 1;
@@ -285,15 +390,41 @@ static int field_num(const char *text, size_t len, size_t *pos,
 	return parse_uint(val, vlen, max, v_r);
 }
 
+/* An address field of version v into out[ADDR_MAX + 1]. 0 / -1. */
+static int parse_addr(int v, const char *val, size_t vlen, char *out)
+{
+	if (v == 2)
+		return xtext_decode(val, vlen, out);
+	if (!token_ok(val, vlen))
+		return -1;
+	memcpy(out, val, vlen);
+	out[vlen] = '\0';
+	return 0;
+}
+
+static int has_8bit(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
 int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 {
 	const char *line, *val;
-	size_t pos = 0, llen, vlen;
+	size_t pos = 0, llen, vlen, i;
 	uint64_t v;
+	int version;
 
 	memset(env, 0, offsetof(struct queue_env, rcpt));
-	if (len < sizeof(ENV_MAGIC) - 1 || len > QUEUE_ENV_TEXT_MAX ||
-	    memcmp(text, ENV_MAGIC, sizeof(ENV_MAGIC) - 1) != 0)
+	if (len < sizeof(ENV_MAGIC) - 1 || len > QUEUE_ENV_TEXT_MAX)
+		goto bad;
+	if (memcmp(text, ENV_MAGIC, sizeof(ENV_MAGIC) - 1) == 0)
+		version = 2;
+	else if (memcmp(text, ENV_MAGIC1, sizeof(ENV_MAGIC1) - 1) == 0)
+		version = 1;
+	else
 		goto bad;
 	pos = sizeof(ENV_MAGIC) - 1;
 
@@ -309,11 +440,24 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	if (next_line(text, len, &pos, &line, &llen) < 0 ||
 	    field(line, llen, "sender", &val, &vlen) < 0)
 		goto bad;
-	if (!(vlen == 2 && memcmp(val, "<>", 2) == 0)) {
-		if (!token_ok(val, vlen))
+	if (!(vlen == 2 && memcmp(val, "<>", 2) == 0) &&
+	    parse_addr(version, val, vlen, env->sender) < 0)
+		goto bad;
+
+	if (version == 2) {
+		if (field_num(text, len, &pos, "smtputf8", 1, &v) < 0)
 			goto bad;
-		memcpy(env->sender, val, vlen);
-		env->sender[vlen] = '\0';
+		env->smtputf8 = (int)v;
+		if (next_line(text, len, &pos, &line, &llen) < 0 ||
+		    field(line, llen, "body", &val, &vlen) < 0)
+			goto bad;
+		for (i = 0; i < sizeof(body_names) / sizeof(body_names[0]); i++)
+			if (strlen(body_names[i]) == vlen &&
+			    memcmp(body_names[i], val, vlen) == 0)
+				break;
+		if (i == sizeof(body_names) / sizeof(body_names[0]))
+			goto bad;
+		env->body = (enum queue_body)i;
 	}
 
 	if (field_num(text, len, &pos, "arrival", INT64_MAX, &v) < 0)
@@ -356,10 +500,10 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 		vlen -= 2;
 		sp = memchr(val, ' ', vlen);
 		alen = sp ? (size_t)(sp - val) : vlen;
-		if (!token_ok(val, alen))
+		if (parse_addr(version, val, alen, r->addr) < 0)
 			goto bad;
-		memcpy(r->addr, val, alen);
-		r->addr[alen] = '\0';
+		if (version == 1 && has_8bit(r->addr))
+			env->smtputf8 = 1;
 		r->last_reply[0] = '\0';
 		if (sp) {
 			size_t rlen = vlen - alen - 1;
@@ -372,6 +516,8 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	}
 	if (pos != len || env->nrcpt == 0)
 		goto bad;
+	if (version == 1 && has_8bit(env->sender))
+		env->smtputf8 = 1;
 	return 0;
 bad:
 	env->nrcpt = 0;

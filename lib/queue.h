@@ -30,9 +30,17 @@ struct queue_rcpt {
 	char last_reply[200];     /* last server reply for this recipient */
 };
 
+/* BODY= of MAIL FROM (RFC 6152, RFC 3030); NONE: the client gave none. */
+enum queue_body {
+	QUEUE_BODY_NONE, QUEUE_BODY_7BIT, QUEUE_BODY_8BITMIME,
+	QUEUE_BODY_BINARYMIME
+};
+
 struct queue_env {
 	char id[QUEUE_ID_MAX];
-	char sender[ADDR_MAX + 1];  /* "" = null sender <> */
+	char sender[ADDR_MAX + 1];  /* "" = null sender <>; as received */
+	int smtputf8;               /* MAIL FROM had SMTPUTF8 */
+	enum queue_body body;
 	int64_t arrival;            /* unix seconds */
 	unsigned attempts;
 	int64_t next_try;           /* unix seconds, 0 = now */
@@ -112,7 +120,10 @@ int queue_remove(const char *spool, const char *queue, const char *id);
  * Returns an fd to keep open, or -1. */
 int queue_lock(const char *spool, const char *queue, int block);
 
-/* Parses/serialises an envelope (exposed for tests and fuzzing). */
+/* Parses/serialises an envelope (exposed for tests and fuzzing).
+ * Addresses are any RFC 5321 mailbox as received (quoted local parts
+ * with blanks and quoted-pairs, UTF-8): 1..ADDR_MAX octets, no control
+ * character or DEL. Format writes version 2; parse reads 1 and 2. */
 int queue_env_parse(const char *text, size_t len, struct queue_env *env);
 long queue_env_format(const struct queue_env *env, char *out, size_t size);
 

@@ -1,0 +1,103 @@
+#!/usr/bin/env python3
+"""t-envelope-exact.py - envelopes are carried exactly (issue 15 item 4):
+a reverse-path with a quoted local part holding a blank or a
+quoted-pair is accepted for a hold recipient and a local one at once
+(250, both copies kept), stored in the queue envelope and relayed
+byte-exact by `mailbox-admin queue flush` to the recording sink; an old
+(version 1) envelope file is still read and flushed. Real
+smtp-handler, mailbox-admin and tests/sinksmtp.py on 127.0.0.1."""
+import glob, os, subprocess, sys
+sys.path.insert(0, os.path.dirname(__file__))
+from etrnlib import *
+
+require("envelope-exact", programs=(SMTP, ADMIN), tools=("cdb", "openssl"))
+
+# queue commands refuse a root-owned spool: everything runs as nobody
+import pwd
+NOBODY = pwd.getpwnam("nobody")
+UID, GID = NOBODY.pw_uid, NOBODY.pw_gid
+os.chmod(TMP, 0o755)
+port = free_port()
+users = make_db(TMP, port)
+src = users[:-4]
+spool = os.path.join(os.path.realpath(TMP), "spool")
+for d in (spool, os.path.join(TMP, "mail")):
+    os.mkdir(d, 0o700)
+    os.chown(d, UID, GID)
+
+
+def as_nobody():
+    os.setgroups([])
+    os.setgid(GID)
+    os.setuid(UID)
+
+sinkdir = os.path.join(TMP, "sink")
+start_sink(sinkdir, port)
+log = os.path.join(TMP, "smtp.log")
+
+
+def flush(node):
+    with open(log, "ab") as errf:
+        return subprocess.run([ADMIN, "--db", src, "--spool", spool, "queue", "flush", node],
+                              stdout=subprocess.PIPE, stderr=errf, timeout=60,
+                              preexec_fn=as_nobody).returncode
+
+
+def send(mail, rcpts):
+    lines = ["EHLO client.test", "MAIL FROM:" + mail]
+    lines += ["RCPT TO:<%s>" % r for r in rcpts]
+    lines += ["DATA", "Subject: t", "", "body", ".", "QUIT"]
+    return smtp_session(users, spool, lines, args=("--user", "nobody"), log=log)
+
+
+def maildir_count():
+    return len(glob.glob(os.path.join(TMP, "mail", "alice", "new", "*")))
+
+
+# a blank in a quoted local part, a hold and a local recipient
+r = send('<"john doe"@example.net>', ["carol@dialup.example", "alice@example.jp"])
+check('MAIL FROM:<"john doe"@example.net> with hold + local: 250 after DATA',
+      codes(r)[1:6] == ["250", "250", "250", "250", "354"] and codes(r)[6:7] == ["250"], r)
+check("the local copy is kept", maildir_count() == 1)
+ids = queue_ids(spool, "hold/dialup.example")
+check("the held copy is kept", len(ids) == 1, ids)
+check("the envelope holds the sender exactly",
+      ids and read_env(spool, "hold/dialup.example", ids[0]).get("sender") ==
+      '"john doe"@example.net')
+check("flush exits 0", flush("dialup.example") == 0)
+m = sink_messages(sinkdir)
+check('relayed as MAIL FROM:<"john doe"@example.net>',
+      len(m) == 1 and m[0]["from"] == '"john doe"@example.net', m)
+
+# a quoted-pair keeps its backslash
+r = send('<"a\\"b"@example.net>', ["carol@dialup.example"])
+check('MAIL FROM:<"a\\"b"@example.net>: 250', codes(r)[-2:-1] == ["250"], r)
+flush("dialup.example")
+m = sink_messages(sinkdir)
+check('relayed as MAIL FROM:<"a\\"b"@example.net> (escape kept)',
+      len(m) == 2 and m[1]["from"] == '"a\\"b"@example.net', m)
+cmds = open(os.path.join(sinkdir, "commands.log"), "rb").read()
+check("the sink saw the byte-exact reverse-paths",
+      b'MAIL FROM:<"john doe"@example.net>' in cmds and
+      b'MAIL FROM:<"a\\"b"@example.net>' in cmds, cmds)
+
+# an envelope written by an older postern (version 1) is still flushed
+r = send("<old@example.net>", ["dave@dialup.example"])
+ids = queue_ids(spool, "hold/dialup.example")
+check("one message held", len(ids) == 1, ids)
+if ids:
+    p = os.path.join(spool, "hold/dialup.example", "env", ids[0])
+    e = read_env(spool, "hold/dialup.example", ids[0])
+    with open(p, "w") as f:
+        f.write("postern-queue 1\nid %s\nsender old@example.net\narrival %s\n"
+                "attempts 0\nnext-try 0\nsize %s\nrcpt P dave@dialup.example\nend\n"
+                % (ids[0], e["arrival"], e["size"]))
+    os.chown(p, UID, GID)
+flush("dialup.example")
+m = sink_messages(sinkdir)
+check("a version 1 envelope is read and relayed",
+      len(m) == 3 and m[2]["from"] == "old@example.net" and
+      m[2]["rcpt"] == ["dave@dialup.example"], m)
+check("the hold queue is empty", queue_ids(spool, "hold/dialup.example") == [])
+
+summary()
