@@ -17,8 +17,9 @@ import pwd
 NOBODY = pwd.getpwnam("nobody")
 UID, GID = NOBODY.pw_uid, NOBODY.pw_gid
 os.chmod(TMP, 0o755)
-port = free_port()
-users = make_db(TMP, port)
+port, port2 = free_port(), free_port()
+users = make_db(TMP, port, "strict.example hold host=127.0.0.1:%d "
+                "etrn-from=127.0.0.1" % port2)
 src = users[:-4]
 spool = os.path.join(os.path.realpath(TMP), "spool")
 for d in (spool, os.path.join(TMP, "mail")):
@@ -32,7 +33,9 @@ def as_nobody():
     os.setuid(UID)
 
 sinkdir = os.path.join(TMP, "sink")
-start_sink(sinkdir, port)
+start_sink(sinkdir, port, "--smtputf8")
+sink2dir = os.path.join(TMP, "sink2")
+start_sink(sink2dir, port2, "--no-8bitmime")
 log = os.path.join(TMP, "smtp.log")
 
 
@@ -99,5 +102,39 @@ check("a version 1 envelope is read and relayed",
       len(m) == 3 and m[2]["from"] == "old@example.net" and
       m[2]["rcpt"] == ["dave@dialup.example"], m)
 check("the hold queue is empty", queue_ids(spool, "hold/dialup.example") == [])
+
+# --- SMTPUTF8 and BODY= go on when the next hop offers them --------------
+r = send("<j\u00f6rg@ex\u00e4mple.net> SMTPUTF8 BODY=8BITMIME", ["erin@dialup.example"])
+check("UTF-8 sender with SMTPUTF8 BODY=8BITMIME: 250", codes(r)[-2:-1] == ["250"], r)
+flush("dialup.example")
+m = sink_messages(sinkdir)
+check("relayed to a sink offering SMTPUTF8 and 8BITMIME: exact path, both parameters",
+      len(m) == 4 and m[3]["from"] == "j\u00f6rg@ex\u00e4mple.net" and
+      "SMTPUTF8" in m[3]["params"] and "BODY=8BITMIME" in m[3]["params"], m[3:])
+cmds = open(os.path.join(sinkdir, "commands.log"), "rb").read()
+check("byte-exact UTF-8 MAIL FROM line",
+      "MAIL FROM:<j\u00f6rg@ex\u00e4mple.net> SIZE=".encode() in cmds, cmds[-400:])
+check("no SMTPUTF8 and no BODY= for a message without them",
+      m and m[0]["params"] == [p for p in m[0]["params"] if p.startswith("SIZE=")], m[:1])
+
+# a next hop without SMTPUTF8: refused 5.6.7, a DSN to the sender
+before = maildir_count()
+r = send("<alice@example.jp> SMTPUTF8", ["frank@strict.example"])
+check("SMTPUTF8 message for strict.example: 250", codes(r)[-2:-1] == ["250"], r)
+flush("strict.example")
+check("not sent to the sink without SMTPUTF8", sink_messages(sink2dir) == [])
+check("the message left the hold queue", queue_ids(spool, "hold/strict.example") == [])
+new = sorted(set(glob.glob(os.path.join(TMP, "mail", "alice", "new", "*"))))
+dsn = [open(f, "rb").read() for f in new]
+check("a DSN reached the sender's maildir", maildir_count() == before + 1)
+check("the DSN says 5.6.7 failed",
+      any(b"Status: 5.6.7" in d and b"Action: failed" in d for d in dsn), dsn[-1:])
+
+# a next hop without 8BITMIME: sent anyway, without BODY= (documented)
+r = send("<alice@example.jp> BODY=8BITMIME", ["frank@strict.example"])
+flush("strict.example")
+m = sink_messages(sink2dir)
+check("8BITMIME body to a sink without 8BITMIME: sent without BODY=",
+      len(m) == 1 and not any(p.upper().startswith("BODY=") for p in m[0]["params"]), m)
 
 summary()
