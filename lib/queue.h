@@ -127,8 +127,10 @@ int queue_lock(const char *spool, const char *queue, int block);
 int queue_env_parse(const char *text, size_t len, struct queue_env *env);
 long queue_env_format(const struct queue_env *env, char *out, size_t size);
 
-/* Upper bound of a formatted envelope (a buffer this large always fits). */
-#define QUEUE_ENV_TEXT_MAX 65536
+/* Upper bound of a formatted envelope (a buffer this large always fits):
+ * QUEUE_RCPT_MAX recipient lines of at most 7 + 3 * ADDR_MAX (xtext) +
+ * 1 + 199 + 1 octets (116,200) plus the other lines (under 1,500). */
+#define QUEUE_ENV_TEXT_MAX 131072
 
 /* 1 if id may name a queue file (no '/', no leading '.', printable
  * ASCII without blanks, shorter than QUEUE_ID_MAX), else 0. */

@@ -507,6 +507,27 @@ static void test_parse(void)
 		CHECK(queue_env_format(&env2, text, sizeof(text)) == -1 &&
 		    errno == EINVAL);
 	}
+	/* the largest envelope (every address 8-bit, so xtext triples it,
+	 * every reply full) fits the documented bound */
+	{
+		size_t k;
+		memset(&env2, 0, sizeof(env2));
+		snprintf(env2.id, sizeof(env2.id), "big");
+		memset(env2.sender, 0xe9, ADDR_MAX);
+		env2.sender[ADDR_MAX] = '\0';
+		env2.nrcpt = QUEUE_RCPT_MAX;
+		for (k = 0; k < QUEUE_RCPT_MAX; k++) {
+			memcpy(env2.rcpt[k].addr, env2.sender, ADDR_MAX + 1);
+			env2.rcpt[k].state = QUEUE_FAILED;
+			memset(env2.rcpt[k].last_reply, 'r',
+			    sizeof(env2.rcpt[k].last_reply) - 1);
+		}
+		n = queue_env_format(&env2, text, sizeof(text));
+		CHECK(n > 100000 && n < QUEUE_ENV_TEXT_MAX);
+		CHECK(n > 0 && queue_env_parse(text, (size_t)n, &env) == 0 &&
+		    env.nrcpt == QUEUE_RCPT_MAX &&
+		    memcmp(env.rcpt[99].addr, env2.sender, ADDR_MAX + 1) == 0);
+	}
 	/* a NUL inside */
 	{
 		char t[sizeof(good)];
