@@ -40,6 +40,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_CHECK(env.nrcpt >= 1 && env.nrcpt <= QUEUE_RCPT_MAX);
 	FUZZ_CHECK((unsigned)env.body <= QUEUE_BODY_BINARYMIME);
 	FUZZ_CHECK(env.smtputf8 == 0 || env.smtputf8 == 1);
+	FUZZ_CHECK((unsigned)env.ret <= QUEUE_RET_HDRS);
+	FUZZ_CHECK(strnlen(env.envid, sizeof env.envid) <= QUEUE_ENVID_MAX);
+	for (k = 0; env.envid[k]; k++)
+		FUZZ_CHECK(env.envid[k] > ' ' && env.envid[k] < 0x7f);
 	for (k = 0; env.sender[k]; k++)
 		FUZZ_CHECK((unsigned char)env.sender[k] >= ' ' &&
 		    env.sender[k] != 0x7f);
@@ -50,6 +54,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		for (k = 0; env.rcpt[i].addr[k]; k++)
 			FUZZ_CHECK((unsigned char)env.rcpt[i].addr[k] >= ' ' &&
 			    env.rcpt[i].addr[k] != 0x7f);
+		FUZZ_CHECK(env.rcpt[i].notify <= 7 ||
+		    env.rcpt[i].notify == QUEUE_NOTIFY_NEVER);
+		FUZZ_CHECK(strnlen(env.rcpt[i].orcpt, sizeof env.rcpt[i].orcpt) <
+		    sizeof env.rcpt[i].orcpt);
+		FUZZ_CHECK(!strpbrk(env.rcpt[i].orcpt, " \r\n"));
 		FUZZ_CHECK(strnlen(env.rcpt[i].last_reply,
 		    sizeof env.rcpt[i].last_reply) <
 		    sizeof env.rcpt[i].last_reply);

@@ -9,11 +9,19 @@
  *   sender XTEXT | sender <>
  *   smtputf8 0|1                     (MAIL FROM had SMTPUTF8)
  *   body NONE|7BIT|8BITMIME|BINARYMIME  (its BODY=, NONE: not given)
+ *   ret FULL|HDRS                    (optional: RFC 3461 RET=)
+ *   envid XTEXT                      (optional: RFC 3461 ENVID=, decoded
+ *                                    1..100 octets of printable ASCII)
  *   arrival SECONDS
  *   attempts N
  *   next-try SECONDS
  *   size BYTES
  *   warned SECONDS                   (optional: delay warning sent then)
+ *   dsn NOTIFY ORCPT                 (optional, for the next rcpt line:
+ *                                    NOTIFY NEVER or a comma list of
+ *                                    SUCCESS,FAILURE,DELAY in this order,
+ *                                    or -; ORCPT as received (addr-type;
+ *                                    xtext, at most 500 octets) or -)
  *   rcpt STATE XTEXT[ LAST-REPLY]    (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
  *   end
  *
@@ -277,6 +285,93 @@ static void out_xtext(struct out *o, const char *s, size_t len)
 	}
 }
 
+/* ENVID= decoded: 1..QUEUE_ENVID_MAX printable ASCII (RFC 3461 4.4). */
+static int envid_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > QUEUE_ENVID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < '!' || s[i] > '~')
+			return 0;
+	return 1;
+}
+
+/* ORCPT= as received: addr-type ";" xtext (RFC 3461 4.2), at most
+ * QUEUE_ORCPT_MAX octets, "+HH" in uppercase hex. */
+static int orcpt_ok(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || len > QUEUE_ORCPT_MAX)
+		return 0;
+	while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
+	    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+	    s[i] == '-'))
+		i++;
+	if (i == 0 || i >= len - 1 || s[i] != ';')
+		return 0;
+	for (i++; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '+') {
+			if (len - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
+			    hexval((unsigned char)s[i + 2]) < 0)
+				return 0;
+			i += 2;
+		} else if (!xchar(c))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *const notify_names[] = { "SUCCESS", "FAILURE", "DELAY" };
+
+/* "NEVER", "-" or SUCCESS,FAILURE,DELAY (a subset, this order). */
+static int notify_parse(const char *s, size_t len, unsigned *bits_r)
+{
+	size_t i, pos = 0;
+
+	*bits_r = 0;
+	if (len == 1 && s[0] == '-')
+		return 0;
+	if (len == 5 && memcmp(s, "NEVER", 5) == 0) {
+		*bits_r = QUEUE_NOTIFY_NEVER;
+		return 0;
+	}
+	for (i = 0; i < 3 && pos < len; i++) {
+		size_t n = strlen(notify_names[i]);
+		if (len - pos >= n && memcmp(s + pos, notify_names[i], n) == 0 &&
+		    (pos + n == len || s[pos + n] == ',')) {
+			*bits_r |= 1u << i;
+			pos += n + (pos + n < len);
+			if (pos == len && s[len - 1] == ',')
+				return -1;
+		}
+	}
+	return pos == len && *bits_r ? 0 : -1;
+}
+
+static void out_notify(struct out *o, unsigned bits)
+{
+	size_t i;
+	int first = 1;
+
+	if (bits == 0) {
+		out_fmt(o, "-");
+		return;
+	}
+	if (bits & QUEUE_NOTIFY_NEVER) {
+		out_fmt(o, "NEVER");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		if (bits & (1u << i)) {
+			out_fmt(o, "%s%s", first ? "" : ",", notify_names[i]);
+			first = 0;
+		}
+}
+
 static const char *const body_names[] = {
 	"NONE", "7BIT", "8BITMIME", "BINARYMIME"
 };
@@ -291,6 +386,9 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	    slen >= sizeof(env->sender) ||
 	    (slen > 0 && !addr_ok(env->sender, slen)) ||
 	    (unsigned)env->body > QUEUE_BODY_BINARYMIME ||
+	    (unsigned)env->ret > QUEUE_RET_HDRS ||
+	    (env->envid[0] && !envid_ok(env->envid,
+	    strnlen(env->envid, sizeof(env->envid)))) ||
 	    env->arrival < 0 || env->next_try < 0 || env->warned < 0 ||
 	    env->nrcpt == 0 ||
 	    env->nrcpt > QUEUE_RCPT_MAX) {
@@ -304,6 +402,14 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 		out_fmt(&o, "<>");
 	out_fmt(&o, "\nsmtputf8 %d\nbody %s\n", env->smtputf8 ? 1 : 0,
 	    body_names[env->body]);
+	if (env->ret != QUEUE_RET_NONE)
+		out_fmt(&o, "ret %s\n", env->ret == QUEUE_RET_FULL ? "FULL" :
+		    "HDRS");
+	if (env->envid[0]) {
+		out_fmt(&o, "envid ");
+		out_xtext(&o, env->envid, strlen(env->envid));
+		out_fmt(&o, "\n");
+	}
 	out_fmt(&o, "arrival %lld\nattempts %u\n"
 	    "next-try %lld\nsize %llu\n", (long long)env->arrival, env->attempts, (long long)env->next_try,
 	    (unsigned long long)env->size);
@@ -320,6 +426,18 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 		    r->state != QUEUE_FAILED)) {
 			errno = EINVAL;
 			return -1;
+		}
+		if (r->notify || r->orcpt[0]) {
+			size_t olen = strnlen(r->orcpt, sizeof(r->orcpt));
+			if ((r->notify & ~15u) || ((r->notify & 8u) &&
+			    r->notify != 8u) ||
+			    (olen && !orcpt_ok(r->orcpt, olen))) {
+				errno = EINVAL;
+				return -1;
+			}
+			out_fmt(&o, "dsn ");
+			out_notify(&o, r->notify);
+			out_fmt(&o, " %s\n", olen ? r->orcpt : "-");
 		}
 		out_fmt(&o, "rcpt %c ", r->state);
 		out_xtext(&o, r->addr, alen);
@@ -458,6 +576,24 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 		if (i == sizeof(body_names) / sizeof(body_names[0]))
 			goto bad;
 		env->body = (enum queue_body)i;
+		if (len - pos > 4 && memcmp(text + pos, "ret ", 4) == 0) {
+			if (next_line(text, len, &pos, &line, &llen) < 0)
+				goto bad;
+			if (llen == 8 && memcmp(line + 4, "FULL", 4) == 0)
+				env->ret = QUEUE_RET_FULL;
+			else if (llen == 8 && memcmp(line + 4, "HDRS", 4) == 0)
+				env->ret = QUEUE_RET_HDRS;
+			else
+				goto bad;
+		}
+		if (len - pos > 6 && memcmp(text + pos, "envid ", 6) == 0) {
+			char tmp[ADDR_MAX + 1];
+			if (next_line(text, len, &pos, &line, &llen) < 0 ||
+			    xtext_decode(line + 6, llen - 6, tmp) < 0 ||
+			    !envid_ok(tmp, strlen(tmp)))
+				goto bad;
+			memcpy(env->envid, tmp, strlen(tmp) + 1);
+		}
 	}
 
 	if (field_num(text, len, &pos, "arrival", INT64_MAX, &v) < 0)
@@ -488,10 +624,34 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 			goto bad;
 		if (llen == 3 && memcmp(line, "end", 3) == 0)
 			break;
-		if (field(line, llen, "rcpt", &val, &vlen) < 0 || vlen < 3 ||
-		    val[1] != ' ' || env->nrcpt >= QUEUE_RCPT_MAX)
+		if (env->nrcpt >= QUEUE_RCPT_MAX)
 			goto bad;
 		r = &env->rcpt[env->nrcpt];
+		r->notify = 0;
+		r->orcpt[0] = '\0';
+		if (version == 2 &&
+		    field(line, llen, "dsn", &val, &vlen) == 0) {
+			const char *sp2 = memchr(val, ' ', vlen);
+			size_t nlen, olen;
+			if (!sp2)
+				goto bad;
+			nlen = (size_t)(sp2 - val);
+			olen = vlen - nlen - 1;
+			if (notify_parse(val, nlen, &r->notify) < 0)
+				goto bad;
+			if (olen == 1 && sp2[1] == '-')
+				olen = 0;
+			else if (!orcpt_ok(sp2 + 1, olen))
+				goto bad;
+			memcpy(r->orcpt, sp2 + 1, olen);
+			r->orcpt[olen] = '\0';
+			if ((r->notify == 0 && olen == 0) ||
+			    next_line(text, len, &pos, &line, &llen) < 0)
+				goto bad;
+		}
+		if (field(line, llen, "rcpt", &val, &vlen) < 0 || vlen < 3 ||
+		    val[1] != ' ')
+			goto bad;
 		r->state = val[0];
 		if (r->state != QUEUE_PENDING && r->state != QUEUE_DONE &&
 		    r->state != QUEUE_FAILED)

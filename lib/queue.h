@@ -24,10 +24,23 @@
 #define QUEUE_DONE     'D'   /* accepted by the next hop */
 #define QUEUE_FAILED   'F'   /* refused permanently; DSN sent */
 
+/* RFC 3461 NOTIFY= of a recipient (0: not given). */
+#define QUEUE_NOTIFY_SUCCESS 1
+#define QUEUE_NOTIFY_FAILURE 2
+#define QUEUE_NOTIFY_DELAY   4
+#define QUEUE_NOTIFY_NEVER   8
+#define QUEUE_ORCPT_MAX      500  /* ORCPT= value as received */
+#define QUEUE_ENVID_MAX      100  /* ENVID= value, xtext-decoded */
+
+/* RFC 3461 RET= (0: not given). */
+enum queue_ret { QUEUE_RET_NONE, QUEUE_RET_FULL, QUEUE_RET_HDRS };
+
 struct queue_rcpt {
 	char addr[ADDR_MAX + 1];
 	char state;
 	char last_reply[200];     /* last server reply for this recipient */
+	unsigned notify;          /* QUEUE_NOTIFY_* bits, 0 = not given */
+	char orcpt[QUEUE_ORCPT_MAX + 1]; /* "addr-type;xtext", "" = none */
 };
 
 /* BODY= of MAIL FROM (RFC 6152, RFC 3030); NONE: the client gave none. */
@@ -41,6 +54,8 @@ struct queue_env {
 	char sender[ADDR_MAX + 1];  /* "" = null sender <>; as received */
 	int smtputf8;               /* MAIL FROM had SMTPUTF8 */
 	enum queue_body body;
+	enum queue_ret ret;         /* RET= */
+	char envid[QUEUE_ENVID_MAX + 1]; /* ENVID= decoded, "" = none */
 	int64_t arrival;            /* unix seconds */
 	unsigned attempts;
 	int64_t next_try;           /* unix seconds, 0 = now */
@@ -129,8 +144,10 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size);
 
 /* Upper bound of a formatted envelope (a buffer this large always fits):
  * QUEUE_RCPT_MAX recipient lines of at most 7 + 3 * ADDR_MAX (xtext) +
- * 1 + 199 + 1 octets (116,200) plus the other lines (under 1,500). */
-#define QUEUE_ENV_TEXT_MAX 131072
+ * 1 + 199 + 1 octets, each with a dsn line of at most 4 + 26 + 1 +
+ * QUEUE_ORCPT_MAX + 1 (together 169,400), plus the other lines (under
+ * 2,000). */
+#define QUEUE_ENV_TEXT_MAX 196608
 
 /* 1 if id may name a queue file (no '/', no leading '.', printable
  * ASCII without blanks, shorter than QUEUE_ID_MAX), else 0. */

@@ -507,6 +507,65 @@ static void test_parse(void)
 		CHECK(queue_env_format(&env2, text, sizeof(text)) == -1 &&
 		    errno == EINVAL);
 	}
+	/* RFC 3461 fields: RET, ENVID (xtext), per recipient NOTIFY/ORCPT */
+	{
+		static const char dsn[] =
+		    "postern-queue 2\nid d\nsender a@b\nsmtputf8 0\nbody NONE\n"
+		    "ret HDRS\nenvid QQ+2B314\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\n"
+		    "dsn NEVER -\nrcpt P x@y\n"
+		    "dsn SUCCESS,DELAY rfc822;x+2By@y\nrcpt P x+2By@y\n"
+		    "rcpt P z@y\n"
+		    "dsn - utf-8;\\x{E9}@y\nrcpt P e@y\nend\n";
+		static const char *const dsn_bad[] = {
+			"dsn FAILURE,SUCCESS -\nrcpt P x@y\n",
+			"dsn SUCCESS,SUCCESS -\nrcpt P x@y\n",
+			"dsn SUCCESS, -\nrcpt P x@y\n",
+			"dsn NEVER,SUCCESS -\nrcpt P x@y\n",
+			"dsn - -\nrcpt P x@y\n",
+			"dsn SUCCESS rfc822;\nrcpt P x@y\n",
+			"dsn SUCCESS ;x@y\nrcpt P x@y\n",
+			"dsn SUCCESS rfc822;a+2b@y\nrcpt P x@y\n",
+			"dsn SUCCESS rfc822;a=b@y\nrcpt P x@y\n",
+			"dsn SUCCESS -\nend\n",
+			"dsn SUCCESS -\ndsn SUCCESS -\nrcpt P x@y\n",
+			"dsn success -\nrcpt P x@y\n",
+		};
+		static const char head[] =
+		    "postern-queue 2\nid d\nsender <>\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\n";
+		char t[600];
+
+		CHECK(parse_str(dsn) == 0);
+		CHECK(env2.ret == QUEUE_RET_HDRS);
+		CHECK_STR(env2.envid, "QQ+314");
+		CHECK(env2.nrcpt == 4 && env2.rcpt[0].notify == QUEUE_NOTIFY_NEVER &&
+		    env2.rcpt[0].orcpt[0] == '\0');
+		CHECK(env2.rcpt[1].notify ==
+		    (QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_DELAY));
+		CHECK_STR(env2.rcpt[1].orcpt, "rfc822;x+2By@y");
+		CHECK(env2.rcpt[2].notify == 0 && env2.rcpt[2].orcpt[0] == '\0');
+		CHECK_STR(env2.rcpt[3].orcpt, "utf-8;\\x{E9}@y");
+		n = queue_env_format(&env2, text, sizeof(text));
+		CHECK(n == (long)strlen(dsn) && memcmp(text, dsn, (size_t)n) == 0);
+		for (i = 0; i < sizeof(dsn_bad) / sizeof(dsn_bad[0]); i++) {
+			snprintf(t, sizeof(t), "%s%send\n", head, dsn_bad[i]);
+			if (parse_str(t) != -1)
+				printf("FAIL: bad dsn line %zu parsed\n", i);
+			CHECK(parse_str(t) == -1);
+		}
+		snprintf(t, sizeof(t), "%sret FULL\nenvid a\n", head);
+		CHECK(parse_str(t) == -1);     /* ret/envid only after body */
+		CHECK(parse_str("postern-queue 2\nid d\nsender <>\nsmtputf8 0\n"
+		    "body NONE\nenvid a+20b\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\nrcpt P x@y\nend\n") == -1);
+		CHECK(parse_str("postern-queue 2\nid d\nsender <>\nsmtputf8 0\n"
+		    "body NONE\nenvid a\nret FULL\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\nrcpt P x@y\nend\n") == -1);
+		CHECK(parse_str("postern-queue 1\nid d\nsender <>\narrival 1\n"
+		    "attempts 0\nnext-try 0\nsize 1\ndsn NEVER -\nrcpt P x@y\n"
+		    "end\n") == -1);
+	}
 	/* the largest envelope (every address 8-bit, so xtext triples it,
 	 * every reply full) fits the documented bound */
 	{
@@ -519,11 +578,16 @@ static void test_parse(void)
 		for (k = 0; k < QUEUE_RCPT_MAX; k++) {
 			memcpy(env2.rcpt[k].addr, env2.sender, ADDR_MAX + 1);
 			env2.rcpt[k].state = QUEUE_FAILED;
+			env2.rcpt[k].notify = QUEUE_NOTIFY_SUCCESS |
+			    QUEUE_NOTIFY_FAILURE | QUEUE_NOTIFY_DELAY;
+			memset(env2.rcpt[k].orcpt, 'o', QUEUE_ORCPT_MAX);
+			memcpy(env2.rcpt[k].orcpt, "rfc822;", 7);
+			env2.rcpt[k].orcpt[QUEUE_ORCPT_MAX] = '\0';
 			memset(env2.rcpt[k].last_reply, 'r',
 			    sizeof(env2.rcpt[k].last_reply) - 1);
 		}
 		n = queue_env_format(&env2, text, sizeof(text));
-		CHECK(n > 100000 && n < QUEUE_ENV_TEXT_MAX);
+		CHECK(n > 160000 && n < QUEUE_ENV_TEXT_MAX);
 		CHECK(n > 0 && queue_env_parse(text, (size_t)n, &env) == 0 &&
 		    env.nrcpt == QUEUE_RCPT_MAX &&
 		    memcmp(env.rcpt[99].addr, env2.sender, ADDR_MAX + 1) == 0);
