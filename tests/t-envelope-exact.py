@@ -33,7 +33,7 @@ def as_nobody():
     os.setuid(UID)
 
 sinkdir = os.path.join(TMP, "sink")
-start_sink(sinkdir, port, "--smtputf8")
+start_sink(sinkdir, port, "--smtputf8", "--replies", os.path.join(TMP, "replies"))
 sink2dir = os.path.join(TMP, "sink2")
 start_sink(sink2dir, port2, "--no-8bitmime")
 log = os.path.join(TMP, "smtp.log")
@@ -136,5 +136,18 @@ flush("strict.example")
 m = sink_messages(sink2dir)
 check("8BITMIME body to a sink without 8BITMIME: sent without BODY=",
       len(m) == 1 and not any(p.upper().startswith("BODY=") for p in m[0]["params"]), m)
+
+# a DSN goes back to a quoted reverse-path with a blank, exactly
+with open(os.path.join(TMP, "replies"), "w") as f:
+    f.write("rcpt * 550 5.1.1 no such user here\n")
+before = set(queue_ids(spool, "outbound"))
+r = send('<"john doe"@example.net>', ["gone@dialup.example"])
+flush("dialup.example")
+dsn = [read_env(spool, "outbound", i) for i in set(queue_ids(spool, "outbound")) - before]
+check('a DSN for <"john doe"@example.net> is queued to that exact address',
+      len(dsn) == 1 and dsn[0]["rcpt"] == ['P "john doe"@example.net'] and
+      dsn[0]["sender"] == "<>", dsn)
+check("no 'notification dropped' in the log",
+      "notification dropped" not in open(log, encoding="latin-1").read())
 
 summary()
