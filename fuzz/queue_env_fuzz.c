@@ -1,6 +1,8 @@
 /* queue_env_fuzz.c - lib/queue envelope text: parsing arbitrary text,
  * and format(parse(x)) is a fixed point (what we write we read back
- * identically), also into output buffers that are too small. Also
+ * identically; version 1 input comes back as version 2, then fixed),
+ * also into output buffers that are too small; decoded addresses never
+ * hold a control character (nothing can break a MAIL FROM line). Also
  * queue_id_valid and queue_hold_name on the same bytes. */
 #include <string.h>
 
@@ -13,7 +15,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char text[QUEUE_ENV_TEXT_MAX], text2[QUEUE_ENV_TEXT_MAX];
 	static char small[64], name[600];
 	long n, n2;
-	size_t i;
+	size_t i, k;
 
 	if (size > QUEUE_ENV_TEXT_MAX + 16)
 		return 0;
@@ -36,10 +38,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	}
 	FUZZ_CHECK(env.nrcpt >= 1 && env.nrcpt <= QUEUE_RCPT_MAX);
+	FUZZ_CHECK((unsigned)env.body <= QUEUE_BODY_BINARYMIME);
+	FUZZ_CHECK(env.smtputf8 == 0 || env.smtputf8 == 1);
+	FUZZ_CHECK((unsigned)env.ret <= QUEUE_RET_HDRS);
+	FUZZ_CHECK(strnlen(env.envid, sizeof env.envid) <= QUEUE_ENVID_MAX);
+	for (k = 0; env.envid[k]; k++)
+		FUZZ_CHECK(env.envid[k] > ' ' && env.envid[k] < 0x7f);
+	for (k = 0; env.sender[k]; k++)
+		FUZZ_CHECK((unsigned char)env.sender[k] >= ' ' &&
+		    env.sender[k] != 0x7f);
 	FUZZ_CHECK(queue_id_valid(env.id));
 	for (i = 0; i < env.nrcpt; i++) {
 		FUZZ_CHECK(strnlen(env.rcpt[i].addr, sizeof env.rcpt[i].addr) <
 		    sizeof env.rcpt[i].addr);
+		for (k = 0; env.rcpt[i].addr[k]; k++)
+			FUZZ_CHECK((unsigned char)env.rcpt[i].addr[k] >= ' ' &&
+			    env.rcpt[i].addr[k] != 0x7f);
+		FUZZ_CHECK(env.rcpt[i].notify <= 7 ||
+		    env.rcpt[i].notify == QUEUE_NOTIFY_NEVER);
+		FUZZ_CHECK(strnlen(env.rcpt[i].orcpt, sizeof env.rcpt[i].orcpt) <
+		    sizeof env.rcpt[i].orcpt);
+		FUZZ_CHECK(!strpbrk(env.rcpt[i].orcpt, " \r\n"));
 		FUZZ_CHECK(strnlen(env.rcpt[i].last_reply,
 		    sizeof env.rcpt[i].last_reply) <
 		    sizeof env.rcpt[i].last_reply);

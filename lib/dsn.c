@@ -349,7 +349,9 @@ dsn_return_path_ok(const char *addr)
 		return 0;
 	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)addr[i];
-		if (c <= ' ' || c == 0x7f)
+		/* a blank only inside a quoted local part */
+		if (c < ' ' || c == 0x7f ||
+		    (c == ' ' && (addr[0] != '"' || addr + i > at)))
 			return 0;
 	}
 	return 1;

@@ -35,7 +35,8 @@ void dsn_status(const char *reply, char *out, size_t size);
  * it at MAIL (any RFC 5321 mailbox: SRS, VERP, BATV, quoted or UTF-8
  * local parts; not our mailbox-name rule), i.e. "local@domain" split at
  * the last '@' with both parts non-empty, at most ADDR_MAX octets, no
- * blank, control character or DEL (what a queue envelope can hold).
+ * control character or DEL, a blank only in a quoted local part (what
+ * a queue envelope can hold).
  * 1 / 0. */
 int dsn_return_path_ok(const char *addr);
 

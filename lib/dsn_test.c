@@ -43,7 +43,10 @@ main(void)
 	CHECK(!dsn_return_path_ok("no-at-sign"));
 	CHECK(!dsn_return_path_ok("@example.org"));
 	CHECK(!dsn_return_path_ok("bob@"));
-	CHECK(!dsn_return_path_ok("\"a b\"@blank.example"));
+	CHECK(dsn_return_path_ok("\"a b\"@blank.example"));
+	CHECK(!dsn_return_path_ok("a b@blank.example"));
+	CHECK(!dsn_return_path_ok("\"ab\"@blank .example"));
+	CHECK(!dsn_return_path_ok("\"a\tb\"@blank.example"));
 	CHECK(!dsn_return_path_ok("a\nb@ctl.example"));
 	dsn_status("550 5.1.1 no such user", st, sizeof st);
 	CHECK_STR(st, "5.1.1");

@@ -1,19 +1,36 @@
 /* queue.c - the spool's queues (outbound, hold/NODE): a message is
  * msg/ID plus env/ID, written through tmp/ and renamed in (msg first, env
  * last, each fsync'd with its directory), removed env first. Envelopes
- * are a small versioned text format, parsed strictly:
+ * are a small versioned text format, parsed strictly (fields in this
+ * order, one per line):
  *
- *   postern-queue 1
+ *   postern-queue 2
  *   id ID
- *   sender ADDR | sender <>
+ *   sender XTEXT | sender <>
+ *   smtputf8 0|1                     (MAIL FROM had SMTPUTF8)
+ *   body NONE|7BIT|8BITMIME|BINARYMIME  (its BODY=, NONE: not given)
+ *   ret FULL|HDRS                    (optional: RFC 3461 RET=)
+ *   envid XTEXT                      (optional: RFC 3461 ENVID=, decoded
+ *                                    1..100 octets of printable ASCII)
  *   arrival SECONDS
  *   attempts N
  *   next-try SECONDS
  *   size BYTES
  *   warned SECONDS                   (optional: delay warning sent then)
- *   rcpt STATE ADDR[ LAST-REPLY]     (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
+ *   dsn NOTIFY ORCPT                 (optional, for the next rcpt line:
+ *                                    NOTIFY NEVER or a comma list of
+ *                                    SUCCESS,FAILURE,DELAY in this order,
+ *                                    or -; ORCPT as received (addr-type;
+ *                                    xtext, at most 500 octets) or -)
+ *   rcpt STATE XTEXT[ LAST-REPLY]    (1..QUEUE_RCPT_MAX lines, STATE P|D|F)
  *   end
- */
+ *
+ * XTEXT is an address in RFC 3461 xtext: '!'..'~' except '+' and '='
+ * as themselves, every other octet as "+HH" (uppercase hex; canonical:
+ * only those octets), so blanks, quotes and UTF-8 survive. Version 1
+ * (still read, never written) had no smtputf8/body lines (read as
+ * SMTPUTF8 when an address has 8-bit octets, BODY NONE) and addresses
+ * as plain tokens without blanks. */
 #include "queue.h"
 #include "fsutil.h"
 #include "util.h"
@@ -30,7 +47,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#define ENV_MAGIC "postern-queue 1\n"
+#define ENV_MAGIC "postern-queue 2\n"
+#define ENV_MAGIC1 "postern-queue 1\n"
 #define DIRBUF    32768          /* getdents64 buffer */
 
 int queue_id_valid(const char *id)
@@ -132,6 +150,12 @@ static int fsync_sub(const char *dir, const char *sub)
 
 /* ---- envelope text ---- */
 
+struct out {
+	char *p;
+	size_t len, size;
+	int full;
+};
+
 /* Address-like token: 1..ADDR_MAX bytes, no blanks or controls. */
 static int token_ok(const char *s, size_t len)
 {
@@ -147,6 +171,67 @@ static int token_ok(const char *s, size_t len)
 	return 1;
 }
 
+/* An address as an envelope holds it: 1..ADDR_MAX octets, no control
+ * character (so no NUL, CR or LF) and no DEL. */
+static int addr_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > ADDR_MAX)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c < ' ' || c == 0x7f)
+			return 0;
+	}
+	return 1;
+}
+
+static int xchar(unsigned char c)
+{
+	return c >= '!' && c <= '~' && c != '+' && c != '=';
+}
+
+static int hexval(unsigned char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;                    /* lowercase is not canonical */
+}
+
+/* Decodes canonical xtext val[0..vlen) into out[ADDR_MAX + 1]; the
+ * result must pass addr_ok. 0 / -1. */
+static int xtext_decode(const char *val, size_t vlen, char *out)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < vlen; i++) {
+		unsigned char c = (unsigned char)val[i];
+		if (c == '+') {
+			int hi, lo;
+			if (vlen - i < 3 ||
+			    (hi = hexval((unsigned char)val[i + 1])) < 0 ||
+			    (lo = hexval((unsigned char)val[i + 2])) < 0)
+				return -1;
+			c = (unsigned char)(hi << 4 | lo);
+			if (xchar(c))
+				return -1;
+			i += 2;
+		} else if (!xchar(c))
+			return -1;
+		if (n >= ADDR_MAX)
+			return -1;
+		out[n++] = (char)c;
+	}
+	out[n] = '\0';
+	return addr_ok(out, n) ? 0 : -1;
+}
+
+/* Appends the xtext form of s[0..len). */
+static void out_xtext(struct out *o, const char *s, size_t len);
+
 static int reply_ok(const char *s, size_t len)
 {
 	size_t i;
@@ -160,12 +245,6 @@ static int reply_ok(const char *s, size_t len)
 	}
 	return 1;
 }
-
-struct out {
-	char *p;
-	size_t len, size;
-	int full;
-};
 
 __attribute__((format(printf, 2, 3)))
 static void out_fmt(struct out *o, const char *fmt, ...)
@@ -184,6 +263,119 @@ static void out_fmt(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+static void out_xtext(struct out *o, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	size_t i;
+
+	for (i = 0; i < len && !o->full; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (o->size - o->len < 4) {
+			o->full = 1;
+			break;
+		}
+		if (xchar(c))
+			o->p[o->len++] = (char)c;
+		else {
+			o->p[o->len++] = '+';
+			o->p[o->len++] = hex[c >> 4];
+			o->p[o->len++] = hex[c & 15];
+		}
+		o->p[o->len] = '\0';
+	}
+}
+
+/* ENVID= decoded: 1..QUEUE_ENVID_MAX printable ASCII (RFC 3461 4.4). */
+static int envid_ok(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > QUEUE_ENVID_MAX)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] < '!' || s[i] > '~')
+			return 0;
+	return 1;
+}
+
+/* ORCPT= as received: addr-type ";" xtext (RFC 3461 4.2), at most
+ * QUEUE_ORCPT_MAX octets, "+HH" in uppercase hex. */
+static int orcpt_ok(const char *s, size_t len)
+{
+	size_t i = 0;
+
+	if (len == 0 || len > QUEUE_ORCPT_MAX)
+		return 0;
+	while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
+	    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
+	    s[i] == '-'))
+		i++;
+	if (i == 0 || i >= len - 1 || s[i] != ';')
+		return 0;
+	for (i++; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '+') {
+			if (len - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
+			    hexval((unsigned char)s[i + 2]) < 0)
+				return 0;
+			i += 2;
+		} else if (!xchar(c))
+			return 0;
+	}
+	return 1;
+}
+
+static const char *const notify_names[] = { "SUCCESS", "FAILURE", "DELAY" };
+
+/* "NEVER", "-" or SUCCESS,FAILURE,DELAY (a subset, this order). */
+static int notify_parse(const char *s, size_t len, unsigned *bits_r)
+{
+	size_t i, pos = 0;
+
+	*bits_r = 0;
+	if (len == 1 && s[0] == '-')
+		return 0;
+	if (len == 5 && memcmp(s, "NEVER", 5) == 0) {
+		*bits_r = QUEUE_NOTIFY_NEVER;
+		return 0;
+	}
+	for (i = 0; i < 3 && pos < len; i++) {
+		size_t n = strlen(notify_names[i]);
+		if (len - pos >= n && memcmp(s + pos, notify_names[i], n) == 0 &&
+		    (pos + n == len || s[pos + n] == ',')) {
+			*bits_r |= 1u << i;
+			pos += n + (pos + n < len);
+			if (pos == len && s[len - 1] == ',')
+				return -1;
+		}
+	}
+	return pos == len && *bits_r ? 0 : -1;
+}
+
+static void out_notify(struct out *o, unsigned bits)
+{
+	size_t i;
+	int first = 1;
+
+	if (bits == 0) {
+		out_fmt(o, "-");
+		return;
+	}
+	if (bits & QUEUE_NOTIFY_NEVER) {
+		out_fmt(o, "NEVER");
+		return;
+	}
+	for (i = 0; i < 3; i++)
+		if (bits & (1u << i)) {
+			out_fmt(o, "%s%s", first ? "" : ",", notify_names[i]);
+			first = 0;
+		}
+}
+
+static const char *const body_names[] = {
+	"NONE", "7BIT", "8BITMIME", "BINARYMIME"
+};
+
 long queue_env_format(const struct queue_env *env, char *out, size_t size)
 {
 	struct out o = { out, 0, size, 0 };
@@ -192,16 +384,34 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	slen = strnlen(env->sender, sizeof(env->sender));
 	if (size == 0 || !queue_id_valid(env->id) ||
 	    slen >= sizeof(env->sender) ||
-	    (slen > 0 && !token_ok(env->sender, slen)) ||
+	    (slen > 0 && !addr_ok(env->sender, slen)) ||
+	    (unsigned)env->body > QUEUE_BODY_BINARYMIME ||
+	    (unsigned)env->ret > QUEUE_RET_HDRS ||
+	    (env->envid[0] && !envid_ok(env->envid,
+	    strnlen(env->envid, sizeof(env->envid)))) ||
 	    env->arrival < 0 || env->next_try < 0 || env->warned < 0 ||
 	    env->nrcpt == 0 ||
 	    env->nrcpt > QUEUE_RCPT_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	out_fmt(&o, ENV_MAGIC "id %s\nsender %s\narrival %lld\nattempts %u\n"
-	    "next-try %lld\nsize %llu\n", env->id, slen ? env->sender : "<>",
-	    (long long)env->arrival, env->attempts, (long long)env->next_try,
+	out_fmt(&o, ENV_MAGIC "id %s\nsender ", env->id);
+	if (slen)
+		out_xtext(&o, env->sender, slen);
+	else
+		out_fmt(&o, "<>");
+	out_fmt(&o, "\nsmtputf8 %d\nbody %s\n", env->smtputf8 ? 1 : 0,
+	    body_names[env->body]);
+	if (env->ret != QUEUE_RET_NONE)
+		out_fmt(&o, "ret %s\n", env->ret == QUEUE_RET_FULL ? "FULL" :
+		    "HDRS");
+	if (env->envid[0]) {
+		out_fmt(&o, "envid ");
+		out_xtext(&o, env->envid, strlen(env->envid));
+		out_fmt(&o, "\n");
+	}
+	out_fmt(&o, "arrival %lld\nattempts %u\n"
+	    "next-try %lld\nsize %llu\n", (long long)env->arrival, env->attempts, (long long)env->next_try,
 	    (unsigned long long)env->size);
 	if (env->warned > 0)
 		out_fmt(&o, "warned %lld\n", (long long)env->warned);
@@ -211,13 +421,26 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 		size_t rlen = strnlen(r->last_reply, sizeof(r->last_reply) - 1);
 		size_t k;
 
-		if (alen >= sizeof(r->addr) || !token_ok(r->addr, alen) ||
+		if (alen >= sizeof(r->addr) || !addr_ok(r->addr, alen) ||
 		    (r->state != QUEUE_PENDING && r->state != QUEUE_DONE &&
 		    r->state != QUEUE_FAILED)) {
 			errno = EINVAL;
 			return -1;
 		}
-		out_fmt(&o, "rcpt %c %s", r->state, r->addr);
+		if (r->notify || r->orcpt[0]) {
+			size_t olen = strnlen(r->orcpt, sizeof(r->orcpt));
+			if ((r->notify & ~15u) || ((r->notify & 8u) &&
+			    r->notify != 8u) ||
+			    (olen && !orcpt_ok(r->orcpt, olen))) {
+				errno = EINVAL;
+				return -1;
+			}
+			out_fmt(&o, "dsn ");
+			out_notify(&o, r->notify);
+			out_fmt(&o, " %s\n", olen ? r->orcpt : "-");
+		}
+		out_fmt(&o, "rcpt %c ", r->state);
+		out_xtext(&o, r->addr, alen);
 		if (rlen > 0 && !o.full) {
 			if (o.size - o.len < rlen + 2) {
 				o.full = 1;
@@ -285,15 +508,41 @@ static int field_num(const char *text, size_t len, size_t *pos,
 	return parse_uint(val, vlen, max, v_r);
 }
 
+/* An address field of version v into out[ADDR_MAX + 1]. 0 / -1. */
+static int parse_addr(int v, const char *val, size_t vlen, char *out)
+{
+	if (v == 2)
+		return xtext_decode(val, vlen, out);
+	if (!token_ok(val, vlen))
+		return -1;
+	memcpy(out, val, vlen);
+	out[vlen] = '\0';
+	return 0;
+}
+
+static int has_8bit(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s >= 0x80)
+			return 1;
+	return 0;
+}
+
 int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 {
 	const char *line, *val;
-	size_t pos = 0, llen, vlen;
+	size_t pos = 0, llen, vlen, i;
 	uint64_t v;
+	int version;
 
 	memset(env, 0, offsetof(struct queue_env, rcpt));
-	if (len < sizeof(ENV_MAGIC) - 1 || len > QUEUE_ENV_TEXT_MAX ||
-	    memcmp(text, ENV_MAGIC, sizeof(ENV_MAGIC) - 1) != 0)
+	if (len < sizeof(ENV_MAGIC) - 1 || len > QUEUE_ENV_TEXT_MAX)
+		goto bad;
+	if (memcmp(text, ENV_MAGIC, sizeof(ENV_MAGIC) - 1) == 0)
+		version = 2;
+	else if (memcmp(text, ENV_MAGIC1, sizeof(ENV_MAGIC1) - 1) == 0)
+		version = 1;
+	else
 		goto bad;
 	pos = sizeof(ENV_MAGIC) - 1;
 
@@ -309,11 +558,42 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	if (next_line(text, len, &pos, &line, &llen) < 0 ||
 	    field(line, llen, "sender", &val, &vlen) < 0)
 		goto bad;
-	if (!(vlen == 2 && memcmp(val, "<>", 2) == 0)) {
-		if (!token_ok(val, vlen))
+	if (!(vlen == 2 && memcmp(val, "<>", 2) == 0) &&
+	    parse_addr(version, val, vlen, env->sender) < 0)
+		goto bad;
+
+	if (version == 2) {
+		if (field_num(text, len, &pos, "smtputf8", 1, &v) < 0)
 			goto bad;
-		memcpy(env->sender, val, vlen);
-		env->sender[vlen] = '\0';
+		env->smtputf8 = (int)v;
+		if (next_line(text, len, &pos, &line, &llen) < 0 ||
+		    field(line, llen, "body", &val, &vlen) < 0)
+			goto bad;
+		for (i = 0; i < sizeof(body_names) / sizeof(body_names[0]); i++)
+			if (strlen(body_names[i]) == vlen &&
+			    memcmp(body_names[i], val, vlen) == 0)
+				break;
+		if (i == sizeof(body_names) / sizeof(body_names[0]))
+			goto bad;
+		env->body = (enum queue_body)i;
+		if (len - pos > 4 && memcmp(text + pos, "ret ", 4) == 0) {
+			if (next_line(text, len, &pos, &line, &llen) < 0)
+				goto bad;
+			if (llen == 8 && memcmp(line + 4, "FULL", 4) == 0)
+				env->ret = QUEUE_RET_FULL;
+			else if (llen == 8 && memcmp(line + 4, "HDRS", 4) == 0)
+				env->ret = QUEUE_RET_HDRS;
+			else
+				goto bad;
+		}
+		if (len - pos > 6 && memcmp(text + pos, "envid ", 6) == 0) {
+			char tmp[ADDR_MAX + 1];
+			if (next_line(text, len, &pos, &line, &llen) < 0 ||
+			    xtext_decode(line + 6, llen - 6, tmp) < 0 ||
+			    !envid_ok(tmp, strlen(tmp)))
+				goto bad;
+			memcpy(env->envid, tmp, strlen(tmp) + 1);
+		}
 	}
 
 	if (field_num(text, len, &pos, "arrival", INT64_MAX, &v) < 0)
@@ -344,10 +624,34 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 			goto bad;
 		if (llen == 3 && memcmp(line, "end", 3) == 0)
 			break;
-		if (field(line, llen, "rcpt", &val, &vlen) < 0 || vlen < 3 ||
-		    val[1] != ' ' || env->nrcpt >= QUEUE_RCPT_MAX)
+		if (env->nrcpt >= QUEUE_RCPT_MAX)
 			goto bad;
 		r = &env->rcpt[env->nrcpt];
+		r->notify = 0;
+		r->orcpt[0] = '\0';
+		if (version == 2 &&
+		    field(line, llen, "dsn", &val, &vlen) == 0) {
+			const char *sp2 = memchr(val, ' ', vlen);
+			size_t nlen, olen;
+			if (!sp2)
+				goto bad;
+			nlen = (size_t)(sp2 - val);
+			olen = vlen - nlen - 1;
+			if (notify_parse(val, nlen, &r->notify) < 0)
+				goto bad;
+			if (olen == 1 && sp2[1] == '-')
+				olen = 0;
+			else if (!orcpt_ok(sp2 + 1, olen))
+				goto bad;
+			memcpy(r->orcpt, sp2 + 1, olen);
+			r->orcpt[olen] = '\0';
+			if ((r->notify == 0 && olen == 0) ||
+			    next_line(text, len, &pos, &line, &llen) < 0)
+				goto bad;
+		}
+		if (field(line, llen, "rcpt", &val, &vlen) < 0 || vlen < 3 ||
+		    val[1] != ' ')
+			goto bad;
 		r->state = val[0];
 		if (r->state != QUEUE_PENDING && r->state != QUEUE_DONE &&
 		    r->state != QUEUE_FAILED)
@@ -356,10 +660,10 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 		vlen -= 2;
 		sp = memchr(val, ' ', vlen);
 		alen = sp ? (size_t)(sp - val) : vlen;
-		if (!token_ok(val, alen))
+		if (parse_addr(version, val, alen, r->addr) < 0)
 			goto bad;
-		memcpy(r->addr, val, alen);
-		r->addr[alen] = '\0';
+		if (version == 1 && has_8bit(r->addr))
+			env->smtputf8 = 1;
 		r->last_reply[0] = '\0';
 		if (sp) {
 			size_t rlen = vlen - alen - 1;
@@ -372,6 +676,8 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	}
 	if (pos != len || env->nrcpt == 0)
 		goto bad;
+	if (version == 1 && has_8bit(env->sender))
+		env->smtputf8 = 1;
 	return 0;
 bad:
 	env->nrcpt = 0;

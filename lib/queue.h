@@ -24,15 +24,38 @@
 #define QUEUE_DONE     'D'   /* accepted by the next hop */
 #define QUEUE_FAILED   'F'   /* refused permanently; DSN sent */
 
+/* RFC 3461 NOTIFY= of a recipient (0: not given). */
+#define QUEUE_NOTIFY_SUCCESS 1
+#define QUEUE_NOTIFY_FAILURE 2
+#define QUEUE_NOTIFY_DELAY   4
+#define QUEUE_NOTIFY_NEVER   8
+#define QUEUE_ORCPT_MAX      500  /* ORCPT= value as received */
+#define QUEUE_ENVID_MAX      100  /* ENVID= value, xtext-decoded */
+
+/* RFC 3461 RET= (0: not given). */
+enum queue_ret { QUEUE_RET_NONE, QUEUE_RET_FULL, QUEUE_RET_HDRS };
+
 struct queue_rcpt {
 	char addr[ADDR_MAX + 1];
 	char state;
 	char last_reply[200];     /* last server reply for this recipient */
+	unsigned notify;          /* QUEUE_NOTIFY_* bits, 0 = not given */
+	char orcpt[QUEUE_ORCPT_MAX + 1]; /* "addr-type;xtext", "" = none */
+};
+
+/* BODY= of MAIL FROM (RFC 6152, RFC 3030); NONE: the client gave none. */
+enum queue_body {
+	QUEUE_BODY_NONE, QUEUE_BODY_7BIT, QUEUE_BODY_8BITMIME,
+	QUEUE_BODY_BINARYMIME
 };
 
 struct queue_env {
 	char id[QUEUE_ID_MAX];
-	char sender[ADDR_MAX + 1];  /* "" = null sender <> */
+	char sender[ADDR_MAX + 1];  /* "" = null sender <>; as received */
+	int smtputf8;               /* MAIL FROM had SMTPUTF8 */
+	enum queue_body body;
+	enum queue_ret ret;         /* RET= */
+	char envid[QUEUE_ENVID_MAX + 1]; /* ENVID= decoded, "" = none */
 	int64_t arrival;            /* unix seconds */
 	unsigned attempts;
 	int64_t next_try;           /* unix seconds, 0 = now */
@@ -112,12 +135,19 @@ int queue_remove(const char *spool, const char *queue, const char *id);
  * Returns an fd to keep open, or -1. */
 int queue_lock(const char *spool, const char *queue, int block);
 
-/* Parses/serialises an envelope (exposed for tests and fuzzing). */
+/* Parses/serialises an envelope (exposed for tests and fuzzing).
+ * Addresses are any RFC 5321 mailbox as received (quoted local parts
+ * with blanks and quoted-pairs, UTF-8): 1..ADDR_MAX octets, no control
+ * character or DEL. Format writes version 2; parse reads 1 and 2. */
 int queue_env_parse(const char *text, size_t len, struct queue_env *env);
 long queue_env_format(const struct queue_env *env, char *out, size_t size);
 
-/* Upper bound of a formatted envelope (a buffer this large always fits). */
-#define QUEUE_ENV_TEXT_MAX 65536
+/* Upper bound of a formatted envelope (a buffer this large always fits):
+ * QUEUE_RCPT_MAX recipient lines of at most 7 + 3 * ADDR_MAX (xtext) +
+ * 1 + 199 + 1 octets, each with a dsn line of at most 4 + 26 + 1 +
+ * QUEUE_ORCPT_MAX + 1 (together 169,400), plus the other lines (under
+ * 2,000). */
+#define QUEUE_ENV_TEXT_MAX 196608
 
 /* 1 if id may name a queue file (no '/', no leading '.', printable
  * ASCII without blanks, shorter than QUEUE_ID_MAX), else 0. */

@@ -404,6 +404,31 @@ static void test_parse(void)
 		    "next-try 0\nsize 1\nrcpt P x@y\nend\n",
 		"postern-queue 1\r\nid a\nsender <>\narrival 1\nattempts 0\n"
 		    "next-try 0\nsize 1\nrcpt P x@y\nend\n",
+		/* version 2: xtext canonical, flags strict */
+		"postern-queue 2\nid a\nsender a b@c\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender a+2x@c\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender a+41@c\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender a+0D+0A@c\nsmtputf8 0\n"
+		    "body NONE\narrival 1\nattempts 0\nnext-try 0\nsize 1\n"
+		    "rcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender a+00@c\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender a+2@c\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender a@c+2\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender <>\nsmtputf8 2\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender <>\nsmtputf8 0\nbody 8bitmime\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender <>\nbody NONE\nsmtputf8 0\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x@y\nend\n",
+		"postern-queue 2\nid a\nsender <>\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\nrcpt P x\xc3\xa9@y\n"
+		    "end\n",
 		/* warned: a positive number, only after size */
 		"postern-queue 1\nid a\nsender <>\narrival 1\nattempts 0\n"
 		    "next-try 0\nsize 1\nwarned 0\nrcpt P x@y\nend\n",
@@ -418,17 +443,36 @@ static void test_parse(void)
 	size_t i;
 	long n;
 
+	/* version 1 is still read; version 2 is what is written */
+	static const char warned2[] =
+	    "postern-queue 2\nid a\nsender <>\nsmtputf8 0\nbody NONE\n"
+	    "arrival 1\nattempts 0\n"
+	    "next-try 0\nsize 1\nwarned 1700000000\nrcpt P x@y\nend\n";
+	static const char good2[] =
+	    "postern-queue 2\nid 1700000000.M1P2Q3.h\nsender a@b.example\n"
+	    "smtputf8 0\nbody NONE\n"
+	    "arrival 1700000000\nattempts 2\nnext-try 0\nsize 10\n"
+	    "rcpt P x@y.example\nrcpt D z@y.example 250 ok\nend\n";
+
 	CHECK(parse_str(warned) == 0 && env2.warned == 1700000000);
 	n = queue_env_format(&env2, text, sizeof(text));
-	CHECK(n == (long)strlen(warned) && memcmp(text, warned, (size_t)n) == 0);
+	CHECK(n == (long)strlen(warned2) &&
+	    memcmp(text, warned2, (size_t)n) == 0);
 	CHECK(parse_str(good) == 0);
 	CHECK(env2.nrcpt == 2 && env2.attempts == 2 && env2.size == 10 &&
-	    env2.warned == 0);
+	    env2.warned == 0 && !env2.smtputf8 && env2.body == QUEUE_BODY_NONE);
 	CHECK_STR(env2.rcpt[1].last_reply, "250 ok");
 	CHECK(env2.rcpt[0].last_reply[0] == '\0');
-	/* format(parse(x)) == x */
 	n = queue_env_format(&env2, text, sizeof(text));
-	CHECK(n == (long)strlen(good) && memcmp(text, good, (size_t)n) == 0);
+	CHECK(n == (long)strlen(good2) && memcmp(text, good2, (size_t)n) == 0);
+	/* format(parse(x)) == x for version 2 */
+	CHECK(parse_str(good2) == 0);
+	n = queue_env_format(&env2, text, sizeof(text));
+	CHECK(n == (long)strlen(good2) && memcmp(text, good2, (size_t)n) == 0);
+	/* a version 1 UTF-8 address means SMTPUTF8 */
+	CHECK(parse_str("postern-queue 1\nid a\nsender <>\narrival 1\n"
+	    "attempts 0\nnext-try 0\nsize 1\nrcpt P \xc3\xa9@y\nend\n") == 0 &&
+	    env2.smtputf8 == 1);
 	/* too small a buffer */
 	errno = 0;
 	CHECK(queue_env_format(&env2, text, 50) == -1 && errno == ENOSPC);
@@ -438,6 +482,115 @@ static void test_parse(void)
 		if (r != -1)
 			printf("FAIL: bad envelope %zu parsed\n", i);
 		CHECK(r == -1);
+	}
+	/* any RFC 5321 mailbox survives: blanks, quoted-pairs, UTF-8 */
+	{
+		static const char exact[] =
+		    "postern-queue 2\nid q\nsender \"john+20doe\"@example.net\n"
+		    "smtputf8 1\nbody 8BITMIME\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\nrcpt P \"a\\\"b\"@example.net\n"
+		    "rcpt P +C3+A9l+C3+A8ve@+C3+A9cole.example 250 ok\n"
+		    "rcpt F a+2Bb+3Dc@x\nend\n";
+		CHECK(parse_str(exact) == 0);
+		CHECK_STR(env2.sender, "\"john doe\"@example.net");
+		CHECK_STR(env2.rcpt[0].addr, "\"a\\\"b\"@example.net");
+		CHECK_STR(env2.rcpt[1].addr,
+		    "\xc3\xa9" "l\xc3\xa8" "ve@\xc3\xa9" "cole.example");
+		CHECK_STR(env2.rcpt[2].addr, "a+b=c@x");
+		CHECK(env2.smtputf8 == 1 && env2.body == QUEUE_BODY_8BITMIME);
+		n = queue_env_format(&env2, text, sizeof(text));
+		CHECK(n == (long)strlen(exact) &&
+		    memcmp(text, exact, (size_t)n) == 0);
+		/* a control character cannot be written */
+		snprintf(env2.sender, sizeof(env2.sender), "a\r\nb@c");
+		errno = 0;
+		CHECK(queue_env_format(&env2, text, sizeof(text)) == -1 &&
+		    errno == EINVAL);
+	}
+	/* RFC 3461 fields: RET, ENVID (xtext), per recipient NOTIFY/ORCPT */
+	{
+		static const char dsn[] =
+		    "postern-queue 2\nid d\nsender a@b\nsmtputf8 0\nbody NONE\n"
+		    "ret HDRS\nenvid QQ+2B314\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\n"
+		    "dsn NEVER -\nrcpt P x@y\n"
+		    "dsn SUCCESS,DELAY rfc822;x+2By@y\nrcpt P x+2By@y\n"
+		    "rcpt P z@y\n"
+		    "dsn - utf-8;\\x{E9}@y\nrcpt P e@y\nend\n";
+		static const char *const dsn_bad[] = {
+			"dsn FAILURE,SUCCESS -\nrcpt P x@y\n",
+			"dsn SUCCESS,SUCCESS -\nrcpt P x@y\n",
+			"dsn SUCCESS, -\nrcpt P x@y\n",
+			"dsn NEVER,SUCCESS -\nrcpt P x@y\n",
+			"dsn - -\nrcpt P x@y\n",
+			"dsn SUCCESS rfc822;\nrcpt P x@y\n",
+			"dsn SUCCESS ;x@y\nrcpt P x@y\n",
+			"dsn SUCCESS rfc822;a+2b@y\nrcpt P x@y\n",
+			"dsn SUCCESS rfc822;a=b@y\nrcpt P x@y\n",
+			"dsn SUCCESS -\nend\n",
+			"dsn SUCCESS -\ndsn SUCCESS -\nrcpt P x@y\n",
+			"dsn success -\nrcpt P x@y\n",
+		};
+		static const char head[] =
+		    "postern-queue 2\nid d\nsender <>\nsmtputf8 0\nbody NONE\n"
+		    "arrival 1\nattempts 0\nnext-try 0\nsize 1\n";
+		char t[600];
+
+		CHECK(parse_str(dsn) == 0);
+		CHECK(env2.ret == QUEUE_RET_HDRS);
+		CHECK_STR(env2.envid, "QQ+314");
+		CHECK(env2.nrcpt == 4 && env2.rcpt[0].notify == QUEUE_NOTIFY_NEVER &&
+		    env2.rcpt[0].orcpt[0] == '\0');
+		CHECK(env2.rcpt[1].notify ==
+		    (QUEUE_NOTIFY_SUCCESS | QUEUE_NOTIFY_DELAY));
+		CHECK_STR(env2.rcpt[1].orcpt, "rfc822;x+2By@y");
+		CHECK(env2.rcpt[2].notify == 0 && env2.rcpt[2].orcpt[0] == '\0');
+		CHECK_STR(env2.rcpt[3].orcpt, "utf-8;\\x{E9}@y");
+		n = queue_env_format(&env2, text, sizeof(text));
+		CHECK(n == (long)strlen(dsn) && memcmp(text, dsn, (size_t)n) == 0);
+		for (i = 0; i < sizeof(dsn_bad) / sizeof(dsn_bad[0]); i++) {
+			snprintf(t, sizeof(t), "%s%send\n", head, dsn_bad[i]);
+			if (parse_str(t) != -1)
+				printf("FAIL: bad dsn line %zu parsed\n", i);
+			CHECK(parse_str(t) == -1);
+		}
+		snprintf(t, sizeof(t), "%sret FULL\nenvid a\n", head);
+		CHECK(parse_str(t) == -1);     /* ret/envid only after body */
+		CHECK(parse_str("postern-queue 2\nid d\nsender <>\nsmtputf8 0\n"
+		    "body NONE\nenvid a+20b\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\nrcpt P x@y\nend\n") == -1);
+		CHECK(parse_str("postern-queue 2\nid d\nsender <>\nsmtputf8 0\n"
+		    "body NONE\nenvid a\nret FULL\narrival 1\nattempts 0\n"
+		    "next-try 0\nsize 1\nrcpt P x@y\nend\n") == -1);
+		CHECK(parse_str("postern-queue 1\nid d\nsender <>\narrival 1\n"
+		    "attempts 0\nnext-try 0\nsize 1\ndsn NEVER -\nrcpt P x@y\n"
+		    "end\n") == -1);
+	}
+	/* the largest envelope (every address 8-bit, so xtext triples it,
+	 * every reply full) fits the documented bound */
+	{
+		size_t k;
+		memset(&env2, 0, sizeof(env2));
+		snprintf(env2.id, sizeof(env2.id), "big");
+		memset(env2.sender, 0xe9, ADDR_MAX);
+		env2.sender[ADDR_MAX] = '\0';
+		env2.nrcpt = QUEUE_RCPT_MAX;
+		for (k = 0; k < QUEUE_RCPT_MAX; k++) {
+			memcpy(env2.rcpt[k].addr, env2.sender, ADDR_MAX + 1);
+			env2.rcpt[k].state = QUEUE_FAILED;
+			env2.rcpt[k].notify = QUEUE_NOTIFY_SUCCESS |
+			    QUEUE_NOTIFY_FAILURE | QUEUE_NOTIFY_DELAY;
+			memset(env2.rcpt[k].orcpt, 'o', QUEUE_ORCPT_MAX);
+			memcpy(env2.rcpt[k].orcpt, "rfc822;", 7);
+			env2.rcpt[k].orcpt[QUEUE_ORCPT_MAX] = '\0';
+			memset(env2.rcpt[k].last_reply, 'r',
+			    sizeof(env2.rcpt[k].last_reply) - 1);
+		}
+		n = queue_env_format(&env2, text, sizeof(text));
+		CHECK(n > 160000 && n < QUEUE_ENV_TEXT_MAX);
+		CHECK(n > 0 && queue_env_parse(text, (size_t)n, &env) == 0 &&
+		    env.nrcpt == QUEUE_RCPT_MAX &&
+		    memcmp(env.rcpt[99].addr, env2.sender, ADDR_MAX + 1) == 0);
 	}
 	/* a NUL inside */
 	{

@@ -5,6 +5,7 @@
 #include "relay.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,7 +94,21 @@ size_t relay_send(struct relay *r, struct smtpc *c, const char *id,
 	txn.size = env->size;
 	txn.rcpt_code = code;
 	txn.rcpt_reply = reply;
-	rc = smtpc_send(c, &txn);
+	txn.smtputf8 = env->smtputf8;
+	txn.body = env->body == QUEUE_BODY_7BIT ? "7BIT" :
+	    env->body == QUEUE_BODY_8BITMIME ? "8BITMIME" :
+	    env->body == QUEUE_BODY_BINARYMIME ? "BINARYMIME" : NULL;
+	if (env->smtputf8 && !(c->caps & SMTPC_CAP_SMTPUTF8)) {
+		/* RFC 6531 3.2: no downgrade; a permanent failure, DSN */
+		for (i = 0; i < n; i++) {
+			code[i] = 550;
+			snprintf(reply[i], sizeof reply[i], "550 5.6.7 %.120s does "
+			    "not offer SMTPUTF8, needed by this message",
+			    c->peer);
+		}
+		rc = 0;
+	} else
+		rc = smtpc_send(c, &txn);
 	for (i = 0; i < n; i++) {
 		struct queue_rcpt *q = &env->rcpt[idx[i]];
 		copy_str_trunc(q->last_reply, sizeof q->last_reply,

@@ -753,12 +753,15 @@ record(const struct smtpc_txn *t, size_t i, int code, const char *reply)
 static int
 mail_cmd(struct smtpc *c, const struct smtpc_txn *t)
 {
-	char size[40] = "";
+	char size[40] = "", body[40] = "";
 
 	if ((c->caps & SMTPC_CAP_SIZE) && t->size)
 		snprintf(size, sizeof size, " SIZE=%llu",
 		    (unsigned long long)t->size);
-	return queue_cmd(c, "MAIL FROM:<%s>%s", t->sender, size);
+	if ((c->caps & SMTPC_CAP_8BITMIME) && t->body)
+		snprintf(body, sizeof body, " BODY=%s", t->body);
+	return queue_cmd(c, "MAIL FROM:<%s>%s%s%s", t->sender, size, body,
+	    t->smtputf8 && (c->caps & SMTPC_CAP_SMTPUTF8) ? " SMTPUTF8" : "");
 }
 
 /* The transaction; a recipient accepted by RCPT holds -code until DATA

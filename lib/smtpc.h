@@ -133,6 +133,9 @@ struct smtpc_txn {
 	size_t nrcpt;
 	int msgfd;
 	uint64_t size;                /* for SIZE=, 0 = unknown */
+	int smtputf8;                 /* add SMTPUTF8 if the server offers it */
+	const char *body;             /* BODY= value (8BITMIME...) added if
+	                               * the server offers 8BITMIME; NULL none */
 	int *rcpt_code;               /* [nrcpt] out */
 	char (*rcpt_reply)[200];      /* [nrcpt] out, may be NULL */
 };

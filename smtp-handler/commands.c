@@ -49,6 +49,7 @@ transaction_reset(struct session *s)
 		deliver_abort(s);
 	s->sender[0] = '\0';
 	s->smtputf8 = 0;
+	s->body = QUEUE_BODY_NONE;
 	s->declared_size = 0;
 	s->nrcpt = s->nlocal = s->nqueued = s->nqueues = 0;
 	s->bdat_failed = 0;

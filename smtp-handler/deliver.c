@@ -301,6 +301,8 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 	for (q = 0; q < s->nqueues; q++) {
 		memset(&env, 0, sizeof env);
 		copy_str(env.sender, sizeof env.sender, s->sender);
+		env.smtputf8 = s->smtputf8;
+		env.body = s->body;
 		env.arrival = (int64_t)time(NULL);
 		for (k = 0; k < s->nqueued; k++)
 			if (s->queued[k].queue == q) {

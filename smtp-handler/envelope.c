@@ -171,10 +171,29 @@ envelope_path(char **pp, char *out, size_t size, int is_rcpt, int utf8)
 		    ? R_RELAY_TRICK : bad;
 	}
 	if (quoted && !is_dot_string(local, ln, utf8)) {
-		/* a sender with a real quoted local part keeps its quotes */
-		if (ln + dn + 4 > size)
+		/* a sender with a real quoted local part keeps its quotes,
+		 * and '"' and '\\' their quoted-pair (RFC 5321 4.1.2), so it
+		 * is relayed as a valid reverse-path */
+		size_t i, o = 0;
+		if (size < 3)
 			return bad;
-		snprintf(out, size, "\"%s\"@%.*s", local, (int)dn, dom);
+		out[o++] = '"';
+		for (i = 0; i < ln; i++) {
+			if (local[i] == '"' || local[i] == '\\') {
+				if (o + 1 >= size)
+					return bad;
+				out[o++] = '\\';
+			}
+			if (o + 1 >= size)
+				return bad;
+			out[o++] = local[i];
+		}
+		if (o + dn + 3 > size)
+			return bad;
+		out[o++] = '"';
+		out[o++] = '@';
+		memcpy(out + o, dom, dn);
+		out[o + dn] = '\0';
 	} else {
 		if (ln + dn + 2 > size)
 			return bad;
@@ -240,6 +259,7 @@ smtp_mail(struct session *s, char *args)
 	enum reply r;
 	int seen_size = 0, seen_body = 0, seen_utf8 = 0, seen_auth = 0;
 	uint64_t size = 0;
+	enum queue_body body = QUEUE_BODY_NONE;
 
 	if (session_bound(s, &s->n_mail, s->cfg->max_mails, "MAIL commands"))
 		return R_NONE;
@@ -265,7 +285,11 @@ smtp_mail(struct session *s, char *args)
 		} else if (!strcasecmp(key, "BODY")) {
 			if (seen_body++ || !val)
 				return R_SYNTAX;
-			if (strcasecmp(val, "7BIT") && strcasecmp(val, "8BITMIME"))
+			if (!strcasecmp(val, "7BIT"))
+				body = QUEUE_BODY_7BIT;
+			else if (!strcasecmp(val, "8BITMIME"))
+				body = QUEUE_BODY_8BITMIME;
+			else
 				return R_PARAM;
 		} else if (!strcasecmp(key, "SMTPUTF8")) {
 			if (seen_utf8++ || val)
@@ -287,6 +311,7 @@ smtp_mail(struct session *s, char *args)
 	transaction_reset(s);
 	memcpy(s->sender, sender, sizeof sender);
 	s->smtputf8 = seen_utf8 > 0;
+	s->body = body;
 	s->declared_size = size;
 	enter_state(s, ST_MAIL);
 	reply_arg(s, R_SENDER_OK, sender);

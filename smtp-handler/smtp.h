@@ -159,6 +159,7 @@ struct session {
 	/* the transaction */
 	char sender[ADDR_MAX + 1];
 	int smtputf8;
+	enum queue_body body;         /* BODY= of MAIL FROM */
 	uint64_t declared_size;
 	unsigned nrcpt, nlocal, nqueued, nqueues;
 	struct smtp_rcpt rcpt[SMTP_RCPT_HARD];

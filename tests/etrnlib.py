@@ -129,13 +129,36 @@ def queue_ids(spool, queue):
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
 
 
+def xtext_decode(s):
+    """RFC 3461 xtext ("+HH" for an octet) to a str (UTF-8)."""
+    b, i = bytearray(), 0
+    raw = s.encode("utf-8", "surrogateescape")
+    while i < len(raw):
+        if raw[i] == 0x2B:
+            b.append(int(raw[i + 1:i + 3], 16))
+            i += 3
+        else:
+            b.append(raw[i])
+            i += 1
+    return b.decode("utf-8", "surrogateescape")
+
+
 def read_env(spool, queue, ident):
+    """An envelope as a dict; addresses decoded ("rcpt": ["STATE ADDR[ REPLY]"])."""
     out = {"rcpt": []}
-    with open(os.path.join(spool, queue, "env", ident)) as f:
+    with open(os.path.join(spool, queue, "env", ident), encoding="utf-8",
+              errors="surrogateescape") as f:
+        v2 = f.readline() == "postern-queue 2\n"
         for line in f:
             k, _, v = line.rstrip("\n").partition(" ")
             if k == "rcpt":
+                if v2:
+                    st, _, rest = v.partition(" ")
+                    a, sp, reply = rest.partition(" ")
+                    v = st + " " + xtext_decode(a) + sp + reply
                 out["rcpt"].append(v)
+            elif k == "sender" and v2 and v != "<>":
+                out[k] = xtext_decode(v)
             else:
                 out[k] = v
     return out

@@ -3,13 +3,18 @@
 
   sinksmtp.py --port N --dir OUT [--replies FILE] [--no-etrn]
               [--no-pipelining] [--cert PEM --key PEM] [--auth USER:PASS]
-              [--host ADDR] [--broken-tls]
+              [--host ADDR] [--broken-tls] [--smtputf8] [--no-8bitmime]
 
 Listens on 127.0.0.1:N (or ADDR:N; one thread per connection). Every
 accepted message is written atomically as OUT/msg-<n>.eml (the data, dot-unstuffed,
 CRLF as received) and OUT/msg-<n>.json ({"from", "rcpt", "tls", "auth",
-"helo"}). Each command line is appended to OUT/commands.log (AUTH
+"helo", "params": the MAIL parameters after the path}). Each command line is appended to OUT/commands.log (AUTH
 arguments masked) and each ETRN argument to OUT/etrn.log.
+
+--smtputf8 advertises SMTPUTF8; --no-8bitmime does not advertise 8BITMIME.
+A MAIL FROM whose path or parameters need an extension not advertised
+(8-bit octets in the path without SMTPUTF8, SMTPUTF8, BODY=8BITMIME) is
+refused 555 5.5.4, as a strict server would.
 
 --broken-tls offers STARTTLS, says 220 and answers the handshake with
 garbage, then closes (a server whose TLS is broken, or an attacker).
@@ -61,7 +66,7 @@ class Handler(socketserver.StreamRequestHandler):
         line = self.rfile.readline(4096)
         if not line:
             return None
-        return line.decode("utf-8", "replace").rstrip("\r\n")
+        return line.decode("utf-8", "surrogateescape").rstrip("\r\n")
 
     def handle(self):
         a = self.server.args
@@ -78,7 +83,9 @@ class Handler(socketserver.StreamRequestHandler):
                 return
             verb = line.split(" ", 1)[0].upper()
             logged = line if verb != "AUTH" else "AUTH ***"
-            append(os.path.join(out, "commands.log"), logged + "\n")
+            with lock:
+                with open(os.path.join(out, "commands.log"), "ab") as f:
+                    f.write(logged.encode("utf-8", "surrogateescape") + b"\n")
             arg = line[len(verb):].strip()
             if verb in ("EHLO", "HELO"):
                 self.helo = arg
@@ -89,7 +96,11 @@ class Handler(socketserver.StreamRequestHandler):
                 caps = ["sink.test"]
                 if not a.no_pipelining:
                     caps.append("PIPELINING")
-                caps += ["SIZE 10000000", "8BITMIME", "ENHANCEDSTATUSCODES"]
+                caps += ["SIZE 10000000", "ENHANCEDSTATUSCODES"]
+                if not a.no_8bitmime:
+                    caps.append("8BITMIME")
+                if a.smtputf8:
+                    caps.append("SMTPUTF8")
                 if (a.cert or a.broken_tls) and not self.tls:
                     caps.append("STARTTLS")
                 if a.auth:
@@ -133,7 +144,18 @@ class Handler(socketserver.StreamRequestHandler):
                 if not arg.upper().startswith("FROM:<"):
                     self.send("501 5.5.4 syntax")
                     continue
-                mail = arg[6:arg.index(">")] if ">" in arg else ""
+                import re
+                m = re.match(r"(?i)FROM:<(.*?)>(?: +(.*))?$", arg)
+                path = m.group(1) if m else ""
+                params = (m.group(2) or "").split() if m else []
+                up = [x.upper() for x in params]
+                if (("SMTPUTF8" in up or any(ord(ch) > 127 for ch in path))
+                        and not a.smtputf8) or \
+                        ("BODY=8BITMIME" in up and a.no_8bitmime):
+                    self.send("555 5.5.4 extension not offered")
+                    continue
+                mail = path
+                self.params = params
                 rcpts = []
                 self.send("250 2.1.0 ok")
             elif verb == "RCPT":
@@ -180,7 +202,8 @@ class Handler(socketserver.StreamRequestHandler):
                         f.write(b"".join(data))
                     with open(base + ".json.tmp", "w") as f:
                         json.dump({"from": mail, "rcpt": rcpts, "tls": self.tls,
-                                   "auth": self.auth, "helo": self.helo}, f)
+                                   "auth": self.auth, "helo": self.helo,
+                                   "params": self.params}, f)
                     os.rename(base + ".json.tmp", base + ".json")
                     os.rename(base + ".eml.tmp", base + ".eml")
                     self.send(rep["data"] or "250 2.0.0 queued as %d" % n)
@@ -218,6 +241,8 @@ def main():
     p.add_argument("--auth")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--broken-tls", action="store_true")
+    p.add_argument("--smtputf8", action="store_true")
+    p.add_argument("--no-8bitmime", action="store_true")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     srv = Server((a.host, a.port), Handler)
