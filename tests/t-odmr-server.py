@@ -9,6 +9,7 @@ when accepted, a 4xx recipient kept, and the session ends with QUIT."""
 import base64, fcntl, os, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
+from odmrlib import customer
 
 port = free_port()
 users = make_db(TMP, port, "odmr.example hold odmr=alice@example.jp\n"
@@ -80,53 +81,6 @@ t.cmd("QUIT")
 t.close()
 fcntl.flock(lk, fcntl.LOCK_UN)
 lk.close()
-
-
-def customer(t, rcpt_reply=lambda rcpt: "250 2.1.5 ok"):
-    """Acts as the customer's SMTP server after 250; returns (messages,
-    commands seen)."""
-    msgs, seen = [], []
-    t.send(b"220 site.test ESMTP customer\r\n")
-    cur = None
-    while True:
-        l = t.line()
-        seen.append(l)
-        if l in ("(timeout)", ""):
-            break
-        v = l[:4].upper()
-        if v in ("EHLO", "HELO"):
-            t.send(b"250-site.test\r\n250 8BITMIME\r\n")
-        elif v == "MAIL":
-            cur = {"from": l[10:].strip("<>"), "rcpt": [], "data": b""}
-            t.send(b"250 2.1.0 ok\r\n")
-        elif v == "RCPT":
-            a = l[8:].strip("<>")
-            rr = rcpt_reply(a)
-            if rr.startswith("250"):
-                cur["rcpt"].append(a)
-            t.send(rr.encode() + b"\r\n")
-        elif v == "DATA":
-            t.send(b"354 go\r\n")
-            body = b""
-            while True:
-                d = t.line()
-                if d == ".":
-                    break
-                if d == "(timeout)":
-                    return msgs, seen
-                body += d.encode("latin-1") + b"\r\n"
-            cur["data"] = body
-            if cur["rcpt"]:
-                msgs.append(cur)
-            t.send(b"250 2.0.0 queued\r\n")
-        elif v == "QUIT":
-            t.send(b"221 bye\r\n")
-            break
-        elif v == "RSET":
-            t.send(b"250 ok\r\n")
-        else:
-            t.send(b"502 no\r\n")
-    return msgs, seen
 
 
 # 250, turned around: b@ gets a 4xx and stays held, the others arrive
