@@ -519,19 +519,23 @@ holdflush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 }
 
 int
-holdflush_turn_begin(int rfd, int wfd, struct tls *tls, const char *helo,
+holdflush_turn_begin(struct io *session, const char *helo,
     unsigned timeout, const char **error_r)
 {
 	int code;
 
 	signal(SIGPIPE, SIG_IGN);
 	smtpc_set_session(&sc, HOLDFLUSH_SESSION_MAX);
-	smtpc_attach(&sc, rfd, wfd, timeout);
-	if (tls)
-		io_use_tls(&sc.io, tls);
+	smtpc_attach(&sc, session->rfd, session->wfd, timeout);
+	if (session->tls)
+		io_use_tls(&sc.io, session->tls);
 	copy_str(sc.peer, sizeof sc.peer, "odmr-client");
 	turn = 1;
 	turn_broke = 1;
+	if (io_move_pending(session, &sc.io) < 0) {
+		*error_r = "too much input before the greeting";
+		return -1;
+	}
 	code = smtpc_reply(&sc);
 	if (code != 220) {
 		*error_r = code == SMTPC_ERR ? sc.reply : "no 220 greeting";
@@ -564,6 +568,9 @@ holdflush_turn_end(void)
 		sc.io.session_deadline = sc.session_deadline;
 		(void)smtpc_cmd(&sc, "QUIT");
 	}
+	/* a site that answered ahead left commands unsent in the buffer */
+	if (turn && sc.fd >= 0)
+		(void)io_flush(&sc.io);
 	turn = 0;
 	return ok;
 }

@@ -35,12 +35,14 @@ int holdflush_pass(const struct holdflush_opts *o, int all,
 
 /* ODMR (RFC 2645 ATRN, smtp-handler --odmr): passes over the session
  * the customer opened, turned around, instead of connecting out.
- * holdflush_turn_begin: the SMTP client on rfd/wfd (tls: the session's
- * established TLS, linked, or NULL), reads the customer's greeting and
- * sends EHLO helo. 0, or -1 with *error_r (the session is unusable). */
-struct tls;
-int holdflush_turn_begin(int rfd, int wfd, struct tls *tls,
-    const char *helo, unsigned timeout, const char **error_r);
+ * holdflush_turn_begin: the SMTP client on the session's fds and TLS
+ * (linked), taking over the input it already received (a client that
+ * sent its greeting early loses nothing), reads the customer's greeting
+ * and sends EHLO helo. 0, or -1 with *error_r (the session is
+ * unusable). */
+struct io;
+int holdflush_turn_begin(struct io *session, const char *helo,
+    unsigned timeout, const char **error_r);
 /* One pass over node's whole queue on that session; lk is the queue lock
  * (queue_lock) the caller holds and keeps. As holdflush_pass; -1 also
  * when the session broke (what was not accepted stays held). */

@@ -57,18 +57,16 @@ turn(struct session *s, char node[][ADDR_DOMAIN_MAX + 1], int *lk, size_t n)
 {
 	struct holdflush_opts o;
 	const char *err = "?";
-	size_t i, dropped;
+	size_t i;
 	int failed = 0;
 
 	s->quit = 1;
 	s->end_result = "atrn";
-	dropped = io_discard_pending(&s->io);
-	if (dropped)
-		log_msg(LOG_WARNING, "ATRN: discarded %zu bytes the client sent "
-		    "before its greeting", dropped);
+	/* what the site sent after ATRN (its greeting, early) is the
+	 * turned session's input: handed over, not dropped */
 	if (io_flush(&s->io) < 0 ||
-	    holdflush_turn_begin(s->io.rfd, s->io.wfd, s->io.tls,
-	    s->cfg->hostname, s->cfg->timeout, &err) < 0) {
+	    holdflush_turn_begin(&s->io, s->cfg->hostname, s->cfg->timeout,
+	    &err) < 0) {
 		log_msg(LOG_WARNING, "ATRN: %s: the turned session failed: %s",
 		    s->auth_user, err);
 		(void)holdflush_turn_end();
