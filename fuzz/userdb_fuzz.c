@@ -28,6 +28,31 @@ static void check_maildir(const char *p)
 		    (unsigned char)p[i] < 0x7f);
 }
 
+/* odmr=: "" or comma-separated non-empty printable names with an '@',
+ * no upper case (ATRN compares it with the authenticated user). */
+static void check_odmr(const char *s, size_t size)
+{
+	size_t i, n, item = 0;
+	int at = 0;
+
+	check_str(s, size);
+	n = strlen(s);
+	if (n == 0)
+		return;
+	for (i = 0; i <= n; i++) {
+		if (i == n || s[i] == ',') {
+			FUZZ_CHECK(item > 0 && at);
+			item = 0;
+			at = 0;
+			continue;
+		}
+		FUZZ_CHECK((unsigned char)s[i] > ' ' &&
+		    (unsigned char)s[i] < 0x7f && !(s[i] >= 'A' && s[i] <= 'Z'));
+		at |= s[i] == '@';
+		item++;
+	}
+}
+
 static void check_targets(const char *targets)
 {
 	char one[ADDR_MAX + 1], norm[ADDR_MAX + 1], tiny[8];
@@ -75,6 +100,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	check_str(e.targets, sizeof e.targets);
 	check_str(e.host, sizeof e.host);
 	check_str(e.etrn_from, sizeof e.etrn_from);
+	check_odmr(e.odmr, sizeof e.odmr);
 	FUZZ_CHECK(e.port <= 65535);
 	switch (e.kind) {
 	case USERDB_DOMAIN:

@@ -63,6 +63,8 @@ static struct queue_env env;
 static struct tls_anchors anchors;     /* for tls=verify, loaded once */
 static char anchors_path[USERDB_PATH_MAX];
 static int anchors_loaded;
+static int turn;                       /* ODMR: sc is the turned session */
+static int turn_broke;                 /* ... and it broke */
 
 static const char *
 tls_policy_name(enum userdb_tls p)
@@ -404,7 +406,8 @@ deliver_one(struct pass *ps, const char *id, int all)
 		if (broke) {
 			log_msg(LOG_WARNING, "holdflush: node %s: session with %s "
 			    "broke: %s", ps->o->node, sc.peer, sc.reply);
-			smtpc_close(&sc);
+			if (!turn)      /* ODMR: the fds are the caller's */
+				smtpc_close(&sc);
 			ps->connected = 0;
 			ps->conn_failed = 1;
 			snprintf(ps->conn_error, sizeof ps->conn_error,
@@ -422,7 +425,8 @@ deliver_one(struct pass *ps, const char *id, int all)
  * queue empty, 1 messages remain, 2 another flush holds the lock, -1
  * error. *next_due_r: earliest next_try of what remains (0 none). */
 static int
-flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
+flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r,
+    int given_lock)
 {
 	static struct pass ps;
 	struct relay_ids l;
@@ -446,7 +450,7 @@ flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 	ps.rl.remote = ps.remote;
 	ps.rl.tag = ps.tag;
 	ps.rl.kv = ps.kv;
-	lk = queue_lock(o->spool, ps.queue, 0);
+	lk = given_lock >= 0 ? given_lock : queue_lock(o->spool, ps.queue, 0);
 	if (lk < 0) {
 		if (errno == EWOULDBLOCK || errno == EAGAIN) {
 			log_msg(LOG_INFO, "holdflush: node %s: a flush is "
@@ -465,24 +469,34 @@ flush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 		close(lk);
 		return -1;
 	}
-	if (l.n && find_targets(&ps) < 0) {
+	if (turn) {                     /* ODMR: the session is there */
+		copy_str(ps.remote, sizeof ps.remote, "odmr-client");
+		ps.connected = !turn_broke;
+		ps.conn_failed = turn_broke;
+		copy_str(ps.conn_error, sizeof ps.conn_error,
+		    "the ODMR session broke");
+	} else if (l.n && find_targets(&ps) < 0) {
 		relay_ids_free(&l);
-		close(lk);
+		if (given_lock < 0)
+			close(lk);
 		return -1;
 	}
 	for (i = 0; i < l.n; i++)
 		deliver_one(&ps, l.id[i], all);
-	if (ps.connected)
+	if (turn)
+		turn_broke = !ps.connected;
+	else if (ps.connected)
 		smtpc_quit(&sc);
 	relay_ids_free(&l);
 	left = queue_count(o->spool, ps.queue);
-	close(lk);
+	if (given_lock < 0)
+		close(lk);
 	if (l.n)
 		log_msg(LOG_INFO, "holdflush: node %s: pass done: %u sent, "
 		    "%u deferred, %u bounced, %ld left", o->node, ps.rl.sent,
 		    ps.deferred, ps.rl.bounced, left);
 	*next_due_r = ps.next_due;
-	if (left < 0)
+	if (left < 0 || (turn && turn_broke))
 		return -1;
 	return left > 0 ? 1 : 0;
 }
@@ -494,14 +508,71 @@ holdflush_run(const struct holdflush_opts *o)
 	int r;
 
 	signal(SIGPIPE, SIG_IGN);
-	r = flush_pass(o, 1, &due);
+	r = flush_pass(o, 1, &due, -1);
 	return r == 2 ? 1 : r;
 }
 
 int
 holdflush_pass(const struct holdflush_opts *o, int all, int64_t *next_due_r)
 {
-	return flush_pass(o, all, next_due_r);
+	return flush_pass(o, all, next_due_r, -1);
+}
+
+int
+holdflush_turn_begin(struct io *session, const char *helo,
+    unsigned timeout, const char **error_r)
+{
+	int code;
+
+	signal(SIGPIPE, SIG_IGN);
+	smtpc_set_session(&sc, HOLDFLUSH_SESSION_MAX);
+	smtpc_attach(&sc, session->rfd, session->wfd, timeout);
+	if (session->tls)
+		io_use_tls(&sc.io, session->tls);
+	copy_str(sc.peer, sizeof sc.peer, "odmr-client");
+	turn = 1;
+	turn_broke = 1;
+	if (io_move_pending(session, &sc.io) < 0) {
+		*error_r = "too much input before the greeting";
+		return -1;
+	}
+	code = smtpc_reply(&sc);
+	if (code != 220) {
+		*error_r = code == SMTPC_ERR ? sc.reply : "no 220 greeting";
+		return -1;
+	}
+	code = smtpc_ehlo(&sc, helo);
+	if (code < 200 || code >= 300) {
+		*error_r = code == SMTPC_ERR ? sc.reply : "EHLO refused";
+		return -1;
+	}
+	turn_broke = 0;
+	return 0;
+}
+
+int
+holdflush_turn_pass(const struct holdflush_opts *o, int lk)
+{
+	int64_t due;
+
+	return flush_pass(o, 1, &due, lk);
+}
+
+int
+holdflush_turn_end(void)
+{
+	int ok = turn && !turn_broke && sc.fd >= 0;
+
+	if (ok) {
+		io_set_timeouts(&sc.io, sc.timeout < 10 ? sc.timeout : 10, 0);
+		sc.io.session_deadline = sc.session_deadline;
+		(void)smtpc_cmd(&sc, "QUIT");
+	}
+	/* a site that answered ahead left commands unsent in the buffer */
+	if (turn && sc.fd >= 0)
+		(void)io_flush(&sc.io);
+	turn = 0;
+	return ok;
 }
 
 static void

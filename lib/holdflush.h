@@ -33,6 +33,24 @@ int holdflush_spawn(const struct holdflush_opts *o);
 int holdflush_pass(const struct holdflush_opts *o, int all,
     int64_t *next_due_r);
 
+/* ODMR (RFC 2645 ATRN, smtp-handler --odmr): passes over the session
+ * the customer opened, turned around, instead of connecting out.
+ * holdflush_turn_begin: the SMTP client on the session's fds and TLS
+ * (linked), taking over the input it already received (a client that
+ * sent its greeting early loses nothing), reads the customer's greeting
+ * and sends EHLO helo. 0, or -1 with *error_r (the session is
+ * unusable). */
+struct io;
+int holdflush_turn_begin(struct io *session, const char *helo,
+    unsigned timeout, const char **error_r);
+/* One pass over node's whole queue on that session; lk is the queue lock
+ * (queue_lock) the caller holds and keeps. As holdflush_pass; -1 also
+ * when the session broke (what was not accepted stays held). */
+int holdflush_turn_pass(const struct holdflush_opts *o, int lk);
+/* QUIT (reply awaited briefly); the fds and the TLS are the caller's.
+ * 1 when the session was still usable, else 0. */
+int holdflush_turn_end(void);
+
 /* ETRN requests and the node's one flusher (holdserve.c). A request is
  * served by a pass that starts after it, at most HOLDFLUSH_MIN_INTERVAL
  * seconds after the previous asked pass started (or when a pass running

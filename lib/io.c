@@ -368,6 +368,21 @@ io_discard_pending(struct io *io)
 	return n;
 }
 
+int
+io_move_pending(struct io *from, struct io *to)
+{
+	size_t n = from->in_len - from->in_off;
+
+	if (n > to->in_cap - to->in_len) {
+		errno = ENOBUFS;
+		return -1;
+	}
+	memcpy(to->inp + to->in_len, from->inp + from->in_off, n);
+	to->in_len += n;
+	from->in_off = from->in_len = 0;
+	return 0;
+}
+
 void
 io_wipe_consumed(struct io *io)
 {

@@ -91,6 +91,11 @@ size_t io_pending(const struct io *io);
  * and io_use_tls(&io, &t). Client side the same after the 220. */
 size_t io_discard_pending(struct io *io);
 
+/* Hands the received-but-unconsumed bytes of from over to to (another
+ * io on the same connection, e.g. ODMR's turned-around client), after
+ * what to already holds. 0, or -1 (ENOBUFS) when they do not fit. */
+int io_move_pending(struct io *from, struct io *to);
+
 /* After a line that carried a secret (PASS, APOP, AUTH and its
  * continuation lines): zeroes every consumed byte still in the input
  * buffer (the one in use, and in[] when io_set_inbuf replaced it) and,

@@ -414,6 +414,35 @@ parse_hold_limit(const struct tok *t, struct userdb_entry *e,
 	return 0;
 }
 
+/* odmr=USER[,USER...]: the users (database keys, user@domain) that may
+ * collect the node with ATRN; repeated options add up. 0 / -1. */
+static int
+parse_odmr(const struct tok *t, const struct tok *val,
+    struct userdb_entry *e, const char **error_r)
+{
+	size_t used = strlen(e->odmr), i, start = 0;
+
+	for (i = 0; i <= val->n; i++) {
+		if (i < val->n && val->p[i] != ',') {
+			unsigned char ch = (unsigned char)val->p[i];
+			if (ch <= ' ' || ch >= 127 || (ch >= 'A' && ch <= 'Z'))
+				return fail_tok(error_r, "invalid odmr user in", t);
+			continue;
+		}
+		if (i == start || !memchr(val->p + start, '@', i - start))
+			return fail_tok(error_r, "odmr= wants user@domain "
+			    "names, comma-separated:", t);
+		start = i + 1;
+	}
+	if (used + (used > 0) + val->n + 1 > sizeof e->odmr)
+		return fail(error_r, "odmr list too long");
+	if (used > 0)
+		e->odmr[used++] = ',';
+	memcpy(e->odmr + used, val->p, val->n);
+	e->odmr[used + val->n] = '\0';
+	return 0;
+}
+
 static int
 parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
     const char **error_r)
@@ -452,6 +481,9 @@ parse_hold(const char *v, size_t len, size_t pos, struct userdb_entry *e,
 			memcpy(e->etrn_from + used, val.p, val.n);
 			used += val.n;
 			e->etrn_from[used] = '\0';
+		} else if (tok_param(&t, "odmr", &val)) {
+			if (parse_odmr(&t, &val, e, error_r) < 0)
+				return -1;
 		} else if (parse_hold_tls(&t, e, error_r) < 0) {
 			return -1;
 		}

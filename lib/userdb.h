@@ -55,6 +55,9 @@ struct userdb_entry {
 	uint64_t lifetime;           /* lifetime= seconds in the hold queue */
 	uint64_t max_held;           /* max-held= bytes, 0 = no limit */
 	char etrn_from[1024];        /* comma-separated CIDRs, "" = auth only */
+	char odmr[512];              /* odmr=: comma-separated users that may
+	                                collect the node with ATRN (RFC 2645),
+	                                "" = nobody */
 	enum userdb_tls tls;         /* tls=: the flusher's TLS policy */
 	char tls_ca[USERDB_PATH_MAX]; /* tls-ca=: CA file for tls=verify,
 	                                "" = the system bundle */

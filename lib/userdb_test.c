@@ -82,6 +82,17 @@ test_parse(void)
 	CHECK_STR(e.host, "mx.dialup.example");
 	CHECK(e.port == 0);
 	CHECK_STR(e.etrn_from, "192.0.2.0/24,2001:db8::/32,127.0.0.1");
+	/* ODMR collectors */
+	CHECK(parse("dialup.example", "hold odmr=site@dialup.example", &e,
+	    &err) == 0);
+	CHECK_STR(e.odmr, "site@dialup.example");
+	CHECK(parse("dialup.example", "hold odmr=a@x.example,b@y.example "
+	    "odmr=c@z.example", &e, &err) == 0);
+	CHECK_STR(e.odmr, "a@x.example,b@y.example,c@z.example");
+	BAD("dialup.example", "hold odmr=", "unknown hold option");
+	BAD("dialup.example", "hold odmr=a@x.example,", "odmr= wants");
+	BAD("dialup.example", "hold odmr=nodomain", "odmr= wants");
+	BAD("dialup.example", "hold odmr=A@x.example", "invalid odmr user");
 	CHECK(parse("dialup.example", "hold host=[::1]:26", &e, &err) == 0);
 	CHECK_STR(e.host, "::1");
 	CHECK(e.port == 26);

@@ -28,6 +28,7 @@ struct admin {
 	const char *scheme;
 	const char *host;
 	const char *etrn_from;
+	const char *odmr;            /* domain add --hold --odmr */
 	const char *lifetime;        /* domain add --hold --lifetime */
 	const char *max_held;        /* domain add --hold --max-held */
 	const char *older_than;      /* queue expire --older-than */

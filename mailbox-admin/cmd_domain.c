@@ -67,12 +67,13 @@ static int
 domain_add(struct admin *a, const char *name)
 {
 	char domain[ADDR_DOMAIN_MAX + 1], host[300], ef[1100], lt[64], mh[64];
-	const char *f[6];
+	char od[600];
+	const char *f[7];
 
 	admin_domain(name, domain);
 	f[0] = domain;
 	f[1] = a->hold ? "hold" : "domain";
-	f[2] = f[3] = f[4] = f[5] = NULL;
+	f[2] = f[3] = f[4] = f[5] = f[6] = NULL;
 	if (a->lifetime != NULL) {
 		check_field("--lifetime", a->lifetime);
 		if ((size_t)snprintf(lt, sizeof lt, "lifetime=%s", a->lifetime)
@@ -101,10 +102,17 @@ domain_add(struct admin *a, const char *name)
 			die(EX_DATAERR, "--etrn-from too long");
 		f[3] = ef;
 	}
+	if (a->odmr != NULL) {
+		check_field("--odmr", a->odmr);
+		if ((size_t)snprintf(od, sizeof od, "odmr=%s", a->odmr) >=
+		    sizeof od)
+			die(EX_DATAERR, "--odmr too long");
+		f[6] = od;
+	}
 	edit_open(a, &db);
 	if (tdb_find(&db, domain) >= 0)
 		die(EX_DATAERR, "domain %s already exists", domain);
-	if (tdb_format(line, sizeof line, f, 6) < 0)
+	if (tdb_format(line, sizeof line, f, 7) < 0)
 		die(EX_DATAERR, "record too long");
 	edit_append(&db, line);
 	edit_commit(&db);
@@ -205,13 +213,13 @@ cmd_domain(struct admin *a, const struct admin_args *g)
 	int is_add = strcmp(sub, "add") == 0;
 
 	if (!is_add && (a->hold || a->host || a->etrn_from || a->lifetime ||
-	    a->max_held))
-		die(EX_USAGE, "--hold, --host, --etrn-from, --lifetime and "
-		    "--max-held go with 'domain add'");
-	if ((a->host || a->etrn_from || a->lifetime || a->max_held) &&
-	    !a->hold)
-		die(EX_USAGE, "--host, --etrn-from, --lifetime and --max-held "
-		    "need --hold");
+	    a->max_held || a->odmr))
+		die(EX_USAGE, "--hold, --host, --etrn-from, --odmr, --lifetime "
+		    "and --max-held go with 'domain add'");
+	if ((a->host || a->etrn_from || a->lifetime || a->max_held ||
+	    a->odmr) && !a->hold)
+		die(EX_USAGE, "--host, --etrn-from, --odmr, --lifetime and "
+		    "--max-held need --hold");
 	if (a->force && strcmp(sub, "del") != 0)
 		die(EX_USAGE, "--force goes with 'domain del'");
 	if (is_add || strcmp(sub, "del") == 0) {

@@ -21,7 +21,8 @@ enum {
 	O_SCHEME = 1 << 3, O_KEEPMAIL = 1 << 4, O_HOLD = 1 << 5,
 	O_HOST = 1 << 6, O_ETRNFROM = 1 << 7, O_FORCE = 1 << 8,
 	O_GLOBAL = 1 << 9,   /* --db --spool --mail-root --owner */
-	O_LIFETIME = 1 << 10, O_MAXHELD = 1 << 11, O_OLDER = 1 << 12
+	O_LIFETIME = 1 << 10, O_MAXHELD = 1 << 11, O_OLDER = 1 << 12,
+	O_ODMR = 1 << 13
 };
 
 struct option_def {
@@ -44,6 +45,7 @@ static const struct option_def options[] = {
 	{ "--hold", O_HOLD, 0 },
 	{ "--host", O_HOST, 1 },
 	{ "--etrn-from", O_ETRNFROM, 1 },
+	{ "--odmr", O_ODMR, 1 },
 	{ "--force", O_FORCE, 0 },
 	{ "--lifetime", O_LIFETIME, 1 },
 	{ "--max-held", O_MAXHELD, 1 },
@@ -71,9 +73,10 @@ static const struct command_def commands[] = {
 	{ "stat", cmd_stat, 0, 1, 1, "stat ADDRESS | stat HOLD-DOMAIN" },
 	{ "quota", cmd_quota, 0, 2, 2, "quota ADDRESS SIZE" },
 	{ "domain", cmd_domain, O_HOLD | O_HOST | O_ETRNFROM | O_FORCE |
-	  O_LIFETIME | O_MAXHELD, 1, 2,
+	  O_LIFETIME | O_MAXHELD | O_ODMR, 1, 2,
 	  "domain add NAME [--hold [--host HOST[:PORT]] "
-	  "[--etrn-from CIDR[,CIDR...]] [--lifetime DURATION] "
+	  "[--etrn-from CIDR[,CIDR...]] [--odmr USER[,USER...]] "
+	  "[--lifetime DURATION] "
 	  "[--max-held SIZE]] | domain del NAME [--force] | domain list" },
 	{ "alias", cmd_alias, 0, 2, 1 + 1 + 1000,
 	  "alias add ADDRESS TARGET... | alias del ADDRESS" },
@@ -186,6 +189,7 @@ usage(FILE *f)
 	    "  --hold              domain add: a hold (ETRN) domain\n"
 	    "  --host HOST[:PORT]  domain add --hold: where held mail goes\n"
 	    "  --etrn-from CIDR,.. domain add --hold: who may ask with ETRN\n"
+	    "  --odmr USER,..      domain add --hold: who may collect with ATRN\n"
 	    "  --lifetime DURATION domain add --hold: how long held mail is "
 	    "kept\n"
 	    "                      (10d, 36h, 30m, 0s; default 30d)\n"
@@ -226,6 +230,8 @@ set_option(struct admin *a, const char *name, const char *val)
 		a->host = val;
 	else if (strcmp(name, "--etrn-from") == 0)
 		a->etrn_from = val;
+	else if (strcmp(name, "--odmr") == 0)
+		a->odmr = val;
 	else if (strcmp(name, "--lifetime") == 0)
 		a->lifetime = val;
 	else if (strcmp(name, "--max-held") == 0)

@@ -8,6 +8,7 @@
 
 #include "etrn.h"
 #include "log.h"
+#include "odmr.h"
 #include "smtp.h"
 
 struct command {
@@ -167,6 +168,8 @@ do_ehlo(struct session *s, char *args)
 	}
 	if (etrn_available(s->cfg->users))
 		io_puts(io, "250-ETRN\r\n");
+	if (s->cfg->odmr)
+		io_puts(io, "250-ATRN\r\n");
 	io_puts(io, "250 CHUNKING\r\n");
 	return R_NONE;
 }
@@ -302,6 +305,7 @@ static const struct command commands[] = {
 	  do_starttls },
 	{ "AUTH", ST_READY, R_SEQ, NULL, smtp_auth },
 	{ "ETRN", ST_READY, R_SEQ, check_etrn, do_etrn },
+	{ "ATRN", ST_READY, R_SEQ, NULL, smtp_atrn },
 	{ "EXPN", ST_ANY, R_SEQ, NULL, not_implemented },
 	{ "TURN", ST_ANY, R_SEQ, NULL, not_implemented },
 	{ NULL, 0, R_NONE, NULL, NULL }
@@ -320,6 +324,7 @@ wrong_state(const struct session *s, const struct command *c)
 	if (!strcmp(c->verb, "DATA") && s->state == ST_MAIL)
 		return R_NO_RCPTS;
 	if ((!strcmp(c->verb, "AUTH") || !strcmp(c->verb, "ETRN") ||
+	    !strcmp(c->verb, "ATRN") ||
 	    !strcmp(c->verb, "STARTTLS")) && (s->state & ST_TRANS))
 		return R_SEQ_IN_TRANS;
 	return c->wrong_state;

@@ -16,7 +16,7 @@ enum {
 	O_USERS = 256, O_SPOOL, O_AUTH, O_TLS, O_REQUIRE_TLS, O_CERT, O_KEY,
 	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
 	O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS, O_MAX_SESSION_RCPTS, O_HOSTNAME,
-	O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP,
+	O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP, O_ODMR,
 	O_USER, O_ALLOW_ROOT, O_DEBUG, O_HELP, O_VERSION, O_PROXY_FROM
 };
 
@@ -44,6 +44,7 @@ static const struct option longopts[] = {
 	{ "auth-delay", required_argument, NULL, O_AUTH_DELAY },
 	{ "throttle-file", required_argument, NULL, O_THROTTLE },
 	{ "quota-tempfail", no_argument, NULL, O_QUOTA_TEMP },
+	{ "odmr", no_argument, NULL, O_ODMR },
 	{ "user", required_argument, NULL, O_USER },
 	{ "allow-root", no_argument, NULL, O_ALLOW_ROOT },
 	{ "debug", no_argument, NULL, O_DEBUG },
@@ -82,6 +83,8 @@ usage(FILE *f)
 "  --throttle-file PATH    per-address login failures, shared with POP3\n"
 "                          (default /var/lib/postern/throttle)\n"
 "  --quota-tempfail        refuse over-quota mail with 452 4.2.2, not 552\n"
+"  --odmr                  On-Demand Mail Relay (port 366): ATRN after\n"
+"                          AUTH turns the connection around (RFC 2645)\n"
 "  --user NAME             switch to this user when started as root\n"
 "  --allow-root            serve as root when started as root without\n"
 "                          --user (refused otherwise)\n"
@@ -240,6 +243,7 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 			c->auth_delay_ms = (unsigned)v;
 			break;
 		case O_QUOTA_TEMP: c->quota_temp = 1; break;
+		case O_ODMR: c->odmr = 1; break;
 		case O_USER: c->run_user = optarg; break;
 		case O_ALLOW_ROOT: c->allow_root = 1; break;
 		case O_DEBUG: log_set_debug(1); break;

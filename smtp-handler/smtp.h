@@ -55,6 +55,7 @@ struct smtp_config {
 	enum tls_mode tls_mode;
 	int require_tls;
 	int quota_temp;             /* quota refusals as 452 4.2.2 */
+	int odmr;                   /* --odmr: ATRN (RFC 2645) served */
 	uint64_t max_size;
 	unsigned max_rcpts;
 	unsigned max_errors;

@@ -81,6 +81,10 @@ check "domain add hold" A domain add dialup.example --hold --host 127.0.0.1:2525
 check "hold value in the CDB" [ "$(q dialup.example)" = \
 	"hold                host=127.0.0.1:2525           etrn-from=192.0.2.0/24,2001:db8::/32" ]
 check "domain add hold without options" A domain add mx.example --hold
+check "domain add hold --odmr" A domain add odmr.example --hold \
+	--odmr site@example.jp,other@example.jp
+check "odmr= in the CDB" grep -q ' odmr=site@example.jp,other@example.jp$' \
+	<<<"$(q odmr.example)"
 check "domain add second local domain" A domain add example.org
 
 # --- users -------------------------------------------------------------------
@@ -284,6 +288,8 @@ fails "bad --quota on add" 65 add zoe@example.jp x --quota 1T
 fails "bad CIDR" 65 A domain add h1.example --hold --etrn-from 192.0.2.0/33
 fails "bad CIDR (garbage)" 65 A domain add h1.example --hold --etrn-from 10.0.0.0/8,nonsense
 fails "bad CIDR (empty)" 65 A domain add h1.example --hold --etrn-from 10.0.0.0/8,,10.1.0.0/16
+fails "bad --odmr (no domain)" 65 A domain add h1.example --hold --odmr site
+fails "--odmr without --hold" 64 A domain add h1.example --odmr site@example.jp
 fails "bad host" 65 A domain add h1.example --hold --host 'bad_host:25'
 fails "bad port" 65 A domain add h1.example --hold --host 'relay.example:99999'
 fails "relative --maildir" 65 add zoe@example.jp x --maildir relative/zoe

@@ -37,6 +37,7 @@ cat > "$T/users" <<EOF
 example.test              domain
 other.test                domain
 dialup.test               hold      host=127.0.0.1:2525  etrn-from=192.0.2.0/24
+odmr.test                 hold      odmr=alice@example.test
 alice@example.test        $HASH     $MAIL/alice
 bob@example.test          $HASH     $MAIL/bob            quota=2K
 carol@example.test        $HASH     $MAIL/carol          nosmtp
@@ -98,7 +99,8 @@ PY
 
 mask_replies() {
 	sed -e 's/\r$//' \
-	    -e 's/[0-9]\{9,\}\.M[0-9]*P[0-9]*Q[0-9]*\.[A-Za-z0-9.-]*/UNIQUE/g'
+	    -e 's/[0-9]\{9,\}\.M[0-9]*P[0-9]*Q[0-9]*\.[A-Za-z0-9.-]*/UNIQUE/g' \
+	    -e 's/[A-Z][a-z][a-z], [0-9][0-9] [A-Z][a-z][a-z] [0-9]\{4\} [0-9:]\{8\} [+-][0-9]\{4\}/DATE/g'
 }
 
 run_case() {
@@ -147,7 +149,7 @@ help=$("$SMTP" --help); rc=$?
 missing=""
 for o in users spool auth tls require-tls cert key client-ca client-revoked \
     relay-clients max-size max-recipients max-errors hostname timeout \
-    session-timeout auth-delay throttle-file quota-tempfail user debug help version \
+    session-timeout auth-delay throttle-file quota-tempfail odmr user debug help version \
     proxy-from; do
 	grep -q -- "--$o" <<<"$help" || missing="$missing --$o"
 	grep -qF -- "\\-\\-${o//-/\\-}" "$top/man/smtp-handler.8" || missing="$missing man:--$o"

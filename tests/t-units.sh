@@ -20,7 +20,7 @@ mkdir -p "$U"
 bin_for() {
 	case $1 in
 	postern-pop3*) echo "$POP3" ;;
-	postern-smtp*|postern-submission*) echo "$SMTP" ;;
+	postern-smtp*|postern-submission*|postern-odmr*) echo "$SMTP" ;;
 	postern-etrn*) echo "$ETRN" ;;
 	postern-queue*) echo "$ADMIN" ;;
 	esac
@@ -132,7 +132,7 @@ fi
 # Least privilege for the mail root: no unit may write /var/mail, and
 # every unit that delivers or serves mail may write the mail root.
 check "no unit writes /var/mail" bash -c "! grep -n 'ReadWritePaths=.*/var/mail' '$top'/units/*.service"
-for f in "$top"/units/postern-{pop3,pop3s,smtp,submission,submissions}@.service "$top"/units/postern-etrn.service; do
+for f in "$top"/units/postern-{pop3,pop3s,smtp,submission,submissions,odmr}@.service "$top"/units/postern-etrn.service; do
 	check "${f##*/}: the mail root is writable" grep -q '^ReadWritePaths=-/var/lib/postern/mail' "$f"
 done
 
@@ -152,7 +152,13 @@ if make -s -C "$top" -o all install DESTDIR="$I" PREFIX=/usr >"$T/install.log" 2
 		grep -q '^ExecStart=/usr/sbin/mailbox-admin queue expire$' "$I/usr/lib/systemd/system/postern-queue.service"
 	check "install: sysusers.d/postern.conf" [ -f "$I/usr/lib/sysusers.d/postern.conf" ]
 	check "install: tmpfiles.d/postern.conf" [ -f "$I/usr/lib/tmpfiles.d/postern.conf" ]
-	check "install: xinetd files" [ "$(ls "$I/etc/xinetd.d" | wc -l)" -eq 5 ]
+	check "install: xinetd files" [ "$(ls "$I/etc/xinetd.d" | wc -l)" -eq 6 ]
+	check "install: the ODMR socket listens on port 366" \
+		grep -q '^ListenStream=366$' "$I/usr/lib/systemd/system/postern-odmr.socket"
+	check "install: the ODMR service runs smtp-handler --odmr" \
+		grep -q '^ExecStart=/usr/libexec/postern/smtp-handler --odmr ' "$I/usr/lib/systemd/system/postern-odmr@.service"
+	check "install: the ODMR xinetd service on port 366 with --odmr" \
+		bash -c "grep -q '^[[:space:]]*port[[:space:]]*= 366\$' '$I/etc/xinetd.d/postern-odmr' && grep -q 'server_args.*--odmr' '$I/etc/xinetd.d/postern-odmr'"
 else
 	fail "make install" "$(tail -n 3 "$T/install.log" | tr '\n' ' ')"
 fi
