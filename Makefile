@@ -5,10 +5,14 @@
 #   make check-fresh  the two commands on a pristine Debian 12 (chroot; CI)
 #   make demo       start the suite on loopback with a demo user
 #   make install PREFIX=/usr/local DESTDIR=
+#   make deb        the Debian package into build/deb/ (debian/)
+#   make check-deb  the package in a booted Debian 12 (root, network)
 VERSION   = 0.1.0
 CC       ?= cc
 PREFIX   ?= /usr/local
 DESTDIR  ?=
+# systemd units; the Debian package uses /lib/systemd/system (bookworm).
+UNITDIR  ?= $(PREFIX)/lib/systemd/system
 OPT      ?= -O2 -g
 CFLAGS   ?= $(OPT)
 CPPFLAGS += -D_GNU_SOURCE -DPOSTERN_VERSION='"$(VERSION)"' -I lib
@@ -83,6 +87,19 @@ check-fresh:
 	@scripts/deps fresh
 	@scripts/check-fresh
 
+# The Debian package (debian/): dpkg-buildpackage -us -uc -b on a copy of
+# the tracked files in build/deb/postern-$(VERSION)/; the .deb (and
+# .buildinfo, .changes) land in build/deb/. scripts/deps deb first.
+deb:
+	@scripts/deps deb
+	@scripts/mkdeb
+
+# The package installed, used, removed and purged in a booted Debian 12
+# (tests/t-deb.sh; root, network). Not part of `make check`.
+check-deb:
+	@scripts/deps fresh
+	@tests/run t-deb
+
 demo: deps all
 	@scripts/demo start
 
@@ -111,10 +128,10 @@ install: all
 	  install -d $(DESTDIR)$(PREFIX)/share/man/man$$s; \
 	  for m in man/*.$$s; do [ ! -f $$m ] || install -m 0644 $$m $(DESTDIR)$(PREFIX)/share/man/man$$s/; done; \
 	done
-	install -d $(DESTDIR)$(PREFIX)/lib/systemd/system $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d \
 	  $(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)/etc/xinetd.d
 	for u in units/*.socket units/*.service units/*.timer; do \
-	  [ ! -f $$u ] || sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(PREFIX)/lib/systemd/system/$${u##*/}; done
+	  [ ! -f $$u ] || sed 's|@PREFIX@|$(PREFIX)|g' $$u > $(DESTDIR)$(UNITDIR)/$${u##*/}; done
 	[ ! -f units/postern.sysusers ] || install -m 0644 units/postern.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/postern.conf
 	[ ! -f units/postern.tmpfiles ] || install -m 0644 units/postern.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/postern.conf
 	for x in units/xinetd/*; do \
@@ -125,5 +142,5 @@ clean:
 	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
 	rm -rf tests/tmp
 
-.PHONY: all units deps check check-asan check-fresh check-systemd demo demo-stop bench fuzz soak install clean
+.PHONY: all units deps deb check check-asan check-deb check-fresh check-systemd demo demo-stop bench fuzz soak install clean
 -include $(wildcard lib/*.d */*.d)
