@@ -190,6 +190,7 @@ tls_cache_open(struct tls_cache *c, const char *path, unsigned lifetime,
 	}
 	if (fd < 0) {
 		*error_r = errno == ELOOP ? "is a symbolic link" :
+		    errno == EISDIR ? "not a regular file" :
 		    errno == EACCES ? "permission denied" : "cannot open";
 		return -1;
 	}
