@@ -427,7 +427,7 @@ int
 tls_cache_store(struct tls_cache *c, const br_ssl_session_parameters *p,
     const unsigned char sni_hash[32], int64_t now)
 {
-	unsigned char b[BUCKET_BYTES], *s, *t = NULL;
+	unsigned char b[BUCKET_BYTES], *s, *t = b;
 	uint64_t oldest = UINT64_MAX;
 	int i, r;
 
