@@ -28,6 +28,21 @@ from harness import *
 
 require("tls-resume", (POP3, SMTP), ("openssl", "cdb", "systemd-socket-activate", "curl"))
 
+# --- the options: --help, man pages, bad values -----------------------------------------
+for prog, man in ((POP3, "pop3-handler.8"), (SMTP, "smtp-handler.8")):
+    name = os.path.basename(prog)
+    h = subprocess.run([prog, "--help"], capture_output=True, text=True)
+    text = open(os.path.join(TOP, "man", man)).read()
+    for o in ("tls-session-cache", "tls-session-lifetime"):
+        check("%s: --%s in --help and the man page" % (name, o),
+              h.returncode == 0 and "--" + o in h.stdout and
+              "\\-\\-" + o.replace("-", "\\-") in text, o)
+    for bad in (["--tls-session-lifetime", "0"], ["--tls-session-lifetime", "86401"],
+                ["--tls-session-lifetime", "1h"], ["--tls-session-cache", ""]):
+        r = subprocess.run([prog] + bad, capture_output=True, text=True, stdin=subprocess.DEVNULL)
+        check("%s %s: refused before any protocol" % (name, " ".join(bad) or "''"),
+              r.returncode == 64 and r.stdout == "", (r.returncode, r.stdout))
+
 PKI = os.path.join(TMP, "pki")
 subprocess.run([os.path.join(TOP, "tests", "mkcerts"), PKI], check=True)
 CA = os.path.join(PKI, "ca.pem")
