@@ -141,8 +141,8 @@ def ctx(cert=False):
 class Conn:
     """A line-based client on a raw socket, upgraded to TLS when asked."""
 
-    def __init__(self, port):
-        self.s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    def __init__(self, port, timeout=10):
+        self.s = socket.create_connection(("127.0.0.1", port), timeout=timeout)
         self.buf = b""
 
     def wrap(self, c, session=None):
@@ -182,10 +182,10 @@ class Conn:
             pass
 
 
-def py_session(ep, c, session=None, login=False):
+def py_session(ep, c, session=None, login=False, timeout=10):
     """One session; returns (session, reused, extra)."""
     port = EP[ep][0]
-    k = Conn(port)
+    k = Conn(port, timeout)
     try:
         if ep in ("pop3s", "smtps", "pop3s-cert", "smtps-cert", "pop3s-short", "pop3s-bad"):
             k.wrap(c, session)
@@ -303,7 +303,9 @@ def hammer(n):
 
     def one(i):
         try:
-            s, r, _ = py_session("pop3s", c)
+            # 50 handshakes at once on a shared 2-CPU machine (or under
+            # ASan) may take a while: the point is that none fails
+            s, r, _ = py_session("pop3s", c, timeout=90)
             res[i] = s
         except Exception as e:  # noqa: BLE001
             res[i] = e
@@ -311,7 +313,7 @@ def hammer(n):
     for t in ths:
         t.start()
     for t in ths:
-        t.join(60)
+        t.join(120)
     return c, res
 
 
@@ -326,13 +328,15 @@ check("after 50: the cache file keeps its size, mode 0600 and header",
       st.st_size == CACHE_SIZE and (st.st_mode & 0o7777) == 0o600 and head == CACHE_HDR,
       (st.st_size, oct(st.st_mode), head))
 reused = 0
-for s in [r for r in res if isinstance(r, ssl.SSLSession)][:50]:
+good = [r for r in res if isinstance(r, ssl.SSLSession)]
+for s in good:
     try:
-        _, r, _ = py_session("pop3s", c50, s)
+        _, r, _ = py_session("pop3s", c50, s, timeout=30)
         reused += bool(r)
     except Exception:  # noqa: BLE001
         pass
-check("after 50: each of the 50 sessions resumes", reused == 50, reused)
+check("after 50: each of their sessions resumes", good and reused == len(good),
+      (reused, len(good)))
 
 
 # --- corrupt, foreign and swapped files -------------------------------------------------------
@@ -411,7 +415,8 @@ time.sleep(0.3)
 for ep, (port, log, path) in EP.items():
     text = open(log, errors="replace").read()
     crashed = re.findall(r"died with code (4|6|7|8|11)\b", text)
-    check("log %s: no handler crashed" % ep, not crashed, crashed)
+    crashed += re.findall(r"(?:AddressSanitizer|LeakSanitizer|runtime error).*", text)[:3]
+    check("log %s: no handler crashed (no signal, no sanitizer report)" % ep, not crashed, crashed)
     if ep != "pop3s-bad":
         check("log %s: no cache warnings" % ep, "TLS session cache" not in text,
               [l for l in text.splitlines() if "TLS session cache" in l][:3])
