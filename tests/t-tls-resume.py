@@ -66,10 +66,10 @@ SMT = [SMTP, "--users", DB, "--spool", SPOOL, "--hostname", "mx.test", "--auth-d
 EP = {}
 
 
-def endpoint(name, argv, cache=True, extra=()):
+def endpoint(name, argv, cache=True, extra=(), path=None):
     port = free_port()
     log = os.path.join(TMP, name + ".log")
-    path = os.path.join(TMP, "cache-" + name)
+    path = path or os.path.join(TMP, "cache-" + name)
     a = list(argv) + (["--tls-session-cache", path] if cache else []) + list(extra)
     socket_activate(port, a, log=log)
     EP[name] = (port, log, path)
@@ -84,6 +84,13 @@ endpoint("pop3s-cert", POP + ["--tls", "implicit", "--client-ca", CA])
 endpoint("smtps-cert", SMT + ["--tls", "implicit", "--client-ca", CA])
 endpoint("pop3s-short", POP + ["--tls", "implicit", "--tls-session-lifetime", "2"])
 endpoint("pop3s-bad", POP + ["--tls", "implicit"])
+# the same cache file as pop3s, another certificate: same key, the chain
+# without the CA; and another key (RSA)
+POP_NOCERT = [a for a in POP if a not in ("--cert", CHAIN, "--key", KEY)]
+endpoint("pop3s-otherchain", POP_NOCERT + ["--tls", "implicit", "--cert", os.path.join(PKI, "ec.crt"),
+                                           "--key", KEY], path=EP["pop3s"][2])
+endpoint("pop3s-otherkey", POP_NOCERT + ["--tls", "implicit", "--cert", os.path.join(PKI, "rsa.crt"),
+                                         "--key", os.path.join(PKI, "rsa.key")], path=EP["pop3s"][2])
 
 
 # --- openssl s_client ------------------------------------------------------------
@@ -121,6 +128,13 @@ a, b, out = s_client_pair("pop3s-nocache")
 check("s_client without --tls-session-cache: never Reused", (a, b) == ("New", "New"), (a, b, out))
 a, b, out = s_client_pair("pop3s", name="localhost")
 check("s_client with SNI localhost: Reused", (a, b) == ("New", "Reused"), (a, b, out))
+for other in ("pop3s-otherchain", "pop3s-otherkey"):
+    sess = os.path.join(TMP, "sess-" + other)
+    a, _ = s_client("pop3s", sess, True)
+    b, out = s_client(other, sess, False)
+    c, _ = s_client("pop3s", sess, False)
+    check("s_client: a session of pop3s is not resumed by %s (same cache file), but still by pop3s"
+          % other, (a, b, c) == ("New", "New", "Reused"), (a, b, c, out))
 sess = os.path.join(TMP, "sess-sni")
 s_client("pop3s", sess, True, name="localhost")
 b, out = s_client("pop3s", sess, False, name="other.example")
