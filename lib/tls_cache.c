@@ -166,8 +166,18 @@ create(const char *path, const char **error_r)
 	    ftruncate(fd, TLS_CACHE_FILE_SIZE) == 0 &&
 	    pwrite(fd, h, sizeof h, 0) == (ssize_t)sizeof h;
 	close(fd);
-	if (ok && link(tmp, path) < 0 && errno != EEXIST)
-		ok = 0;
+	/* into place only if nobody was first: a rename that does not
+	 * replace (no moment with two links, which readers refuse), else
+	 * link + unlink where the file system cannot */
+	if (ok && renameat2(AT_FDCWD, tmp, AT_FDCWD, path,
+	    RENAME_NOREPLACE) == 0)
+		return 0;
+	if (ok && errno != EEXIST) {
+		if (errno != EINVAL && errno != ENOSYS)
+			ok = 0;
+		else if (link(tmp, path) < 0 && errno != EEXIST)
+			ok = 0;
+	}
 	unlink(tmp);
 	if (!ok)
 		*error_r = "cannot create";

@@ -4,7 +4,8 @@
  * option shortening old entries, a full bucket evicting its oldest, a
  * flipped byte (MAC) and a version or suite outside the policy refused,
  * the file checks (symlink, wrong mode, size, header, a directory), and
- * the ClientHello server-name reader. */
+ * the ClientHello server-name reader; 20 processes creating the file at
+ * once all open it, and their 20 x 50 stores are all found. */
 #include "test.h"
 #include "testutil.h"
 #include "tls.h"
@@ -14,6 +15,7 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 
 static char dir[200], path[300];
 static const unsigned char bind1[32] = { 1 }, bind2[32] = { 2 };
@@ -320,6 +322,53 @@ test_file_checks(void)
 	unlink(path);
 }
 
+/* 20 processes create the missing file at once, then store 50 sessions
+ * each (same buckets, interleaved); every one opens it and every
+ * session is found afterwards. */
+static void
+test_concurrent(void)
+{
+	br_ssl_session_parameters p;
+	struct tls_cache c;
+	pid_t pids[20];
+	int i, k, st, ok = 1, found = 0;
+
+	unlink(path);
+	for (i = 0; i < 20; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			if (!opened(&c, 3600, "pop3", bind1))
+				_exit(1);
+			for (k = 0; k < 50; k++) {
+				params(&p, (unsigned char)(k * 20 + i),
+				    (unsigned char)i);
+				p.session_id[1] = (unsigned char)((k * 20 + i) >> 8);
+				p.session_id[2] = p.session_id[3] = 0;
+				if (store(&c, &p, "", 1800000000) < 0)
+					_exit(2);
+			}
+			_exit(0);
+		}
+	}
+	for (i = 0; i < 20; i++)
+		if (pids[i] < 0 || waitpid(pids[i], &st, 0) != pids[i] ||
+		    !WIFEXITED(st) || WEXITSTATUS(st) != 0)
+			ok = 0;
+	CHECK(ok);
+	CHECK(opened(&c, 3600, "pop3", bind1));
+	for (i = 0; i < 20; i++)
+		for (k = 0; k < 50; k++) {
+			params(&p, (unsigned char)(k * 20 + i), (unsigned char)i);
+			p.session_id[1] = (unsigned char)((k * 20 + i) >> 8);
+			p.session_id[2] = p.session_id[3] = 0;
+			found += lookup(&c, &p, "", 1800000001) == 1;
+		}
+	/* 1000 sessions in 1000 distinct buckets (k * 20 + i): all kept */
+	CHECK(found == 1000);
+	tls_cache_close(&c);
+	unlink(path);
+}
+
 /* The rest of a ClientHello after the session ID. */
 static size_t
 hello(unsigned char *b, const char *sni, int with_ext)
@@ -397,6 +446,7 @@ main(void)
 	test_cache();
 	unlink(path);
 	test_tamper();
+	test_concurrent();
 	test_file_checks();
 	test_hello_sni();
 	rm_rf(dir);
