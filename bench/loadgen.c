@@ -18,7 +18,10 @@
  *            would, MAIL/RCPT/DATA pipelined); --count then counts messages,
  *            and the latency samples are per message
  *   --tls    implicit TLS (--ca PEM, --suite ecdsa|rsa|any), TLS 1.2, no
- *            session resumption. The client is OpenSSL when built with
+ *            session resumption unless --resume: then each thread keeps
+ *            the session of its last full handshake and offers it on its
+ *            next connection (session ID, no tickets); "resumed" counts
+ *            the handshakes that resumed. The client is OpenSSL when built with
  *            -DLOADGEN_OPENSSL (its P-256 and AES-GCM code is several times
  *            cheaper than BearSSL's, so the generator steals less CPU from the
  *            servers), else BearSSL.
@@ -64,7 +67,7 @@ static SSL_CTX *CTX;
 
 struct opts {
 	const char *workload;
-	int port, conc, tls;
+	int port, conc, tls, resume;
 	double duration;
 	long count;
 	const char *ca, *suite, *user_fmt, *pass, *msg, *from, *rcpt;
@@ -152,6 +155,10 @@ struct worker {
 	pthread_t th;
 	int id;
 	long ok, errors, msgs;   /* msgs: SMTP messages with --per-conn > 1 */
+	long resumed;            /* --resume: handshakes that resumed */
+	int have_sess;           /* sp holds a session to offer */
+	int ssl_ok;              /* BearSSL: this session went well */
+	br_ssl_session_parameters sp;
 	struct vec m[NM];
 	/* connection state */
 	int fd;
@@ -164,6 +171,7 @@ struct worker {
 	char user[128];
 #ifdef LOADGEN_OPENSSL
 	SSL *ssl;
+	SSL_SESSION *sess;
 #endif
 };
 
@@ -229,7 +237,8 @@ static int c_open(struct worker *w)
 	if (O.tls) {
 		w->ssl = SSL_new(CTX);
 		if (!w->ssl || !SSL_set_fd(w->ssl, w->fd) || !SSL_set_tlsext_host_name(w->ssl, "localhost") ||
-		    !SSL_set1_host(w->ssl, "localhost") || SSL_connect(w->ssl) != 1) {
+		    !SSL_set1_host(w->ssl, "localhost") ||
+		    (O.resume && w->sess && !SSL_set_session(w->ssl, w->sess)) || SSL_connect(w->ssl) != 1) {
 			char e[160];
 			ERR_error_string_n(ERR_get_error(), e, sizeof e);
 			note_err("TLS handshake: %s", e);
@@ -238,6 +247,15 @@ static int c_open(struct worker *w)
 			w->ssl = NULL;
 			close(w->fd);
 			return -1;
+		}
+		if (O.resume) {
+			if (w->sess && SSL_session_reused(w->ssl)) {
+				w->resumed++;
+			} else {
+				if (w->sess)
+					SSL_SESSION_free(w->sess);
+				w->sess = SSL_get1_session(w->ssl);
+			}
 		}
 	}
 	return 0;
@@ -249,7 +267,9 @@ static int c_open(struct worker *w)
 		else if (strcmp(O.suite, "rsa") == 0)
 			br_ssl_engine_set_suites(&w->cc.eng, SUITES_RSA, 3);
 		br_ssl_engine_set_buffer(&w->cc.eng, w->iobuf, sizeof w->iobuf, 1);
-		br_ssl_client_reset(&w->cc, "localhost", 0);
+		if (O.resume && w->have_sess)
+			br_ssl_engine_set_session_parameters(&w->cc.eng, &w->sp);
+		br_ssl_client_reset(&w->cc, "localhost", O.resume && w->have_sess);
 		br_sslio_init(&w->io, &w->cc.eng, fd_read, &w->fd, fd_write, &w->fd);
 	}
 	return 0;
@@ -257,13 +277,32 @@ static int c_open(struct worker *w)
 
 static void c_close(struct worker *w)
 {
+#ifndef LOADGEN_OPENSSL
+	if (O.resume && O.tls && w->ssl_ok) {
+		/* BearSSL client: same ID as offered = resumed */
+		br_ssl_session_parameters p;
+		br_ssl_engine_get_session_parameters(&w->cc.eng, &p);
+		if (w->have_sess && p.session_id_len == 32 &&
+		    memcmp(p.session_id, w->sp.session_id, 32) == 0)
+			w->resumed++;
+		else if (p.session_id_len == 32) {
+			w->sp = p;
+			w->have_sess = 1;
+		}
+	}
+#endif
 #ifdef LOADGEN_OPENSSL
+	/* a session not shut down is dropped as "bad" by SSL_free: mark a
+	 * good one shut down (no I/O) so that --resume can offer it */
+	if (w->ssl && O.resume && w->ssl_ok)
+		SSL_set_shutdown(w->ssl, SSL_SENT_SHUTDOWN | SSL_RECEIVED_SHUTDOWN);
 	if (w->ssl)
 		SSL_free(w->ssl);
 	w->ssl = NULL;
 #endif
 	close(w->fd);
 	w->fd = -1;
+	w->ssl_ok = 0;
 }
 
 static int c_read(struct worker *w, unsigned char *buf, size_t len)
@@ -569,6 +608,7 @@ static void *net_worker(void *arg)
 			continue;
 		}
 		int r = session(w);
+		w->ssl_ok = r == 0;
 		c_close(w);
 		if (r == 0) {
 			w->ok++;
@@ -779,7 +819,7 @@ static long count_maildir(const char *dir)
 static void usage(void)
 {
 	fputs("usage: loadgen --workload W [--port P] [--conc N] [--duration S | --count N]\n"
-	      "  [--tls --ca PEM --suite ecdsa|rsa|any] [--user-fmt FMT --nusers N --pass P]\n"
+	      "  [--tls --ca PEM --suite ecdsa|rsa|any [--resume]] [--user-fmt FMT --nusers N --pass P]\n"
 	      "  [--expect-bytes N] [--hold-ms MS] [--msg FILE --from A --rcpt A]\n"
 	      "  [--wait-dir MAILDIR --wait-files N] [--per-conn K] [--dir D] [--hash H] [--bytes N]\n"
 	      "workloads: greet login retr bigbox smtp fsync tcp pipe crypt aesgcm\n",
@@ -802,7 +842,7 @@ int main(int argc, char **argv)
 		{ "hold-ms", 1, 0, 'H' }, { "msg", 1, 0, 'm' }, { "from", 1, 0, 'f' },
 		{ "rcpt", 1, 0, 'r' }, { "wait-dir", 1, 0, 'W' }, { "wait-files", 1, 0, 'N' },
 		{ "dir", 1, 0, 'D' }, { "hash", 1, 0, 'h' }, { "bytes", 1, 0, 'b' },
-		{ "per-conn", 1, 0, 'K' }, { 0, 0, 0, 0 }
+		{ "per-conn", 1, 0, 'K' }, { "resume", 0, 0, 'R' }, { 0, 0, 0, 0 }
 	};
 	int c;
 	while ((c = getopt_long(argc, argv, "", lo, NULL)) != -1) {
@@ -813,6 +853,7 @@ int main(int argc, char **argv)
 		case 'd': O.duration = atof(optarg); break;
 		case 'n': O.count = atol(optarg); break;
 		case 't': O.tls = 1; break;
+		case 'R': O.resume = 1; break;
 		case 'A': O.ca = optarg; break;
 		case 'S': O.suite = optarg; break;
 		case 'u': O.user_fmt = optarg; break;
@@ -872,7 +913,10 @@ int main(int argc, char **argv)
 			    SSL_CTX_load_verify_locations(CTX, O.ca, NULL) != 1)
 				bp_die("cannot set up the OpenSSL client with", O.ca);
 			SSL_CTX_set_verify(CTX, SSL_VERIFY_PEER, NULL);
-			SSL_CTX_set_session_cache_mode(CTX, SSL_SESS_CACHE_OFF);
+			/* with the cache off, OpenSSL marks new sessions not
+			 * resumable: --resume keeps them, outside its cache */
+			SSL_CTX_set_session_cache_mode(CTX, O.resume ? SSL_SESS_CACHE_CLIENT |
+						       SSL_SESS_CACHE_NO_INTERNAL : SSL_SESS_CACHE_OFF);
 			SSL_CTX_set_options(CTX, SSL_OP_NO_TICKET);
 			if (!strcmp(O.suite, "ecdsa") &&
 			    (!SSL_CTX_set_cipher_list(CTX, "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:"
@@ -910,12 +954,13 @@ int main(int argc, char **argv)
 		pthread_create(&ws[i].th, NULL, fn, &ws[i]);
 	}
 	struct vec all[NM] = { { 0 } };
-	long ok = 0, errors = 0, msgs = 0;
+	long ok = 0, errors = 0, msgs = 0, resumed = 0;
 	for (int i = 0; i < O.conc; i++) {
 		pthread_join(ws[i].th, NULL);
 		ok += ws[i].ok;
 		errors += ws[i].errors;
 		msgs += ws[i].msgs;
+		resumed += ws[i].resumed;
 		for (int k = 0; k < NM; k++)
 			vmerge(&all[k], &ws[i].m[k]);
 	}
@@ -946,6 +991,8 @@ int main(int argc, char **argv)
 	printf(", \"sessions\": %ld, \"errors\": %ld", ok, errors);
 	if (O.per_conn > 1)
 		printf(", \"per_conn\": %ld, \"messages\": %ld", O.per_conn, msgs);
+	if (O.resume)
+		printf(", \"resumed\": %ld", resumed);
 	jnum("elapsed_s", elapsed);
 	jnum("rate", (double)ok / elapsed);
 	jnum("p50_ms", pct(&all[M_LAT], 0.50));

@@ -120,6 +120,14 @@ struct tls {
 	 * handshake's last flight with the first reply, a reply's
 	 * records; written before any read and at the end of tls_write */
 	size_t stage_len;
+	/* the shared session cache (tls_server.c): BearSSL calls through
+	 * cache_vtable; resumed: this handshake resumed a cached session;
+	 * not_cached: a new session was kept out of the cache (client
+	 * certificate); hello_sni: the server name the ClientHello sent */
+	const br_ssl_session_cache_class *cache_vtable;
+	struct tls_cache *cache;
+	int resumed, not_cached;
+	char hello_sni[256];
 	/* bytes read ahead from rfd (BearSSL asks for a record's header,
 	 * then its body: one read serves a whole flight) */
 	size_t rbuf_off, rbuf_len;
@@ -141,6 +149,20 @@ struct tls {
 int tls_server_start(struct tls *t, const struct tls_cred *cred,
     const struct tls_anchors *client_ca, int rfd, int wfd,
     int64_t deadline, const char **error_r);
+
+/* The same with a shared session cache (lib/tls_cache.h; NULL or one
+ * that failed to open: none). Sessions whose client presented a
+ * certificate are never stored, so a resumed session never carries a
+ * client certificate (AUTH EXTERNAL needs a full handshake). A session
+ * is resumed only for the server name (SNI) it was made with. The first
+ * call binds the cache to cred, client_ca and the cache's label. */
+struct tls_cache;
+int tls_server_start_cached(struct tls *t, const struct tls_cred *cred,
+    const struct tls_anchors *client_ca, struct tls_cache *cache,
+    int rfd, int wfd, int64_t deadline, const char **error_r);
+
+/* 1 when the handshake resumed a cached session. */
+int tls_resumed(const struct tls *t);
 
 /* Client handshake; server_name must be a DNS name (checked against the
  * certificate; never NULL). cred may be NULL (no client certificate). */

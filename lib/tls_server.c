@@ -4,11 +4,14 @@
  * not give: SHA-256 fingerprint, serial number, Extended Key Usage.
  * For that, the X.509 engine is wrapped: a small class that forwards
  * every call to br_x509_minimal and hashes/captures the first
- * certificate of the chain on the way. */
+ * certificate of the chain on the way. The shared session cache
+ * (tls_cache.c) is plugged in as BearSSL's session-cache class. */
 #include <stddef.h>
 #include <string.h>
+#include <time.h>
 
 #include "tls.h"
+#include "tls_cache.h"
 
 #if defined(__x86_64__) && defined(__has_include)
 #if __has_include(<sys/platform/x86.h>)
@@ -371,10 +374,121 @@ server_init(br_ssl_server_context *sc, const struct tls_cred *cred)
 		    &br_ecdsa_i31_sign_asn1);
 }
 
+/* The session cache, as BearSSL's cache class. */
+
+static struct tls *
+cache_tls(const br_ssl_session_cache_class **ctx)
+{
+	return (struct tls *)(void *)((char *)ctx -
+	    offsetof(struct tls, cache_vtable));
+}
+
+static void
+cache_save(const br_ssl_session_cache_class **ctx,
+    br_ssl_server_context *sc, const br_ssl_session_parameters *params)
+{
+	struct tls *t = cache_tls(ctx);
+	unsigned char sni[32];
+
+	t->resumed = 0;   /* a full handshake made this session */
+	if (t->ee_seen) {
+		/* the client presented a certificate: a resumption would
+		 * not carry it, so the session is not offered for one */
+		t->not_cached = 1;
+		return;
+	}
+	tls_cache_sni_hash(br_ssl_engine_get_server_name(&sc->eng), sni);
+	tls_cache_store(t->cache, params, sni, (int64_t)time(NULL));
+}
+
+static int
+cache_load(const br_ssl_session_cache_class **ctx,
+    br_ssl_server_context *sc, br_ssl_session_parameters *params)
+{
+	struct tls *t = cache_tls(ctx);
+	unsigned char sni[32];
+
+	/* BearSSL looks the session up before it reads the extensions:
+	 * the server name is read here from the rest of the ClientHello
+	 * (unread bytes of the current record); when that is not whole,
+	 * no resumption */
+	if (tls_cache_hello_sni(sc->eng.hbuf_in, sc->eng.hlen_in,
+	    t->hello_sni, sizeof t->hello_sni) < 0)
+		return 0;
+	tls_cache_sni_hash(t->hello_sni, sni);
+	t->resumed = tls_cache_lookup(t->cache, params, sni,
+	    (int64_t)time(NULL));
+	return t->resumed;
+}
+
+static const br_ssl_session_cache_class cache_class = {
+	sizeof(const br_ssl_session_cache_class *),
+	cache_save,
+	cache_load,
+};
+
+/* Binds the cache to this server: the chain and the client CAs (public)
+ * and the private key (secret) go into the slot keys. */
+static void
+cache_bind(struct tls_cache *c, const struct tls_cred *cred,
+    const struct tls_anchors *client_ca)
+{
+	br_sha256_context h;
+	unsigned char bind[32], secret[32], n[4];
+	size_t i;
+
+#define H_LEN(v) do { n[0] = (unsigned char)((v) >> 24); \
+	n[1] = (unsigned char)((v) >> 16); n[2] = (unsigned char)((v) >> 8); \
+	n[3] = (unsigned char)(v); br_sha256_update(&h, n, 4); } while (0)
+#define H_BLOB(p, l) do { H_LEN(l); br_sha256_update(&h, p, l); } while (0)
+	br_sha256_init(&h);
+	H_LEN(cred->chain_len);
+	for (i = 0; i < cred->chain_len; i++)
+		H_BLOB(cred->chain[i].data, cred->chain[i].data_len);
+	H_LEN(client_ca ? client_ca->n : 0);
+	for (i = 0; client_ca && i < client_ca->n; i++)
+		H_BLOB(client_ca->ta[i].dn.data, client_ca->ta[i].dn.len);
+	br_sha256_out(&h, bind);
+	br_sha256_init(&h);
+	if (cred->key_type == BR_KEYTYPE_RSA) {
+		const br_rsa_private_key *k = br_skey_decoder_get_rsa(
+		    &cred->skey);
+
+		H_BLOB(k->p, k->plen);
+		H_BLOB(k->q, k->qlen);
+	} else {
+		const br_ec_private_key *k = br_skey_decoder_get_ec(
+		    &cred->skey);
+
+		H_BLOB(k->x, k->xlen);
+	}
+#undef H_BLOB
+#undef H_LEN
+	br_sha256_out(&h, secret);
+	explicit_bzero(&h, sizeof h);
+	tls_cache_bind(c, secret, sizeof secret, bind);
+	explicit_bzero(secret, sizeof secret);
+}
+
+int
+tls_resumed(const struct tls *t)
+{
+	return t->resumed;
+}
+
 int
 tls_server_start(struct tls *t, const struct tls_cred *cred,
     const struct tls_anchors *client_ca, int rfd, int wfd,
     int64_t deadline, const char **error_r)
+{
+	return tls_server_start_cached(t, cred, client_ca, NULL, rfd, wfd,
+	    deadline, error_r);
+}
+
+int
+tls_server_start_cached(struct tls *t, const struct tls_cred *cred,
+    const struct tls_anchors *client_ca, struct tls_cache *cache,
+    int rfd, int wfd, int64_t deadline, const char **error_r)
 {
 	static const unsigned char oid_email[] = { 0x00, 0x01 };
 	static const unsigned char oid_cn[] = { 0x03, 0x55, 0x04, 0x03 };
@@ -409,6 +523,13 @@ tls_server_start(struct tls *t, const struct tls_cred *cred,
 		br_ssl_engine_set_default_ecdsa(eng);
 		br_ssl_engine_add_flags(eng, BR_OPT_TOLERATE_NO_CLIENT_AUTH);
 	}
+	if (cache != NULL && cache->fd >= 0) {
+		if (!cache->bound)
+			cache_bind(cache, cred, client_ca);
+		t->cache = cache;
+		t->cache_vtable = &cache_class;
+		br_ssl_server_set_cache(sc, &t->cache_vtable);
+	}
 	br_ssl_engine_set_buffer(eng, t->iobuf, sizeof t->iobuf, 1);
 	if (tls_entropy(eng) < 0) {
 		*error_r = "TLS: getrandom() failed";
@@ -423,6 +544,13 @@ tls_server_start(struct tls *t, const struct tls_cred *cred,
 	}
 	if (tls_run(t, BR_SSL_SENDAPP, deadline) < 0) {
 		*error_r = tls_handshake_error(t, "TLS handshake failed");
+		return -1;
+	}
+	if (t->resumed && strcmp(br_ssl_engine_get_server_name(eng),
+	    t->hello_sni) != 0) {
+		/* cannot happen unless our reading of the ClientHello and
+		 * BearSSL's differ: then the session is not used */
+		*error_r = "TLS: resumed session for another server name";
 		return -1;
 	}
 	if (client_ca != NULL && client_ca->n > 0)

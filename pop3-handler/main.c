@@ -15,6 +15,7 @@
 #include "startup.h"
 #include "throttle.h"
 #include "tls.h"
+#include "tls_cache.h"
 #include "util.h"
 
 #define EX_USAGE_CODE 64
@@ -32,6 +33,10 @@ static const char usage_text[] =
 "  --client-ca PATH        request client certificates from this CA\n"
 "                          (AUTH EXTERNAL)\n"
 "  --client-revoked PATH   CDB of revoked serials / SHA-256 fingerprints\n"
+"  --tls-session-cache PATH  share TLS sessions for resumption through\n"
+"                          this file (holds master secrets; default off)\n"
+"  --tls-session-lifetime SECONDS  how long a session may be resumed,\n"
+"                          default 3600, at most 86400\n"
 "  --allow-plaintext-auth  allow USER/PASS and AUTH PLAIN without TLS\n"
 "                          from any address\n"
 "  --hostname NAME         name in the greeting's APOP timestamp\n"
@@ -53,6 +58,7 @@ static const char usage_text[] =
 
 enum {
 	O_USERS = 256, O_TLS, O_CERT, O_KEY, O_CLIENT_CA, O_CLIENT_REVOKED,
+	O_TLS_CACHE, O_TLS_LIFETIME,
 	O_PLAIN, O_HOSTNAME,
 	O_TIMEOUT, O_SESSION_TIMEOUT, O_USER, O_ALLOW_ROOT, O_THROTTLE,
 	O_MAX_ERRORS, O_FAIL_DELAY, O_DEBUG, O_HELP, O_VERSION, O_PROXY_FROM
@@ -65,6 +71,8 @@ static const struct option longopts[] = {
 	{ "key", required_argument, NULL, O_KEY },
 	{ "client-ca", required_argument, NULL, O_CLIENT_CA },
 	{ "client-revoked", required_argument, NULL, O_CLIENT_REVOKED },
+	{ "tls-session-cache", required_argument, NULL, O_TLS_CACHE },
+	{ "tls-session-lifetime", required_argument, NULL, O_TLS_LIFETIME },
 	{ "allow-plaintext-auth", no_argument, NULL, O_PLAIN },
 	{ "hostname", required_argument, NULL, O_HOSTNAME },
 	{ "timeout", required_argument, NULL, O_TIMEOUT },
@@ -114,6 +122,7 @@ static void parse_opts(int argc, char **argv, struct pop3_opts *o)
 	o->session_timeout = 7200;
 	o->max_errors = 10;
 	o->fail_delay = 1;
+	o->tls_cache_lifetime = TLS_CACHE_LIFETIME_DEFAULT;
 	opterr = 0;
 	while ((c = getopt_long(argc, argv, ":", longopts, NULL)) != -1) {
 		switch (c) {
@@ -133,6 +142,19 @@ static void parse_opts(int argc, char **argv, struct pop3_opts *o)
 		case O_KEY: o->key = optarg; break;
 		case O_CLIENT_CA: o->client_ca = optarg; break;
 		case O_CLIENT_REVOKED: o->client_revoked = optarg; break;
+		case O_TLS_CACHE:
+			if (!optarg[0])
+				usage_error("--tls-session-cache needs a path",
+				    NULL);
+			o->tls_cache = optarg;
+			break;
+		case O_TLS_LIFETIME:
+			o->tls_cache_lifetime = num_opt("--tls-session-lifetime",
+			    optarg, TLS_CACHE_LIFETIME_MAX);
+			if (!o->tls_cache_lifetime)
+				usage_error("--tls-session-lifetime must be at "
+				    "least 1", NULL);
+			break;
 		case O_PLAIN: o->allow_plaintext = 1; break;
 		case O_HOSTNAME:
 			if (!optarg[0] || strlen(optarg) > 253 ||

@@ -28,6 +28,8 @@ struct pop3_opts {
 	const char *cert, *key;     /* NULL: $CREDENTIALS_DIRECTORY */
 	const char *client_ca;
 	const char *client_revoked; /* CDB of revoked certificates or NULL */
+	const char *tls_cache;      /* shared TLS session cache file or NULL */
+	unsigned tls_cache_lifetime;/* seconds a session may be resumed */
 	const char *hostname;
 	const char *run_as;         /* --user */
 	int allow_root;             /* --allow-root */

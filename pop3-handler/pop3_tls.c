@@ -15,11 +15,13 @@
 #include "log.h"
 #include "pop3.h"
 #include "tls.h"
+#include "tls_cache.h"
 #include "util.h"
 
 static struct tls_cred cred;
 static struct tls_anchors anchors;
 static struct tls tls;
+static struct tls_cache cache = { .fd = -1 };
 
 static char cert_path[1024], key_path[1024];
 
@@ -106,12 +108,31 @@ static void client_cert(struct pop3 *s)
 		s->ext_state = 1;
 }
 
+/* The shared session cache, opened at the handshake (after the
+ * privilege drop: the file must belong to the service user). A cache
+ * that cannot be used is logged and the handshake goes on without. */
+static struct tls_cache *open_cache(const struct pop3_opts *o)
+{
+	const char *error = "?";
+
+	if (!o->tls_cache)
+		return NULL;
+	if (tls_cache_open(&cache, o->tls_cache, o->tls_cache_lifetime,
+	    "pop3", &error) < 0) {
+		log_msg(LOG_WARNING, "TLS session cache %s: %s; no session "
+		    "resumption", o->tls_cache, error);
+		return NULL;
+	}
+	return &cache;
+}
+
 static int handshake(struct pop3 *s)
 {
 	const char *error = NULL;
 
-	if (tls_server_start(&tls, s->cred, s->client_ca, s->io.rfd,
-	    s->io.wfd, io_deadline(&s->io), &error) < 0) {
+	if (tls_server_start_cached(&tls, s->cred, s->client_ca,
+	    open_cache(s->opt), s->io.rfd, s->io.wfd, io_deadline(&s->io),
+	    &error) < 0) {
 		log_msg(LOG_NOTICE, "TLS handshake with %s failed: %s",
 		    s->peer.addr, error ? error : "?");
 		s->result = "tls-failed";
@@ -125,8 +146,12 @@ static int handshake(struct pop3 *s)
 	}
 	io_use_tls(&s->io, &tls);
 	s->tls = &tls;
-	log_msg(LOG_DEBUG, "TLS established: %s %s", tls_version_name(&tls),
-	    tls_suite_name(&tls));
+	log_msg(LOG_DEBUG, "TLS established: %s %s%s", tls_version_name(&tls),
+	    tls_suite_name(&tls), tls_resumed(&tls) ? " (resumed)" : "");
+	if (cache.error)
+		log_msg(LOG_WARNING, "TLS session cache %s: %s",
+		    s->opt->tls_cache, cache.error);
+	tls_cache_close(&cache);
 	client_cert(s);
 	return 0;
 }

@@ -10,14 +10,16 @@
 #include "proxy.h"
 #include "smtp.h"
 #include "throttle.h"
+#include "tls_cache.h"
 #include "util.h"
 
 enum {
 	O_USERS = 256, O_SPOOL, O_AUTH, O_TLS, O_REQUIRE_TLS, O_CERT, O_KEY,
-	O_CLIENT_CA, O_CLIENT_REVOKED, O_RELAY, O_MAX_SIZE, O_MAX_RCPTS,
-	O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS, O_MAX_SESSION_RCPTS, O_HOSTNAME,
-	O_TIMEOUT, O_SESSION_TIMEOUT, O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP, O_ODMR,
-	O_USER, O_ALLOW_ROOT, O_DEBUG, O_HELP, O_VERSION, O_PROXY_FROM
+	O_CLIENT_CA, O_CLIENT_REVOKED, O_TLS_CACHE, O_TLS_LIFETIME, O_RELAY,
+	O_MAX_SIZE, O_MAX_RCPTS, O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS,
+	O_MAX_SESSION_RCPTS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT,
+	O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP, O_ODMR, O_USER, O_ALLOW_ROOT,
+	O_DEBUG, O_HELP, O_VERSION, O_PROXY_FROM
 };
 
 static const struct option longopts[] = {
@@ -30,6 +32,8 @@ static const struct option longopts[] = {
 	{ "key", required_argument, NULL, O_KEY },
 	{ "client-ca", required_argument, NULL, O_CLIENT_CA },
 	{ "client-revoked", required_argument, NULL, O_CLIENT_REVOKED },
+	{ "tls-session-cache", required_argument, NULL, O_TLS_CACHE },
+	{ "tls-session-lifetime", required_argument, NULL, O_TLS_LIFETIME },
 	{ "relay-clients", required_argument, NULL, O_RELAY },
 	{ "max-size", required_argument, NULL, O_MAX_SIZE },
 	{ "max-recipients", required_argument, NULL, O_MAX_RCPTS },
@@ -69,6 +73,10 @@ usage(FILE *f)
 "                          $CREDENTIALS_DIRECTORY/tls.crt and tls.key)\n"
 "  --client-ca PATH        request client certificates signed by this CA\n"
 "  --client-revoked PATH   CDB of revoked serials / SHA-256 fingerprints\n"
+"  --tls-session-cache PATH  share TLS sessions for resumption through\n"
+"                          this file (holds master secrets; default off)\n"
+"  --tls-session-lifetime SECONDS  how long a session may be resumed\n"
+"                          (default 3600, at most 86400)\n"
 "  --relay-clients CIDRS   clients allowed to relay without AUTH\n"
 "  --max-size BYTES        largest message, K/M/G allowed (default 50M)\n"
 "  --max-recipients N      recipients per message (default 100, max %d)\n"
@@ -149,6 +157,7 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 	c->session_timeout = 3600;
 	c->auth_delay_ms = 1000;
 	c->throttle = THROTTLE_DEFAULT;
+	c->tls_cache_lifetime = TLS_CACHE_LIFETIME_DEFAULT;
 	while ((ch = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
 		switch (ch) {
 		case O_USERS: c->users = optarg; break;
@@ -177,6 +186,20 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 		case O_KEY: c->key = optarg; break;
 		case O_CLIENT_CA: c->client_ca = optarg; break;
 		case O_CLIENT_REVOKED: c->client_revoked = optarg; break;
+		case O_TLS_CACHE:
+			if (!optarg[0]) {
+				fprintf(stderr, "smtp-handler: "
+				    "--tls-session-cache needs a path\n");
+				return -1;
+			}
+			c->tls_cache = optarg;
+			break;
+		case O_TLS_LIFETIME:
+			if (number("--tls-session-lifetime", optarg,
+			    TLS_CACHE_LIFETIME_MAX, &v) < 0 || v == 0)
+				return -1;
+			c->tls_cache_lifetime = (unsigned)v;
+			break;
 		case O_RELAY: c->relay_clients = optarg; break;
 		case O_MAX_SIZE:
 			if (parse_size(optarg, &v) < 0 || v == 0 ||

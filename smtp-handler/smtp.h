@@ -47,6 +47,8 @@ struct smtp_config {
 	const char *users;
 	const char *spool;
 	const char *cert, *key, *client_ca, *client_revoked;
+	const char *tls_cache;          /* shared TLS session cache or NULL */
+	unsigned tls_cache_lifetime;    /* seconds a session may be resumed */
 	const char *relay_clients;
 	const char *run_user;
 	int allow_root;             /* --allow-root */

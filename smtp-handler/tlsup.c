@@ -11,9 +11,11 @@
 #include "log.h"
 #include "smtp.h"
 #include "tls.h"
+#include "tls_cache.h"
 #include "util.h"
 
 static struct tls tls;
+static struct tls_cache cache = { .fd = -1 };
 static struct tls_cred cred;
 static struct tls_anchors client_ca;
 static int have_client_ca;
@@ -76,12 +78,32 @@ tlsup_cert_summary(char *buf, size_t size)
 	return certauth_summary(&cert_outcome, buf, size);
 }
 
+/* The shared session cache, opened at the handshake (after the
+ * privilege drop: the file must belong to the service user). A cache
+ * that cannot be used is logged and the handshake goes on without. */
+static struct tls_cache *
+open_cache(const struct smtp_config *c)
+{
+	const char *err = "?";
+
+	if (!c->tls_cache)
+		return NULL;
+	if (tls_cache_open(&cache, c->tls_cache, c->tls_cache_lifetime,
+	    "smtp", &err) < 0) {
+		log_msg(LOG_WARNING, "TLS session cache %s: %s; no session "
+		    "resumption", c->tls_cache, err);
+		return NULL;
+	}
+	return &cache;
+}
+
 int
 tlsup_start(struct session *s)
 {
 	const char *err = NULL;
 
-	if (tls_server_start(&tls, &cred, have_client_ca ? &client_ca : NULL,
+	if (tls_server_start_cached(&tls, &cred,
+	    have_client_ca ? &client_ca : NULL, open_cache(s->cfg),
 	    s->io.rfd, s->io.wfd, io_deadline(&s->io), &err) < 0) {
 		log_msg(LOG_NOTICE, "TLS handshake with %s failed: %s",
 		    s->peer.addr, err ? err : "error");
@@ -95,8 +117,12 @@ tlsup_start(struct session *s)
 	copy_str(s->tls_version, sizeof s->tls_version,
 	    tls_version_name(&tls));
 	copy_str(s->tls_suite, sizeof s->tls_suite, tls_suite_name(&tls));
-	log_msg(LOG_INFO, "TLS established: %s %s", s->tls_version,
-	    s->tls_suite);
+	log_msg(LOG_INFO, "TLS established: %s %s%s", s->tls_version,
+	    s->tls_suite, tls_resumed(&tls) ? " (resumed)" : "");
+	if (cache.error)
+		log_msg(LOG_WARNING, "TLS session cache %s: %s",
+		    s->cfg->tls_cache, cache.error);
+	tls_cache_close(&cache);
 	client_cert(s);
 	return 0;
 }
