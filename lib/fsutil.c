@@ -53,6 +53,28 @@ int fsutil_write_all(int fd, const void *p, size_t n)
 	return 0;
 }
 
+int fsutil_pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+	const unsigned char *s = p;
+
+	while (n > 0) {
+		ssize_t r = pwrite(fd, s, n, off);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		if (r == 0) {
+			errno = EIO;
+			return -1;
+		}
+		s += r;
+		n -= (size_t)r;
+		off += r;
+	}
+	return 0;
+}
+
 ssize_t fsutil_read_full(int fd, void *buf, size_t size)
 {
 	unsigned char *p = buf;
