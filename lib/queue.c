@@ -520,14 +520,6 @@ static int parse_addr(int v, const char *val, size_t vlen, char *out)
 	return 0;
 }
 
-static int has_8bit(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 1;
-	return 0;
-}
-
 int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 {
 	const char *line, *val;
@@ -662,7 +654,7 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 		alen = sp ? (size_t)(sp - val) : vlen;
 		if (parse_addr(version, val, alen, r->addr) < 0)
 			goto bad;
-		if (version == 1 && has_8bit(r->addr))
+		if (version == 1 && has_8bit(r->addr, strlen(r->addr)))
 			env->smtputf8 = 1;
 		r->last_reply[0] = '\0';
 		if (sp) {
@@ -676,7 +668,7 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	}
 	if (pos != len || env->nrcpt == 0)
 		goto bad;
-	if (version == 1 && has_8bit(env->sender))
+	if (version == 1 && has_8bit(env->sender, strlen(env->sender)))
 		env->smtputf8 = 1;
 	return 0;
 bad:
