@@ -1176,6 +1176,22 @@ static int any_name(const char *name)
 	return name[0] != '.';
 }
 
+/* Unlinks path when it is a regular file (not followed if a link) last
+ * changed more than age seconds before now, and tells removed. 1 when
+ * it was removed, else 0. */
+static int unlink_old(const char *path, time_t now, unsigned age,
+    void (*removed)(const char *path, void *arg), void *arg)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_mtime + (time_t)age >= now || unlink(path) < 0)
+		return 0;
+	if (removed)
+		removed(path, arg);
+	return 1;
+}
+
 int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
     unsigned orphan_age, void (*removed)(const char *path, void *arg),
     void *arg)
@@ -1183,7 +1199,6 @@ int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
 	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
 	time_t now = time(NULL);
 	struct names s;
-	struct stat st;
 	size_t i;
 	int n = 0;
 
@@ -1194,14 +1209,8 @@ int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
 		for (i = 0; i < s.n; i++) {
 			const char *nm = s.arena + s.off[i];
 			if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir,
-			    nm) == 0 && lstat(path, &st) == 0 &&
-			    S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)tmp_age < now &&
-			    unlink(path) == 0) {
-				n++;
-				if (removed)
-					removed(path, arg);
-			}
+			    nm) == 0)
+				n += unlink_old(path, now, tmp_age, removed, arg);
 		}
 		names_free(&s);
 	}
@@ -1213,14 +1222,9 @@ int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
 			    nm) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
 				continue;
 			if (fsutil_path(path, sizeof(path), "%s/msg/%s", dir,
-			    nm) == 0 && lstat(path, &st) == 0 &&
-			    S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)orphan_age < now &&
-			    unlink(path) == 0) {
-				n++;
-				if (removed)
-					removed(path, arg);
-			}
+			    nm) == 0)
+				n += unlink_old(path, now, orphan_age, removed,
+				    arg);
 		}
 		names_free(&s);
 	}
