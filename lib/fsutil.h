@@ -17,7 +17,8 @@ int fsutil_path(char *buf, size_t size, const char *fmt, ...);
  * Only write(2) and errno: async-signal-safe, never logs. */
 int fsutil_write_all(int fd, const void *p, size_t n);
 
-/* The same with pwrite(2) at offset off (the file offset is left alone). */
+/* The same with pwrite(2) from offset off on (the file offset is left
+ * alone; EINVAL for off < 0). */
 int fsutil_pwrite_all(int fd, const void *p, size_t n, off_t off);
 
 /* Reads until size bytes or end of file (EINTR retried). The length

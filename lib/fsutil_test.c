@@ -175,6 +175,8 @@ static void test_write_all(void)
 	CHECK(fsutil_write_all(-1, "x", 1) == -1 && errno == EBADF);
 	errno = 0;
 	CHECK(fsutil_pwrite_all(-1, "x", 1, 0) == -1 && errno == EBADF);
+	errno = 0;
+	CHECK(fsutil_pwrite_all(2, "x", 1, -1) == -1 && errno == EINVAL);
 }
 
 int main(void)
