@@ -88,17 +88,6 @@ dsn_status(const char *reply, char *out, size_t size)
 	    p + 1);
 }
 
-static void
-rfc5322_date(int64_t t, char *buf, size_t size)
-{
-	time_t tt = (time_t)t;
-	struct tm tm;
-
-	if (!localtime_r(&tt, &tm) ||
-	    strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
-		snprintf(buf, size, "Thu, 01 Jan 1970 00:00:00 +0000");
-}
-
 /* Attaches the header of the original (up to the first empty line). */
 static void
 emit_header(struct sink *s, int msgfd)

@@ -32,12 +32,14 @@ int fsutil_path(char *buf, size_t size, const char *fmt, ...)
 	return 0;
 }
 
-int fsutil_write_all(int fd, const void *p, size_t n)
+/* Writes all n bytes with write(2) when off < 0, else with pwrite(2)
+ * from off on. */
+static int write_whole(int fd, const void *p, size_t n, off_t off)
 {
 	const unsigned char *s = p;
 
 	while (n > 0) {
-		ssize_t r = write(fd, s, n);
+		ssize_t r = off < 0 ? write(fd, s, n) : pwrite(fd, s, n, off);
 		if (r < 0) {
 			if (errno == EINTR)
 				continue;
@@ -49,8 +51,24 @@ int fsutil_write_all(int fd, const void *p, size_t n)
 		}
 		s += r;
 		n -= (size_t)r;
+		if (off >= 0)
+			off += r;
 	}
 	return 0;
+}
+
+int fsutil_write_all(int fd, const void *p, size_t n)
+{
+	return write_whole(fd, p, n, -1);
+}
+
+int fsutil_pwrite_all(int fd, const void *p, size_t n, off_t off)
+{
+	if (off < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return write_whole(fd, p, n, off);
 }
 
 ssize_t fsutil_read_full(int fd, void *buf, size_t size)

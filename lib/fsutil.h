@@ -13,8 +13,13 @@
 __attribute__((format(printf, 3, 4)))
 int fsutil_path(char *buf, size_t size, const char *fmt, ...);
 
-/* Writes all n bytes (EINTR retried). 0 / -1 (errno; EIO on a 0 write). */
+/* Writes all n bytes (EINTR retried). 0 / -1 (errno; EIO on a 0 write).
+ * Only write(2) and errno: async-signal-safe, never logs. */
 int fsutil_write_all(int fd, const void *p, size_t n);
+
+/* The same with pwrite(2) from offset off on (the file offset is left
+ * alone; EINVAL for off < 0). */
+int fsutil_pwrite_all(int fd, const void *p, size_t n, off_t off);
 
 /* Reads until size bytes or end of file (EINTR retried). The length
  * read, or -1 (errno). */

@@ -1,7 +1,8 @@
 /* fsutil_test.c - unit tests of fsutil.c's walk that never follows a
  * symbolic link (fsutil_open_dir_nofollow), in a real tree under
  * tests/tmp/: real paths, links as a middle or last component, files,
- * "." and "..", creation of missing components and their owner. */
+ * "." and "..", creation of missing components and their owner; and
+ * the whole writes (fsutil_write_all, fsutil_pwrite_all). */
 #include "test.h"
 #include "testutil.h"
 #include "fsutil.h"
@@ -154,6 +155,30 @@ static void test_create(void)
 	CHECK(access("/postern-fsutil-test", F_OK) == -1);
 }
 
+/* Whole writes: at the end, and at an offset without moving the file
+ * offset; a bad descriptor fails with its errno. */
+static void test_write_all(void)
+{
+	char buf[16];
+	int fd = open(at("w"), O_RDWR | O_CREAT | O_EXCL, 0600);
+
+	CHECK(fd >= 0);
+	CHECK(fsutil_write_all(fd, "0123456789", 10) == 0);
+	CHECK(fsutil_pwrite_all(fd, "ab", 2, 3) == 0);
+	CHECK(fsutil_pwrite_all(fd, "XY", 2, 12) == 0);
+	CHECK(lseek(fd, 0, SEEK_CUR) == 10);
+	CHECK(pread(fd, buf, sizeof buf, 0) == 14);
+	CHECK(memcmp(buf, "012ab56789\0\0XY", 14) == 0);
+	if (fd >= 0)
+		close(fd);
+	errno = 0;
+	CHECK(fsutil_write_all(-1, "x", 1) == -1 && errno == EBADF);
+	errno = 0;
+	CHECK(fsutil_pwrite_all(-1, "x", 1, 0) == -1 && errno == EBADF);
+	errno = 0;
+	CHECK(fsutil_pwrite_all(2, "x", 1, -1) == -1 && errno == EINVAL);
+}
+
 int main(void)
 {
 	char cwd[256];
@@ -169,6 +194,7 @@ int main(void)
 	test_plain();
 	test_refused();
 	test_create();
+	test_write_all();
 	rm_rf(top);
 	return TEST_SUMMARY();
 }

@@ -11,6 +11,7 @@
  * bounded (LOG_ENTRY_MAX), far below the datagram limit, so the
  * memfd-passing path for huge entries is never needed. */
 #include "log.h"
+#include "fsutil.h"
 #include "startup.h"
 
 #include <errno.h>
@@ -190,19 +191,6 @@ void log_set_debug(int on)
 	log_debug_on = on;
 }
 
-static void write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		p += w;
-		n -= (size_t)w;
-	}
-}
-
 /* Appends n bytes to buf[*len] if they fit; returns 0 or -1. */
 static int put(char *buf, size_t *len, const void *p, size_t n)
 {
@@ -326,7 +314,9 @@ static void emit_text(enum sink sink, int prio, const char *line)
 		n = (int)sizeof out - 1;
 		out[n - 1] = '\n';
 	}
-	write_all(2, out, (size_t)n);
+	/* fsutil_write_all() only calls write(2): it never logs. A failed
+	 * write to stderr has nowhere to be reported. */
+	(void)fsutil_write_all(2, out, (size_t)n);
 }
 
 static void emit(int prio, const char *line, const char *const *fields)

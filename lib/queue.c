@@ -520,14 +520,6 @@ static int parse_addr(int v, const char *val, size_t vlen, char *out)
 	return 0;
 }
 
-static int has_8bit(const char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s >= 0x80)
-			return 1;
-	return 0;
-}
-
 int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 {
 	const char *line, *val;
@@ -662,7 +654,7 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 		alen = sp ? (size_t)(sp - val) : vlen;
 		if (parse_addr(version, val, alen, r->addr) < 0)
 			goto bad;
-		if (version == 1 && has_8bit(r->addr))
+		if (version == 1 && has_8bit(r->addr, strlen(r->addr)))
 			env->smtputf8 = 1;
 		r->last_reply[0] = '\0';
 		if (sp) {
@@ -676,7 +668,7 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 	}
 	if (pos != len || env->nrcpt == 0)
 		goto bad;
-	if (version == 1 && has_8bit(env->sender))
+	if (version == 1 && has_8bit(env->sender, strlen(env->sender)))
 		env->smtputf8 = 1;
 	return 0;
 bad:
@@ -1184,6 +1176,22 @@ static int any_name(const char *name)
 	return name[0] != '.';
 }
 
+/* Unlinks path when it is a regular file (not followed if a link) last
+ * changed more than age seconds before now, and tells removed. 1 when
+ * it was removed, else 0. */
+static int unlink_old(const char *path, time_t now, unsigned age,
+    void (*removed)(const char *path, void *arg), void *arg)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0 || !S_ISREG(st.st_mode) ||
+	    st.st_mtime + (time_t)age >= now || unlink(path) < 0)
+		return 0;
+	if (removed)
+		removed(path, arg);
+	return 1;
+}
+
 int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
     unsigned orphan_age, void (*removed)(const char *path, void *arg),
     void *arg)
@@ -1191,7 +1199,6 @@ int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
 	char dir[MAILDIR_PATH_MAX], path[MAILDIR_PATH_MAX];
 	time_t now = time(NULL);
 	struct names s;
-	struct stat st;
 	size_t i;
 	int n = 0;
 
@@ -1202,14 +1209,8 @@ int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
 		for (i = 0; i < s.n; i++) {
 			const char *nm = s.arena + s.off[i];
 			if (fsutil_path(path, sizeof(path), "%s/tmp/%s", dir,
-			    nm) == 0 && lstat(path, &st) == 0 &&
-			    S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)tmp_age < now &&
-			    unlink(path) == 0) {
-				n++;
-				if (removed)
-					removed(path, arg);
-			}
+			    nm) == 0)
+				n += unlink_old(path, now, tmp_age, removed, arg);
 		}
 		names_free(&s);
 	}
@@ -1221,14 +1222,9 @@ int queue_clean(const char *spool, const char *queue, unsigned tmp_age,
 			    nm) < 0 || access(path, F_OK) == 0 || errno != ENOENT)
 				continue;
 			if (fsutil_path(path, sizeof(path), "%s/msg/%s", dir,
-			    nm) == 0 && lstat(path, &st) == 0 &&
-			    S_ISREG(st.st_mode) &&
-			    st.st_mtime + (time_t)orphan_age < now &&
-			    unlink(path) == 0) {
-				n++;
-				if (removed)
-					removed(path, arg);
-			}
+			    nm) == 0)
+				n += unlink_old(path, now, orphan_age, removed,
+				    arg);
 		}
 		names_free(&s);
 	}

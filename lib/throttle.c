@@ -30,6 +30,7 @@
  * not the record of an address (or prefix) with many. */
 #include "throttle.h"
 #include "log.h"
+#include "fsutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -102,14 +103,6 @@ slot_offset(uint32_t i)
 	    (off_t)(i % THROTTLE_SLOTS) * (off_t)sizeof(struct slot);
 }
 
-static int
-write_all(int fd, const void *buf, size_t n, off_t off)
-{
-	ssize_t w = pwrite(fd, buf, n, off);
-
-	return w == (ssize_t)n ? 0 : -1;
-}
-
 /* Called with the lock held: makes the file a valid empty table if its
  * size or header is wrong. */
 static int
@@ -133,7 +126,7 @@ ensure_valid(int fd, const char *path)
 	h.slots = THROTTLE_SLOTS;
 	h.slot_size = sizeof(struct slot);
 	if (ftruncate(fd, 0) != 0 || ftruncate(fd, FILE_SIZE) != 0 ||
-	    write_all(fd, &h, sizeof h, 0) != 0)
+	    fsutil_pwrite_all(fd, &h, sizeof h, 0) != 0)
 		return -1;
 	return 0;
 }
@@ -385,7 +378,7 @@ count_failure(int fd, const struct keys *k, int64_t now, int add)
 			if (s.failures > 0)
 				s.failures--;
 		}
-		if (write_all(fd, &s, sizeof s, slot_offset(idx)) != 0)
+		if (fsutil_pwrite_all(fd, &s, sizeof s, slot_offset(idx)) != 0)
 			return -1;
 	}
 	return 0;

@@ -1,5 +1,6 @@
 /* util.c - strict number and size parsing, constant-time comparison,
- * secret wiping, the monotonic clock and small string helpers. */
+ * secret wiping, the monotonic clock, small string helpers and RFC 5322
+ * dates. */
 #include "util.h"
 
 #include <errno.h>
@@ -186,4 +187,26 @@ copy_str_trunc(char *dst, size_t size, const char *src)
 	memcpy(dst, src, n);
 	dst[n] = '\0';
 	return n;
+}
+
+int
+has_8bit(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+void
+rfc5322_date(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (!localtime_r(&tt, &tm) ||
+	    strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm) == 0)
+		snprintf(buf, size, "Thu, 01 Jan 1970 00:00:00 +0000");
 }

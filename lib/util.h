@@ -1,6 +1,6 @@
 /* util.h - small helpers every program needs: strict number parsing,
  * sizes with K/M/G suffixes, constant-time comparison, secret wiping,
- * monotonic clock. */
+ * monotonic clock, 8-bit test, RFC 5322 dates. */
 #ifndef POSTERN_UTIL_H
 #define POSTERN_UTIL_H
 
@@ -45,5 +45,13 @@ int copy_str(char *dst, size_t size, const char *src);
  * size > 0); returns the length copied. For text that may be cut
  * (server replies, log details). */
 size_t copy_str_trunc(char *dst, size_t size, const char *src);
+
+/* 1 if p[0..n) holds an octet >= 0x80, else 0. */
+int has_8bit(const char *p, size_t n);
+
+/* Formats the time t (seconds since the epoch) as an RFC 5322 date in
+ * local time ("Sun, 06 Dec 2026 23:45:00 +0000") into buf[size] (64 is
+ * ample); the epoch's date when t cannot be formatted. */
+void rfc5322_date(int64_t t, char *buf, size_t size);
 
 #endif

@@ -125,5 +125,27 @@ main(void)
 	buf[0] = 'x';
 	CHECK(copy_str_trunc(buf, 0, "hello") == 0 && buf[0] == 'x');
 
+	/* has_8bit */
+	CHECK(has_8bit("plain ascii\x7f", 12) == 0);
+	CHECK(has_8bit("caf\xc3\xa9", 5) == 1);
+	CHECK(has_8bit("abc\x80", 3) == 0);
+	CHECK(has_8bit("\xff", 1) == 1);
+	CHECK(has_8bit("", 0) == 0);
+
+	/* rfc5322_date: "Www, DD Mmm YYYY HH:MM:SS +ZZZZ" */
+	{
+		char d[64];
+		size_t dl;
+
+		rfc5322_date(86400 * 365, d, sizeof d);
+		dl = strlen(d);
+		CHECK(dl == 31 && d[3] == ',' && d[4] == ' ' &&
+		    d[16] == ' ' && d[19] == ':' && d[22] == ':' &&
+		    (d[26] == '+' || d[26] == '-'));
+		CHECK(memcmp(d + 12, "197", 3) == 0);
+		rfc5322_date(0, d, 8);	/* too small: cut fallback, terminated */
+		CHECK(strlen(d) == 7);
+	}
+
 	return TEST_SUMMARY();
 }

@@ -5,6 +5,7 @@
 #include "textdb.h"
 #include "admin.h"
 #include "util.h"
+#include "fsutil.h"
 
 #include <cdb.h>
 #include <errno.h>
@@ -407,21 +408,6 @@ dir_of(const char *path, char *buf, size_t size)
 		snprintf(buf, size, "%.*s", (int)(slash - path), path);
 }
 
-static int
-write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t r = write(fd, p, n);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0)
-			return -1;
-		p += r;
-		n -= (size_t)r;
-	}
-	return 0;
-}
-
 /* Creates tmp (O_EXCL, no symlink) with mode and the owner of the
  * database (when we are root). fd / -1. */
 static int
@@ -457,13 +443,13 @@ write_text(const struct tdb *t, const char *tmp)
 		if (l->deleted)
 			continue;
 		if (used + l->len + 1 > sizeof buf) {
-			if (write_all(fd, buf, used) < 0)
+			if (fsutil_write_all(fd, buf, used) < 0)
 				goto fail;
 			used = 0;
 		}
 		if (l->len + 1 > sizeof buf) {
-			if (write_all(fd, l->text, l->len) < 0 ||
-			    write_all(fd, "\n", 1) < 0)
+			if (fsutil_write_all(fd, l->text, l->len) < 0 ||
+			    fsutil_write_all(fd, "\n", 1) < 0)
 				goto fail;
 			continue;
 		}
@@ -471,7 +457,7 @@ write_text(const struct tdb *t, const char *tmp)
 		used += l->len;
 		buf[used++] = '\n';
 	}
-	if (write_all(fd, buf, used) < 0 || fsync(fd) < 0)
+	if (fsutil_write_all(fd, buf, used) < 0 || fsync(fd) < 0)
 		goto fail;
 	wipe(buf, sizeof buf);
 	if (close(fd) < 0) {

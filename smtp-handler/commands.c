@@ -10,6 +10,7 @@
 #include "log.h"
 #include "odmr.h"
 #include "smtp.h"
+#include "util.h"
 
 struct command {
 	const char *verb;
@@ -330,16 +331,6 @@ wrong_state(const struct session *s, const struct command *c)
 	return c->wrong_state;
 }
 
-static int
-has_8bit(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
-			return 1;
-	return 0;
-}
 
 void
 smtp_dispatch(struct session *s, char *line, size_t len, int flags)

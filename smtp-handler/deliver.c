@@ -113,16 +113,6 @@ received_head(const struct session *s, const char *id, char *out,
 	return n > 0 && (size_t)n < size ? 0 : -1;
 }
 
-static void
-rfc5322_date(char *buf, size_t size)
-{
-	time_t now = time(NULL);
-	struct tm tm;
-
-	localtime_r(&now, &tm);
-	strftime(buf, size, "%a, %d %b %Y %H:%M:%S %z", &tm);
-}
-
 int
 deliver_open(struct session *s, const char *id)
 {
@@ -136,7 +126,7 @@ deliver_open(struct session *s, const char *id)
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	rfc5322_date(date, sizeof date);
+	rfc5322_date((int64_t)time(NULL), date, sizeof date);
 	md = calloc(s->nlocal ? s->nlocal : 1, sizeof *md);
 	qw = calloc(s->nqueues ? s->nqueues : 1, sizeof *qw);
 	bases = calloc(s->nlocal ? s->nlocal : 1, sizeof *bases);

@@ -203,15 +203,6 @@ envelope_path(char **pp, char *out, size_t size, int is_rcpt, int utf8)
 	return R_NONE;
 }
 
-static int
-has_8bit(const char *p)
-{
-	for (; *p; p++)
-		if ((unsigned char)*p >= 0x80)
-			return 1;
-	return 0;
-}
-
 /* Skips "FROM:" / "TO:" (case-insensitive, blanks allowed after ':'). */
 static char *
 skip_keyword(char *args, const char *kw)
@@ -301,7 +292,7 @@ smtp_mail(struct session *s, char *args)
 		} else
 			return R_PARAM;
 	}
-	if (has_8bit(sender) && !seen_utf8)
+	if (has_8bit(sender, strlen(sender)) && !seen_utf8)
 		return R_UTF8_ADDR;
 	if (size > s->cfg->max_size) {
 		snprintf(s->reply_arg, sizeof s->reply_arg, "%llu",

@@ -6,7 +6,7 @@ paths, a private temp dir, free ports, Server (a background process
 such as systemd-socket-activate, stopped by PID at exit) and Talk (an
 interactive session with a handler over pipes).
 """
-import atexit, os, select, shutil, signal, socket, subprocess, sys, tempfile, time
+import atexit, os, re, select, shutil, signal, socket, subprocess, sys, tempfile, threading, time
 
 TOP = os.environ.get("POSTERN_TOP") or os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 POP3 = os.path.join(TOP, "pop3-handler", "pop3-handler")
@@ -107,27 +107,21 @@ def socket_activate(port, argv, env=None, log=None):
     return s
 
 
-class Talk:
-    """An interactive session with a handler on its stdin/stdout, every read
-    bounded in time. stderr is captured (close() returns it) when
-    capture_stderr, else discarded."""
-
-    def __init__(self, argv, env=None, capture_stderr=False, timeout=30):
-        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE if capture_stderr else subprocess.DEVNULL,
-                                  env=env)
-        self.buf = b""
-        self.timeout = timeout
+class CRLFLines:
+    """CRLF-terminated lines read into self.buf (bytes, b"" at first) by
+    the subclass's recv_some(end), which returns the bytes that came, b""
+    at end of file, or None when nothing came by the deadline end (a
+    time.time() value, or None when self has no timeout)."""
 
     def line(self):
-        """One CRLF-terminated line without its CRLF; what is left at EOF;
-        "(timeout)" when nothing complete came in time."""
-        end = time.time() + self.timeout
+        """One line without its CRLF; what is left at EOF; "(timeout)"
+        when nothing complete came in time."""
+        t = getattr(self, "timeout", None)
+        end = time.time() + t if t is not None else None
         while b"\r\n" not in self.buf:
-            left = end - time.time()
-            if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
+            b = self.recv_some(end)
+            if b is None:
                 return "(timeout)"
-            b = os.read(self.p.stdout.fileno(), 65536)
             if not b:
                 r, self.buf = self.buf, b""
                 return r.decode("latin-1")
@@ -141,6 +135,60 @@ class Talk:
         while len(l) > 3 and l[3] == "-":
             l = self.line()
         return l
+
+
+class OutputReader(threading.Thread):
+    """Collects a pipe's bytes in .data in the background (a daemon thread:
+    start() it); the waits are bounded in time."""
+
+    def __init__(self, f):
+        super().__init__(daemon=True)
+        self.f, self.data, self.cond = f, b"", threading.Condition()
+
+    def run(self):
+        while True:
+            b = os.read(self.f.fileno(), 65536)
+            with self.cond:
+                if b:
+                    self.data += b
+                self.cond.notify_all()
+                if not b:
+                    return
+
+    def wait_count(self, pat, n, secs=20):
+        """True once the regular expression pat matches n times in .data,
+        False after secs seconds."""
+        end = time.time() + secs
+        with self.cond:
+            while len(re.findall(pat, self.data)) < n:
+                left = end - time.time()
+                if left <= 0:
+                    return False
+                self.cond.wait(left)
+        return True
+
+    def wait_for(self, pat, secs=10):
+        """True once pat matches in .data, False after secs seconds."""
+        return self.wait_count(pat, 1, secs)
+
+
+class Talk(CRLFLines):
+    """An interactive session with a handler on its stdin/stdout, every read
+    bounded in time. stderr is captured (close() returns it) when
+    capture_stderr, else discarded."""
+
+    def __init__(self, argv, env=None, capture_stderr=False, timeout=30):
+        self.p = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                  stderr=subprocess.PIPE if capture_stderr else subprocess.DEVNULL,
+                                  env=env)
+        self.buf = b""
+        self.timeout = timeout
+
+    def recv_some(self, end):
+        left = end - time.time()
+        if left <= 0 or not select.select([self.p.stdout], [], [], left)[0]:
+            return None
+        return os.read(self.p.stdout.fileno(), 65536)
 
     def send(self, data):
         try:

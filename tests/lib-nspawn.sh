@@ -7,6 +7,12 @@
 #   nspawn_chroot SCRIPT ARGS...  runs the sh SCRIPT (a file in $R) in a
 #                          chroot (host network, the host's /etc/apt
 #                          read-only, private mounts); log $T/chroot.log
+#   nspawn_chroot_stage NAME CLIENTS PASS FAIL LINES  the chroot stage: the
+#                          script /root/NAME prepares apt (no daemon
+#                          started, apt-get update, CLIENTS installed),
+#                          runs the body read from stdin (t "what" prints
+#                          a step's time), cleans up; PASS, or FAIL with
+#                          the log's last LINES lines (and exit)
 #   nspawn_boot            boots $R (systemd-nspawn -b --private-network);
 #                          $npid, $cpid (the container's PID 1)
 #   cin / incheck / inpy   run a command / a check / a python3 check inside
@@ -160,6 +166,34 @@ nspawn_chroot() {
 	fi
 	chpid=
 	return 1
+}
+
+nspawn_chroot_stage() {
+	local name=$1 clients=$2 ok=$3 bad=$4 lines=$5
+	{
+		cat <<'EOF'
+set -e
+t0=$(date +%s)
+t() { echo "chroot-time $(( $(date +%s) - t0 )) s: $1"; t0=$(date +%s); }
+# package scripts must not start daemons in the chroot
+printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
+chmod 755 /usr/sbin/policy-rc.d
+cd /root/postern
+apt-get update -qq
+t "apt-get update"
+apt-get install -y -qq --no-install-recommends $1 >/dev/null
+t "clients installed"
+EOF
+		cat
+		printf 'apt-get clean\nrm -f /usr/sbin/policy-rc.d /root/%s\n' "$name"
+	} > "$R/root/$name"
+	if nspawn_chroot "/root/$name" "$clients"; then
+		pass "$ok"
+		sed -n 's/^chroot-time /    /p' "$T/chroot.log"
+	else
+		fail "$bad" "$(tail -n "$lines" "$T/chroot.log" | tr '\n' '|')"
+		summary; exit
+	fi
 }
 
 nspawn_boot() {

@@ -3,9 +3,10 @@ customer's side of a turned-around session (this test acts as the site's
 SMTP server after ATRN's 250) over a piped handler (harness.Talk) or a
 socket, plain or TLS (SockTalk)."""
 import select, socket, ssl, time
+from harness import CRLFLines
 
 
-class SockTalk:
+class SockTalk(CRLFLines):
     """The Talk interface (line, reply, send, cmd) over a socket."""
 
     def __init__(self, port, timeout=30):
@@ -19,27 +20,13 @@ class SockTalk:
         ctx.verify_mode = ssl.CERT_NONE
         self.s = ctx.wrap_socket(self.s, server_hostname="localhost")
 
-    def line(self):
-        end = time.time() + self.timeout
-        while b"\r\n" not in self.buf:
-            if time.time() > end:
-                return "(timeout)"
-            try:
-                b = self.s.recv(65536)
-            except (socket.timeout, OSError):
-                return "(timeout)"
-            if not b:
-                r, self.buf = self.buf, b""
-                return r.decode("latin-1")
-            self.buf += b
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l.decode("latin-1")
-
-    def reply(self):
-        l = self.line()
-        while len(l) > 3 and l[3] == "-":
-            l = self.line()
-        return l
+    def recv_some(self, end):
+        if time.time() > end:
+            return None
+        try:
+            return self.s.recv(65536)
+        except (socket.timeout, OSError):
+            return None
 
     def send(self, data):
         try:

@@ -29,17 +29,9 @@ nspawn_rootfs deb
 
 # ---------------------------------------------------------------------
 stage "chroot: build-dep and dpkg-buildpackage"
-cat > "$R/root/t-deb-chroot.sh" <<'CHROOT'
-set -e
-t0=$(date +%s)
-t() { echo "chroot-time $(( $(date +%s) - t0 )) s: $1"; t0=$(date +%s); }
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-chmod 755 /usr/sbin/policy-rc.d
-cd /root/postern
-apt-get update -qq
-t "apt-get update"
-apt-get install -y -qq --no-install-recommends $1 >/dev/null
-t "clients installed"
+nspawn_chroot_stage t-deb-chroot.sh "$CLIENTS" \
+	"chroot: Build-Depends from debian/control suffice, package built" \
+	"chroot: build-dep and dpkg-buildpackage" 12 <<'CHROOT'
 apt-get install -y -qq --no-install-recommends debhelper dpkg-dev fakeroot >/dev/null
 apt-get build-dep -y -qq --no-install-recommends ./ >/dev/null
 dpkg-checkbuilddeps
@@ -48,17 +40,9 @@ dpkg-buildpackage -us -uc -b > /root/dpkg-buildpackage.log 2>&1 || {
 	tail -n 30 /root/dpkg-buildpackage.log; exit 1; }
 ls -l /root/postern_*.deb
 t "dpkg-buildpackage -us -uc -b"
-# Back to what a machine without the build tools has (not needed to run).
-apt-get clean
-rm -f /usr/sbin/policy-rc.d /root/t-deb-chroot.sh
+# Then (the stage's end): back to what a machine without the build tools
+# has (apt's cache cleaned; not needed to run).
 CHROOT
-if nspawn_chroot /root/t-deb-chroot.sh "$CLIENTS"; then
-	pass "chroot: Build-Depends from debian/control suffice, package built"
-	sed -n 's/^chroot-time /    /p' "$T/chroot.log"
-else
-	fail "chroot: build-dep and dpkg-buildpackage" "$(tail -n 12 "$T/chroot.log" | tr '\n' '|')"
-	summary; exit
-fi
 deb=$(cd "$R/root" && ls postern_*_amd64.deb 2>/dev/null | head -n 1)
 check "postern_VERSION_amd64.deb built" test -n "$deb"
 

@@ -254,21 +254,14 @@ def smtp_send(port, rcpts, mid, subject="test"):
         return "%r" % e
 
 
-class Pop3:
+class Pop3(CRLFLines):
     def __init__(self, port):
         self.s = socket.create_connection(("127.0.0.1", port), 60)
         self.buf = b""
         self.greet = self.line()
 
-    def line(self):
-        while b"\r\n" not in self.buf:
-            b = self.s.recv(65536)
-            if not b:
-                r, self.buf = self.buf, b""
-                return r.decode("latin-1")
-            self.buf += b
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l.decode("latin-1")
+    def recv_some(self, end):
+        return self.s.recv(65536)
 
     def cmd(self, c):
         self.s.sendall(c.encode() + b"\r\n")

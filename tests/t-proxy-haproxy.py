@@ -91,28 +91,21 @@ def connect(port, src, family=socket.AF_INET):
     return s
 
 
-class Line:
+class Line(CRLFLines):
     """CRLF lines over a socket (plain or TLS)."""
 
     def __init__(self, sock):
         self.s, self.buf = sock, b""
 
-    def get(self):
-        while b"\r\n" not in self.buf:
-            try:
-                b = self.s.recv(4096)
-            except (socket.timeout, OSError):
-                b = b""
-            if not b:
-                r, self.buf = self.buf, b""
-                return r.decode("latin-1")
-            self.buf += b
-        l, self.buf = self.buf.split(b"\r\n", 1)
-        return l.decode("latin-1")
+    def recv_some(self, end):
+        try:
+            return self.s.recv(4096)
+        except (socket.timeout, OSError):
+            return b""          # as the end of the stream
 
     def cmd(self, c):
         self.s.sendall(c.encode() + b"\r\n")
-        return self.get()
+        return self.line()
 
 
 def pop3_login(port, src, user, pw, family=socket.AF_INET, tls=False):
@@ -124,7 +117,7 @@ def pop3_login(port, src, user, pw, family=socket.AF_INET, tls=False):
         ctx.verify_mode = ssl.CERT_NONE
         s = ctx.wrap_socket(s)
     l = Line(s)
-    greet = l.get()
+    greet = l.line()
     if not greet.startswith("+OK"):
         s.close()
         return "greeting: " + greet
@@ -294,13 +287,13 @@ check("submission summaries: client, balancer, user and TLS",
 # --- straight to the handler: no header from the balancer's address; a forged one --
 sock = connect(back["pop3"], "127.0.0.1")
 sock.sendall(b"CAPA\r\n")
-got = Line(sock).get()
+got = Line(sock).line()
 sock.close()
 check("from the balancer's address without a header: closed, no greeting", got == "", got)
 check("... and logged", re.search(r"PROXY header from 127\.0\.0\.1: .*closing", log_text("pop3")) is not None)
 sock = connect(back["smtp"], "127.0.0.2")
 l = Line(sock)
-greet = l.get()
+greet = l.line()
 r = l.cmd("PROXY TCP4 127.0.0.2 127.0.0.1 1234 25")
 l.cmd("QUIT")
 sock.close()

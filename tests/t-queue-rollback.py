@@ -15,23 +15,9 @@ import atexit, os, shutil, subprocess, sys, time
 PUBLIC_TMP = True      # the handler and the flush run as nobody: TMP outside the checkout
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
+from eiolib import eiofs_mount
 
 require("queue-rollback", (SMTP, ADMIN), ("cdb", "openssl", "cc", "pkg-config"))
-if not os.path.exists("/dev/fuse"):
-    skip("queue-rollback", "no /dev/fuse")
-    summary()
-flags = subprocess.run(["pkg-config", "--cflags", "--libs", "fuse3"], capture_output=True, text=True)
-if flags.returncode != 0:
-    skip("queue-rollback", "libfuse3-dev is not installed")
-    summary()
-EIOFS = os.path.join(TMP, "eiofs")
-b = subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-                    os.path.join(TOP, "tests", "eiofs.c"), "-o", EIOFS] + flags.stdout.split(),
-                   capture_output=True, text=True)
-if b.returncode != 0:
-    check("tests/eiofs.c builds", False, b.stderr[-400:])
-    summary()
-
 SRC = os.path.join(TMP, "src")
 MNT = os.path.join(TMP, "mnt")
 CTL = os.path.join(TMP, "control")
@@ -40,37 +26,8 @@ for d in (SRC, MNT):
 for sub in ("tmp", "new", "cur"):
     os.makedirs(os.path.join(SRC, "bob", sub))
 give_service(os.path.join(SRC, "bob"))
-open(CTL, "w").close()
 # allow_other: the handler, run as nobody, delivers through the mount
-fs = subprocess.Popen([EIOFS, SRC, CTL, MNT, "-f", "-s"] +
-                      (["-o", "allow_other"] if SERVICE else []), stdin=subprocess.DEVNULL,
-                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
-end = time.time() + 5
-while time.time() < end and fs.poll() is None and not os.path.ismount(MNT):
-    time.sleep(0.05)
-if not os.path.ismount(MNT):
-    skip("queue-rollback", "cannot mount a FUSE filesystem here")
-    summary()
-
-
-@atexit.register
-def _unmount():
-    open(CTL, "w").close()
-    if os.path.ismount(MNT):
-        if subprocess.run(["fusermount3", "-u", MNT], capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", MNT], capture_output=True)
-    try:
-        fs.wait(5)
-    except subprocess.TimeoutExpired:
-        fs.kill()
-        fs.wait()
-
-
-def fault(*lines):
-    with open(CTL + ".new", "w") as f:
-        f.write("".join(l + "\n" for l in lines))
-    os.rename(CTL + ".new", CTL)
-
+_, fault = eiofs_mount("queue-rollback", SRC, MNT, CTL, allow_other=bool(SERVICE))
 
 h = subprocess.run(["openssl", "passwd", "-6", "secret"], capture_output=True, text=True,
                    check=True).stdout.strip()

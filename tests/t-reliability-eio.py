@@ -13,70 +13,16 @@ Needs /dev/fuse, libfuse3-dev and fuse3 (fusermount3); SKIPs otherwise."""
 import atexit, os, re, select, shutil, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
+from eiolib import eiofs_mount
 
 require("eio", (POP3, SMTP), ("cdb", "openssl", "cc", "pkg-config"))
-if not os.path.exists("/dev/fuse"):
-    skip("eio", "no /dev/fuse")
-    summary()
-
-# --- build and mount eiofs ----------------------------------------------------
-flags = subprocess.run(["pkg-config", "--cflags", "--libs", "fuse3"], capture_output=True, text=True)
-if flags.returncode != 0:
-    skip("eio", "libfuse3-dev is not installed (pkg-config fuse3 failed)")
-    summary()
-EIOFS = os.path.join(TMP, "eiofs")
-b = subprocess.run(["cc", "-std=c11", "-O2", "-Wall", "-Wextra", "-Werror",
-                    os.path.join(TOP, "tests", "eiofs.c"), "-o", EIOFS] + flags.stdout.split(),
-                   capture_output=True, text=True)
-if b.returncode != 0:
-    check("tests/eiofs.c builds", False, b.stderr[-400:])
-    summary()
-
 SRC = os.path.join(TMP, "src")          # the real files
 MNT = os.path.join(TMP, "mnt")          # the same, through eiofs
 CTL = os.path.join(TMP, "control")
 SPOOL = os.path.join(TMP, "spool")
 for d in (SRC, MNT, SPOOL, os.path.join(SRC, "eiodb")):
     os.makedirs(d, exist_ok=True)
-open(CTL, "w").close()
-
-fs = subprocess.Popen([EIOFS, SRC, CTL, MNT, "-f", "-s"], stdin=subprocess.DEVNULL,
-                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                      start_new_session=True)
-end = time.time() + 5
-while time.time() < end and fs.poll() is None and not os.path.ismount(MNT):
-    time.sleep(0.05)
-if not os.path.ismount(MNT):
-    err = b""
-    if fs.poll() is not None:
-        err = fs.stderr.read()
-    else:
-        fs.kill()
-        fs.wait()
-    skip("eio", "cannot mount a FUSE filesystem here: %s" % err.decode("latin-1").strip()[-200:])
-    summary()
-
-
-@atexit.register            # runs before harness's cleanup (atexit is LIFO)
-def _unmount():
-    open(CTL, "w").close()
-    if os.path.ismount(MNT):
-        um = ["fusermount3", "-u", MNT] if shutil.which("fusermount3") else ["umount", MNT]
-        if subprocess.run(um, capture_output=True).returncode != 0:
-            subprocess.run(["umount", "-l", MNT], capture_output=True)
-    try:
-        fs.wait(5)
-    except subprocess.TimeoutExpired:
-        fs.kill()
-        fs.wait()
-
-
-def fault(*lines):
-    """set the faults: lines "OPS SUBSTRING" (see tests/eiofs.c)"""
-    with open(CTL + ".new", "w") as f:
-        f.write("".join(l + "\n" for l in lines))
-    os.rename(CTL + ".new", CTL)
-
+fs, fault = eiofs_mount("eio", SRC, MNT, CTL)
 
 # --- users database and maildirs ----------------------------------------------
 HASH = subprocess.run(["openssl", "passwd", "-5", "pw"], check=True,

@@ -11,7 +11,7 @@ After every trial: no message that was not DELE'd is lost or altered,
 UIDLs of survivors are unchanged, and the next session logs in at once
 (the lock died with the process) and its STAT matches the files.
 RELIABILITY_TRIALS (default 60) sets the number of trials."""
-import os, random, re, shutil, signal, subprocess, sys, threading, time
+import os, random, re, shutil, signal, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
@@ -67,32 +67,6 @@ def session(script, wait_for=None):
     return subprocess.run(ARGV, input=script, capture_output=True, timeout=60).stdout
 
 
-class Reader(threading.Thread):
-    def __init__(self, f):
-        super().__init__(daemon=True)
-        self.f, self.data, self.cond = f, b"", threading.Condition()
-
-    def run(self):
-        while True:
-            b = os.read(self.f.fileno(), 65536)
-            with self.cond:
-                if b:
-                    self.data += b
-                self.cond.notify_all()
-                if not b:
-                    return
-
-    def wait_count(self, pat, n, secs=20):
-        end = time.time() + secs
-        with self.cond:
-            while len(re.findall(pat, self.data)) < n:
-                left = end - time.time()
-                if left <= 0:
-                    return False
-                self.cond.wait(left)
-        return True
-
-
 add_messages(300)
 bad = []
 stats = {"after-dele": 0, "update": 0, "quit-ok": 0, "partly": 0}
@@ -107,7 +81,7 @@ for t in range(TRIALS):
     mode = "after-dele" if t % 2 == 0 else "update"
     p = subprocess.Popen(ARGV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
-    r = Reader(p.stdout)
+    r = OutputReader(p.stdout)
     r.start()
     p.stdin.write(b"USER alice@example.org\r\nPASS pw\r\nUIDL\r\n" +
                   b"".join(b"DELE %d\r\n" % i for i in dele))

@@ -16,7 +16,7 @@ final ".", i.e. during delivery. Afterwards, over all trials:
 - the next session delivers normally.
 RELIABILITY_TRIALS (default 100) sets the number of trials (`make soak`
 may raise it)."""
-import os, random, re, shutil, signal, subprocess, sys, threading, time
+import os, random, re, shutil, signal, subprocess, sys, time
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import *
 
@@ -54,32 +54,6 @@ def body_for(i, size):
     return b"Subject: trial %d\r\nMessage-ID: <trial-%d@reliab.test>\r\n\r\n" % (i, i) + line * n
 
 
-class Reader(threading.Thread):
-    def __init__(self, f):
-        super().__init__(daemon=True)
-        self.f, self.data, self.cond = f, b"", threading.Condition()
-
-    def run(self):
-        while True:
-            b = os.read(self.f.fileno(), 65536)
-            with self.cond:
-                if not b:
-                    self.cond.notify_all()
-                    return
-                self.data += b
-                self.cond.notify_all()
-
-    def wait_for(self, pat, secs=10):
-        end = time.time() + secs
-        with self.cond:
-            while not re.search(pat, self.data):
-                left = end - time.time()
-                if left <= 0:
-                    return False
-                self.cond.wait(left)
-        return True
-
-
 killed_pids, outcome, expected = set(), {}, {}
 for i in range(TRIALS):
     size = rnd.randrange(1024, 400 * 1024)
@@ -88,7 +62,7 @@ for i in range(TRIALS):
     mode = "data" if i % 2 == 0 else "delivery"
     p = subprocess.Popen(ARGV, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL)
-    r = Reader(p.stdout)
+    r = OutputReader(p.stdout)
     r.start()
     p.stdin.write(b"EHLO killer.test\r\nMAIL FROM:<k@remote.test>\r\n"
                   b"RCPT TO:<alice@example.test>\r\nRCPT TO:<bob@example.test>\r\nDATA\r\n")

@@ -42,34 +42,14 @@ nspawn_rootfs systemd
 
 # ---------------------------------------------------------------------
 stage "chroot: packages and build"
-# The chroot stage's script, with a time for each step.
-cat > "$R/root/t-systemd-chroot.sh" <<'EOF'
-set -e
-t0=$(date +%s)
-t() { echo "chroot-time $(( $(date +%s) - t0 )) s: $1"; t0=$(date +%s); }
-# package scripts must not start daemons in the chroot
-printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d
-chmod 755 /usr/sbin/policy-rc.d
-cd /root/postern
-apt-get update -qq
-t "apt-get update"
-apt-get install -y -qq --no-install-recommends $1 >/dev/null
-t "clients installed"
+nspawn_chroot_stage t-systemd-chroot.sh "$CLIENTS" \
+	"chroot: scripts/deps build, clients installed, make all" \
+	"chroot: scripts/deps build, clients installed, make all" 8 <<'EOF'
 scripts/deps build
 t "scripts/deps build"
 make -j2 all >/dev/null
 t "make all"
-apt-get clean
-rm -f /usr/sbin/policy-rc.d /root/t-systemd-chroot.sh
 EOF
-if nspawn_chroot /root/t-systemd-chroot.sh "$CLIENTS"; then
-	pass "chroot: scripts/deps build, clients installed, make all"
-	sed -n 's/^chroot-time /    /p' "$T/chroot.log"
-else
-	fail "chroot: scripts/deps build, clients installed, make all" \
-		"$(tail -n 8 "$T/chroot.log" | tr '\n' '|')"
-	summary; exit
-fi
 
 # ---------------------------------------------------------------------
 stage boot

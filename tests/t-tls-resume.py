@@ -152,7 +152,7 @@ def ctx(cert=False):
     return c
 
 
-class Conn:
+class Conn(CRLFLines):
     """A line-based client on a raw socket, upgraded to TLS when asked."""
 
     def __init__(self, port, timeout=10):
@@ -163,20 +163,8 @@ class Conn:
         self.s = c.wrap_socket(self.s, server_hostname="127.0.0.1", session=session)
         self.buf = b""
 
-    def line(self):
-        while b"\r\n" not in self.buf:
-            d = self.s.recv(4096)
-            if not d:
-                break
-            self.buf += d
-        l, _, self.buf = self.buf.partition(b"\r\n")
-        return l.decode("latin-1")
-
-    def reply(self):
-        l = self.line()
-        while len(l) > 3 and l[3] == "-":
-            l = self.line()
-        return l
+    def recv_some(self, end):
+        return self.s.recv(4096)
 
     def cmd(self, s):
         self.s.sendall(s.encode() + b"\r\n")
