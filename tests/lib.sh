@@ -51,15 +51,8 @@ cleanup() {
 	[ -n "${KEEP_TMP:-}" ] || rm -rf "$T"
 }
 trap cleanup EXIT
-# A test that runs a program as an unprivileged user sets PUBLIC_TMP=1
-# before sourcing this file: the checkout may sit where that user cannot
-# reach (a clone in /root, mode 0700), so $T is then under /var/tmp, mode
-# 0711, and reachable_copy PROG prints the path of a copy in $T/bin.
-if [ -n "${PUBLIC_TMP:-}" ]; then
-	rmdir "$T"
-	T=$(mktemp -d "/var/tmp/postern-${0##*/}.XXXXXX")
-	chmod 0711 "$T"
-fi
+# reachable_copy PROG: with PUBLIC_TMP=1 (above), the path of a copy of
+# PROG in $T/bin that an unprivileged user may execute.
 reachable_copy() {
 	mkdir -p "$T/bin" && chmod 0755 "$T/bin" &&
 	install -m 0755 "$1" "$T/bin/${1##*/}" && echo "$T/bin/${1##*/}"
