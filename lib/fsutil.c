@@ -286,12 +286,34 @@ int fsutil_dir_open(struct fsutil_dir *d, const char *path, void *buf,
 	return d->fd < 0 ? -1 : 0;
 }
 
+int fsutil_dent_take(const unsigned char *buf, size_t len, size_t *pos,
+    const char **name_r, size_t *nlen_r, unsigned char *type_r)
+{
+	const unsigned char *e = buf + *pos;
+	uint16_t reclen;
+
+	/* bounds first: the header (and one name octet) must fit before
+	 * reclen or type is read, then the whole record */
+	if (*pos >= len || len - *pos <= DENT_NAME) {
+		errno = EIO;
+		return -1;
+	}
+	memcpy(&reclen, e + DENT_RECLEN, sizeof(reclen));
+	if (reclen <= DENT_NAME || reclen > len - *pos) {
+		errno = EIO;
+		return -1;
+	}
+	*pos += reclen;
+	*name_r = (const char *)e + DENT_NAME;
+	*nlen_r = strnlen(*name_r, reclen - DENT_NAME);
+	*type_r = e[DENT_TYPE];
+	return 0;
+}
+
 int fsutil_dir_next(struct fsutil_dir *d, const char **name_r,
     size_t *len_r, unsigned char *type_r)
 {
 	for (;;) {
-		const unsigned char *e;
-		uint16_t reclen;
 		const char *name;
 
 		if (d->pos >= d->len) {
@@ -306,20 +328,13 @@ int fsutil_dir_next(struct fsutil_dir *d, const char **name_r,
 			d->len = (size_t)r;
 			d->pos = 0;
 		}
-		e = d->buf + d->pos;
-		memcpy(&reclen, e + DENT_RECLEN, sizeof(reclen));
-		if (reclen <= DENT_NAME || reclen > d->len - d->pos) {
-			errno = EIO;
+		if (fsutil_dent_take(d->buf, d->len, &d->pos, &name, len_r,
+		    type_r) < 0)
 			return -1;
-		}
-		d->pos += reclen;
-		name = (const char *)e + DENT_NAME;
 		if (name[0] == '.' && (name[1] == '\0' ||
 		    (name[1] == '.' && name[2] == '\0')))
 			continue;
 		*name_r = name;
-		*len_r = strnlen(name, reclen - DENT_NAME);
-		*type_r = e[DENT_TYPE];
 		return 1;
 	}
 }

@@ -90,6 +90,14 @@ struct fsutil_dir {
 int fsutil_dir_open(struct fsutil_dir *d, const char *path, void *buf,
     size_t size);
 
+/* Decodes the linux_dirent64 record at buf[*pos] of the len bytes of
+ * buf: its header and then the whole record must fit (else -1, EIO, as
+ * for a forged saved listing), its name is NUL-terminated within it.
+ * Gives the name (*nlen_r octets), its d_type and moves *pos past it.
+ * The one record decoder of fsutil_dir_next and the maildir scan. */
+int fsutil_dent_take(const unsigned char *buf, size_t len, size_t *pos,
+    const char **name_r, size_t *nlen_r, unsigned char *type_r);
+
 /* The next entry, "." and ".." skipped: 1 with *name_r (NUL-terminated,
  * valid until the next call), *len_r and *type_r (a DT_* value, DT_UNKNOWN
  * on file systems that do not tell), 0 at the end, -1 on error (errno). */

@@ -8,6 +8,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -179,6 +180,33 @@ static void test_write_all(void)
 	CHECK(fsutil_pwrite_all(2, "x", 1, -1) == -1 && errno == EINVAL);
 }
 
+/* fsutil_dent_take: a well-formed record, then a header that does not
+ * fit, a reclen past the end, a reclen shorter than the header. */
+static void test_dent_take(void)
+{
+	unsigned char buf[64];
+	const char *name = NULL;
+	size_t pos = 0, nlen = 0;
+	unsigned char type = 0;
+	uint16_t reclen = 24;
+
+	memset(buf, 0, sizeof buf);
+	memcpy(buf + 16, &reclen, sizeof reclen);
+	buf[18] = 8;                               /* DT_REG */
+	memcpy(buf + 19, "abc", 4);
+	CHECK(fsutil_dent_take(buf, 24, &pos, &name, &nlen, &type) == 0);
+	CHECK(pos == 24 && nlen == 3 && type == 8 && strcmp(name, "abc") == 0);
+	CHECK(fsutil_dent_take(buf, 24, &pos, &name, &nlen, &type) < 0);
+	pos = 0;                                   /* 5 octets: no header */
+	errno = 0;
+	CHECK(fsutil_dent_take(buf, 5, &pos, &name, &nlen, &type) < 0 &&
+	    errno == EIO && pos == 0);
+	CHECK(fsutil_dent_take(buf, 23, &pos, &name, &nlen, &type) < 0);
+	reclen = 19;                               /* no room for a name */
+	memcpy(buf + 16, &reclen, sizeof reclen);
+	CHECK(fsutil_dent_take(buf, 24, &pos, &name, &nlen, &type) < 0);
+}
+
 int main(void)
 {
 	char cwd[256];
@@ -196,5 +224,6 @@ int main(void)
 	test_create();
 	test_write_all();
 	rm_rf(top);
+	test_dent_take();
 	return TEST_SUMMARY();
 }

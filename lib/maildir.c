@@ -482,11 +482,6 @@ static int arena_room(struct maildir_list *l, uint64_t hint)
 	return 0;
 }
 
-/* The kernel's linux_dirent64: reclen at 16, type at 18, name at 19. */
-#define DENT_RECLEN 16
-#define DENT_TYPE   18
-#define DENT_NAME   19
-
 /* Takes the records of one getdents64 call at l->names + pos (len bytes)
  * and moves each accepted name down to the arena's end, parsed while it
  * is in the cache. Records read back from a dircache file are checked as
@@ -500,28 +495,16 @@ static int take_dents(struct maildir_list *l, size_t pos, size_t len,
 		const char *name;
 		unsigned char type;
 		struct scan_rec *r;
-		uint16_t reclen;
 		const char *colon;
 		size_t nlen, uidl, room;
 		uint64_t w, key;
 
-		/* bounds first: the header (and one name octet) must fit
-		 * before reclen or type is read, then the whole record */
-		if (end - pos <= DENT_NAME) {
-			errno = EIO;
+		/* each record checked as the kernel's never need to be */
+		if (fsutil_dent_take((const unsigned char *)l->names, end, &pos,
+		    &name, &nlen, &type) < 0)
 			return -1;
-		}
-		memcpy(&reclen, l->names + pos + DENT_RECLEN, sizeof(reclen));
-		if (reclen <= DENT_NAME || reclen > end - pos) {
-			errno = EIO;
-			return -1;
-		}
-		type = (unsigned char)l->names[pos + DENT_TYPE];
-		name = l->names + pos + DENT_NAME;
-		pos += reclen;
 		if (name[0] == '.' || (type != DT_REG && type != DT_UNKNOWN))
 			continue;
-		nlen = strnlen(name, reclen - DENT_NAME);
 		if (nlen == 0 || nlen >= MAILDIR_NAME_MAX)
 			continue;
 		if (memchr(name, '/', nlen) != NULL) {
