@@ -62,7 +62,7 @@ def teardown():
     for s in servers:
         s.stop()
     for h, p in holders.items():
-        subprocess.run(["nsenter", "-t", str(p.pid), "-m", "umount", SH], capture_output=True)
+        subprocess.run(["nsenter", "-t", str(p.pid), "-m", "-r", "-w", "umount", SH], capture_output=True)
         p.kill()
         p.wait()
     holders.clear()
@@ -154,7 +154,7 @@ check("a file written through A is read through B", open(V["B"] + "/probe").read
 
 
 def inhost(h, argv):
-    return ["nsenter", "-t", str(holders[h].pid), "-m", "-n"] + argv
+    return ["nsenter", "-t", str(holders[h].pid), "-m", "-n", "-r", "-w"] + argv
 
 
 # --- locks across the two mounts ----------------------------------------------------
