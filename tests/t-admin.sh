@@ -4,6 +4,9 @@
 # `cdb` tool) and the maildirs; every error case leaves both files
 # byte-identical; `cdb -c -m` builds the same database; concurrent adds
 # lose nothing; readers never see a partial database during rebuilds.
+# the queue commands run as nobody, who must reach $T also from a
+# checkout in /root (mode 0700)
+PUBLIC_TMP=1
 . "$(dirname "$0")/lib.sh"
 
 if [ ! -x "$ADMIN" ]; then

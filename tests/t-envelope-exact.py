@@ -8,6 +8,7 @@ byte-exact by `mailbox-admin queue flush` to the recording sink; an old
 smtp-handler, mailbox-admin and tests/sinksmtp.py on 127.0.0.1."""
 import glob, os, subprocess, sys
 sys.path.insert(0, os.path.dirname(__file__))
+PUBLIC_TMP = True      # nobody must reach TMP also from a checkout in /root
 from etrnlib import *
 
 require("envelope-exact", programs=(SMTP, ADMIN), tools=("cdb", "openssl"))
@@ -27,6 +28,9 @@ for d in (spool, os.path.join(TMP, "mail")):
     os.chown(d, UID, GID)
 
 
+ADMIN_RUN = reachable_copy(ADMIN)    # nobody executes it
+
+
 def as_nobody():
     os.setgroups([])
     os.setgid(GID)
@@ -41,7 +45,7 @@ log = os.path.join(TMP, "smtp.log")
 
 def flush(node):
     with open(log, "ab") as errf:
-        return subprocess.run([ADMIN, "--db", src, "--spool", spool, "queue", "flush", node],
+        return subprocess.run([ADMIN_RUN, "--db", src, "--spool", spool, "queue", "flush", node],
                               stdout=subprocess.PIPE, stderr=errf, timeout=60,
                               preexec_fn=as_nobody).returncode
 
