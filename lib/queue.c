@@ -156,8 +156,8 @@ struct out {
 	int full;
 };
 
-/* Address-like token: 1..ADDR_MAX bytes, no blanks or controls. */
-static int token_ok(const char *s, size_t len)
+/* 1..ADDR_MAX octets, none below min and no DEL. */
+static int octets_ok(const char *s, size_t len, unsigned char min)
 {
 	size_t i;
 
@@ -165,26 +165,23 @@ static int token_ok(const char *s, size_t len)
 		return 0;
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
-		if (c <= ' ' || c == 0x7f)
+		if (c < min || c == 0x7f)
 			return 0;
 	}
 	return 1;
 }
 
-/* An address as an envelope holds it: 1..ADDR_MAX octets, no control
- * character (so no NUL, CR or LF) and no DEL. */
+/* Address-like token: no blanks or controls. */
+static int token_ok(const char *s, size_t len)
+{
+	return octets_ok(s, len, '!');
+}
+
+/* An address as an envelope holds it: no control character (so no NUL,
+ * CR or LF) and no DEL; blanks allowed. */
 static int addr_ok(const char *s, size_t len)
 {
-	size_t i;
-
-	if (len == 0 || len > ADDR_MAX)
-		return 0;
-	for (i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c < ' ' || c == 0x7f)
-			return 0;
-	}
-	return 1;
+	return octets_ok(s, len, ' ');
 }
 
 static int xchar(unsigned char c)
