@@ -244,8 +244,9 @@ atrn_turn(struct smtpc *c, const struct atrn_opts *o)
 		return EX_OK;
 	}
 	if (st != -1 && WIFEXITED(st))
-		log_msg(LOG_WARNING, "%s: turned-around session did not end "
-		    "with QUIT (smtp-handler exit %d)", c->peer,
+		log_msg(LOG_WARNING, "%s: turned-around session cut short or "
+		    "with temporary failures: mail may be left at the "
+		    "provider (smtp-handler exit %d)", c->peer,
 		    WEXITSTATUS(st));
 	else if (st != -1 && WIFSIGNALED(st))
 		log_msg(LOG_WARNING, "%s: smtp-handler killed by signal %d",

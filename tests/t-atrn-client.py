@@ -155,4 +155,205 @@ for tls in ("none", "starttls", "implicit"):
           len(all_delivered()) == sum(len(v) for v in snapshot().values())
           and lands("%s (again)" % tls, [], before) is not False)
 
+port = provider("none")
+
+
+def site_db(broken=None):
+    """The site's database; broken: a user whose record is unreadable (the
+    site's smtp-handler answers 451 for it)."""
+    with open(os.path.join(site, "users"), "w") as f:
+        f.write("odmr.example  domain\n")
+        for i in range(3):
+            f.write("u%d@odmr.example  %s  %s/u%d\n" % (
+                i, "x" if broken == i else "!", smail, i))
+    subprocess.run(["cdb", "-c", "-m", susers, os.path.join(site, "users")],
+                   check=True)
+
+
+# --- refusals -------------------------------------------------------------------
+sent = hold("refusals", 1)
+rc, out, err = atrn(port, nodes=("other.example",))
+check("a node the user may not collect -> 450, exit 69",
+      rc == 69 and out.startswith("other.example: 450"), (rc, out, err))
+rc, out, err = atrn(port, nodes=("odmr.example", "other.example"))
+check("a list with a node the user may not collect -> 450, exit 69",
+      rc == 69 and out.startswith("odmr.example,other.example: 450"), (rc, out, err))
+rc, out, err = atrn(port, user=None)
+check("ATRN without AUTH -> 530, exit 69",
+      rc == 69 and out.startswith("odmr.example: 530"), (rc, out, err))
+rc, out, err = atrn(port, pw=badpw)
+check("a wrong password -> 535, exit 69, no ATRN sent",
+      rc == 69 and "AUTH refused" in err and "535" in err and out == "", (rc, out, err))
+check("refusals: the held message stays", len(queue_ids(pspool, HOLD)) == 1)
+plain = free_port()
+socket_activate(plain, [SMTP, "--users", pusers, "--spool", pspool, "--auth",
+                        "password", "--auth-delay", "0"], log=PLOG)
+rc, out, err = atrn(plain)
+check("a server without ATRN (no --odmr) -> exit 69",
+      rc == 69 and "does not advertise ATRN" in err
+      and out.strip() == "odmr.example: not sent (the server does not offer ATRN)",
+      (rc, out, err))
+before = snapshot()
+rc, out, err = atrn(port, extra=["--mode=atrn"])
+check("--mode=atrn (as etrn.conf gives it) -> 250, exit 0", rc == 0, (rc, out, err))
+lands("--mode=atrn", sent, before)
+
+# --- a temporary failure at the site keeps the message at the provider ----------
+sent = hold("tempfail")
+before = snapshot()
+site_db(broken=1)
+rc, out, err = atrn(port)
+check("the site's smtp-handler answers 451 for one recipient -> exit 75",
+      rc == 75 and "RESULT=quit" in err and "smtp-handler exit 75" in err,
+      (rc, out, err))
+check("tempfail: the other two delivered, u1's message still held",
+      len(delivered("u0")) == len(before[0]) + 1 and len(delivered("u2")) ==
+      len(before[2]) + 1 and len(delivered("u1")) == len(before[1])
+      and len(queue_ids(pspool, HOLD)) == 1, queue_ids(pspool, HOLD))
+site_db()
+rc, out, err = atrn(port)
+check("tempfail: the next ATRN delivers the rest -> exit 0", rc == 0, (rc, out, err))
+lands("tempfail", sent, before)
+check("tempfail: the hold queue is empty", queue_ids(pspool, HOLD) == [])
+
+
+# --- the connection cut in the middle of the turned-around DATA -----------------
+def cutting_proxy(target, after_bytes=None):
+    """A one-connection proxy to target that cuts both sides in the middle of
+    the second message's data (after the provider's second DATA command, half
+    of the next bytes it sends), or (TLS, where commands cannot be seen) once
+    the provider sent after_bytes bytes. Returns (port, thread, record)."""
+    ls = socket.socket()
+    ls.bind(("127.0.0.1", 0))
+    ls.listen(1)
+    rec = {"cut": False}
+
+    def run():
+        ls.settimeout(30)
+        try:
+            c, _ = ls.accept()
+        except OSError:
+            return
+        u = socket.create_connection(("127.0.0.1", target), timeout=30)
+        seen = b""
+        try:
+            while True:
+                r, _, _ = select.select([c, u], [], [], 30)
+                if not r:
+                    return
+                for s_ in r:
+                    d = s_.recv(65536)
+                    if not d:
+                        return
+                    if s_ is u:
+                        if after_bytes and len(seen) + len(d) > after_bytes:
+                            c.sendall(d[:max(1, after_bytes - len(seen))])
+                            rec["cut"] = True
+                            return
+                        if not after_bytes and seen.count(b"DATA\r\n") >= 2:
+                            c.sendall(d[:max(1, len(d) // 2)])
+                            rec["cut"] = True
+                            return
+                        seen += d
+                        c.sendall(d)
+                    else:
+                        u.sendall(d)
+        finally:
+            for x in (c, u, ls):
+                try:
+                    x.close()
+                except OSError:
+                    pass
+
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    return ls.getsockname()[1], th, rec
+
+
+sent = hold("cut")
+before = snapshot()
+pp, th, rec = cutting_proxy(port)
+rc, out, err = atrn(pp)
+th.join(30)
+check("cut: the proxy cut the second message's data", rec["cut"])
+check("cut: etrn-client -> exit 75 (the session did not end with QUIT)",
+      rc == 75 and 'RESULT="disconnected in transaction"' in err
+      and "smtp-handler exit 75" in err, (rc, out, err))
+check("cut: the first message delivered, the second not, the rest held",
+      len(delivered("u0")) == len(before[0]) + 1
+      and len(delivered("u1")) == len(before[1])
+      and len(queue_ids(pspool, HOLD)) == 2, (queue_ids(pspool, HOLD), err))
+check("cut: no partial message left in the site's maildir tmp/",
+      all(not os.listdir(os.path.join(smail, "u%d" % i, "tmp")) for i in range(3)
+          if os.path.isdir(os.path.join(smail, "u%d" % i, "tmp"))))
+rc, out, err = atrn(port)
+check("cut: the next ATRN -> exit 0", rc == 0, (rc, out, err))
+lands("cut", sent, before)
+check("cut: the hold queue is empty", queue_ids(pspool, HOLD) == [])
+
+# over implicit TLS: a small message, then a 2 MB one cut after 1 MB
+tport = provider("implicit")
+big = "x" * 998
+r = smtp_session(pusers, pspool, [
+    "EHLO client.test", "MAIL FROM:<alice@example.jp>", "RCPT TO:<u0@odmr.example>",
+    "DATA", "Subject: small", "", "small one", ".",
+    "MAIL FROM:<alice@example.jp>", "RCPT TO:<u1@odmr.example>", "DATA",
+    "Subject: big", ""] + [big] * 2000 + [".", "QUIT"])
+check("cut/TLS: two messages held", len(queue_ids(pspool, HOLD)) == 2, r)
+before = snapshot()
+pp, th, rec = cutting_proxy(tport, after_bytes=1000000)
+rc, out, err = atrn(pp, tls="implicit", host="localhost")
+th.join(30)
+check("cut/TLS: the proxy cut the big message's data", rec["cut"])
+check("cut/TLS: exit 75, the handler saw the connection end in DATA",
+      rc == 75 and 'RESULT="disconnected in transaction"' in err, (rc, out, err))
+check("cut/TLS: the small one delivered, the big one still held",
+      len(delivered("u0")) == len(before[0]) + 1
+      and len(delivered("u1")) == len(before[1])
+      and len(queue_ids(pspool, HOLD)) == 1, (queue_ids(pspool, HOLD), err))
+rc, out, err = atrn(tport, tls="implicit", host="localhost")
+check("cut/TLS: the next ATRN -> exit 0", rc == 0, (rc, out, err))
+m = delivered("u1")
+check("cut/TLS: the big one delivered once, whole",
+      len(m) == len(before[1]) + 1 and m[-1].endswith(
+          ("Subject: big\n\n" + (big + "\n") * 2000).encode())
+      and len(delivered("u0")) == len(before[0]) + 1, len(m))
+check("cut/TLS: the hold queue is empty", queue_ids(pspool, HOLD) == [])
+
+# --- --push before ATRN ---------------------------------------------------------
+r = smtp_session(susers, sspool, ["EHLO client.test", "MAIL FROM:<u0@odmr.example>",
+                                  "RCPT TO:<someone@far.example>", "DATA",
+                                  "Subject: pushed", "", "out", ".", "QUIT"],
+                 args=["--relay-clients", "192.0.2.0/24"])
+check("push: one message in the site's outbound queue",
+      len(queue_ids(sspool, "outbound")) == 1, r)
+sent = hold("push", 1)
+before = snapshot()
+rc, out, err = atrn(port, extra=["--push", sspool])
+check("push: --push then ATRN -> exit 0", rc == 0, (rc, out, err))
+check("push: the site's outbound queue is empty",
+      queue_ids(sspool, "outbound") == [], queue_ids(sspool, "outbound"))
+check("push: the message is in the provider's outbound queue",
+      len(queue_ids(pspool, "outbound")) == 1, queue_ids(pspool, "outbound"))
+check("push: logged before the ATRN",
+      err.find("push: 1 message") != -1 and err.find("push: 1 message") < err.find("ATRN "),
+      err)
+lands("push", sent, before)
+
+# --- usage ------------------------------------------------------------------------
+for args, name in ((["--atrn", "h", "@odmr.example"], "--atrn with an @node"),
+                   (["--atrn", "h", "#queue"], "--atrn with a #queue"),
+                   (["--atrn", "--linger", "5", "h", "odmr.example"], "--atrn --linger"),
+                   (["--mode", "turn", "h", "odmr.example"], "bad --mode"),
+                   (["--atrn", "--smtp-handler", "smtp-handler", "h", "n.example"],
+                    "relative --smtp-handler"),
+                   (["--atrn", "--smtp-handler-args", " ".join(["-x"] * 40), "h",
+                     "n.example"], "too many --smtp-handler-args")):
+    p = subprocess.run([ETRN] + args, capture_output=True, text=True, timeout=30)
+    check("usage: %s -> 64" % name, p.returncode == 64, (p.returncode, p.stderr))
+p = subprocess.run([ETRN, "--help"], capture_output=True, text=True, timeout=30)
+check("--help lists --atrn, --mode, --smtp-handler, --smtp-handler-args",
+      all(o in p.stdout for o in ("--atrn", "--mode", "--smtp-handler ",
+                                  "--smtp-handler-args")), p.stdout)
+
 summary()
