@@ -340,6 +340,55 @@ check("push: logged before the ATRN",
       err)
 lands("push", sent, before)
 
+# --- postern-etrn.service's ExecStart= with an etrn.conf, both modes ----------
+# (systemd's rules for EnvironmentFile= and ExecStart=: "${VAR}" is one
+# word, empty when unset; "$VAR" alone is split at blanks, nothing when
+# unset; the unit's @PREFIX@ programs are the built ones)
+def unit_argv(conf):
+    env = {}
+    for line in conf.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            k, _, v = line.partition("=")
+            env[k] = v[1:-1] if v[:1] == '"' and v[-1:] == '"' else v
+    exec_line = [l for l in open(os.path.join(TOP, "units", "postern-etrn.service"))
+                 if l.startswith("ExecStart=")][0][len("ExecStart="):].split()
+    argv = []
+    for w in exec_line:
+        w = w.replace("@PREFIX@/sbin/etrn-client", ETRN).replace(
+            "@PREFIX@/libexec/postern/smtp-handler", SMTP)
+        if w.startswith("$") and not w.startswith("${"):
+            argv += env.get(w[1:], "").split()
+        else:
+            while "${" in w:
+                a, b = w.index("${"), w.index("}")
+                w = w[:a] + env.get(w[a + 2:b], "") + w[b + 1:]
+            argv.append(w)
+    return argv
+
+
+sent = hold("unit", 1)
+before = snapshot()
+argv = unit_argv("""ETRN_MODE=atrn
+ETRN_HOST=127.0.0.1
+ETRN_NODES="odmr.example"
+ETRN_OPTS="--port %d --timeout 20 --users %s --auth-user alice@example.jp --auth-password-file %s"
+ATRN_HANDLER_OPTS="--spool %s --hostname site.test"
+""" % (port, susers, pwfile, sspool))
+p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+check("unit, ETRN_MODE=atrn: ATRN, exit 0",
+      p.returncode == 0 and "ATRN odmr.example: 250" in p.stderr, (argv, p.returncode, p.stderr))
+lands("unit", sent, before)
+argv = unit_argv("""ETRN_HOST=127.0.0.1
+ETRN_NODES="odmr.example"
+ETRN_OPTS="--port %d --timeout 20"
+""" % port)
+p = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+check("unit, ETRN_MODE unset: --mode= and --smtp-handler-args= empty, ETRN sent",
+      "--mode=" in argv and "--smtp-handler-args=" in argv
+      and "ETRN odmr.example: " in p.stderr and "ATRN" not in p.stderr
+      and p.returncode in (0, 69, 75), (argv, p.returncode, p.stderr))
+
 # --- usage ------------------------------------------------------------------------
 for args, name in ((["--atrn", "h", "@odmr.example"], "--atrn with an @node"),
                    (["--atrn", "h", "#queue"], "--atrn with a #queue"),
