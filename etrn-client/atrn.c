@@ -45,8 +45,7 @@ atrn_split_args(const char *s, char *buf, size_t size, char **argv,
 		len += w + 1;
 		s += w;
 	}
-	if (n < max + 1)
-		argv[n] = NULL;
+	argv[n] = NULL;                 /* argv has max + 1 slots */
 	return (int)n;
 }
 

@@ -18,7 +18,8 @@ struct atrn_opts {
 };
 
 /* Splits s at blanks (spaces and tabs; no quoting) into words copied to
- * buf[size], at most max of them pointed to by argv (then NULL).
+ * buf[size], at most max of them pointed to by argv[max + 1] (then
+ * NULL).
  * Returns the count, or -1 (too many or too long). */
 int atrn_split_args(const char *s, char *buf, size_t size, char **argv,
     size_t max);
