@@ -1,7 +1,9 @@
 /* main.c - etrn-client: connect to the relay, (STARTTLS,) (AUTH,) push the
  * local outbound queue, ask with ETRN for the mail the relay holds for
  * our nodes, QUIT, and optionally stay up a while so the relay's return
- * connection can arrive. Exit 0 / 75 / 69 / 64 (sysexits). */
+ * connection can arrive; or, with --atrn, ask with ATRN and receive the
+ * mail on this same connection (atrn.c). Exit 0 / 75 / 69 / 64
+ * (sysexits). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -16,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "addr.h"
+#include "atrn.h"
 #include "log.h"
 #include "push.h"
 #include "queue.h"
@@ -34,6 +37,8 @@
 #define DEFAULT_TIMEOUT 120
 #define DEFAULT_SESSION 1800    /* the whole session, push included */
 #define NODES_MAX       64
+#define ATRN_PORT       366     /* RFC 2645 */
+#define ATRN_LIST_MAX   480     /* "ATRN " + the list within 512 */
 #define PASSWORD_MAX    256
 
 enum tls_mode { TLS_NONE, TLS_STARTTLS, TLS_IMPLICIT };
@@ -53,6 +58,11 @@ struct opts {
 	const char *host;
 	const char *nodes[NODES_MAX];
 	size_t nnodes;
+	int atrn;                       /* --atrn / --mode=atrn */
+	const char *handler;            /* --smtp-handler */
+	char *handler_args[ATRN_ARGS_MAX + 1];
+	char handler_buf[ATRN_ARGS_SIZE];
+	char handler_default[4096];
 };
 
 static struct smtpc sc;
@@ -75,8 +85,14 @@ usage(FILE *f)
 "Connects to the SMTP server HOST, pushes the local outbound queue (with\n"
 "--push), then asks with ETRN for the mail HOST holds for each NODE\n"
 "(a domain, @domain for a domain and its subdomains, or #queue).\n"
+"With --atrn it asks with ATRN (RFC 2645 On-Demand Mail Relay) for the\n"
+"NODE domains and receives their mail on the same connection: on 250,\n"
+"smtp-handler serves the turned-around session.\n"
 "\n"
-"  --port N                  server port (default 25; 465 with implicit)\n"
+"  --atrn, --mode=atrn       ATRN instead of ETRN (--mode=etrn or an\n"
+"                            empty --mode= is the ETRN default)\n"
+"  --port N                  server port (default 25; 465 with implicit;\n"
+"                            366 with --atrn)\n"
 "  --tls none|starttls|implicit\n"
 "                            TLS mode (default none); starttls and implicit\n"
 "                            verify the certificate for HOST\n"
@@ -91,10 +107,18 @@ usage(FILE *f)
 "                            (default %d)\n"
 "  --session-timeout SECONDS bound of the whole session, connect to QUIT\n"
 "                            (default %d; 0 = none)\n"
-"  --linger SECONDS          stay up this long after QUIT (default 0)\n"
+"  --linger SECONDS          stay up this long after QUIT (default 0;\n"
+"                            not with --atrn)\n"
+"  --smtp-handler PATH       with --atrn: the server run on the turned\n"
+"                            connection (default: ../libexec/postern/\n"
+"                            smtp-handler beside etrn-client's folder)\n"
+"  --smtp-handler-args 'ARGS'  with --atrn: more options for it, split at\n"
+"                            blanks (it always gets --users PATH and\n"
+"                            --session-status)\n"
 "  --help, --version\n"
-"Exit: 0 all nodes accepted and nothing left to push; 75 try again later;\n"
-"69 permanent refusal (459, 5xx, no ETRN, AUTH refused); 64 usage.\n",
+"Exit: 0 all nodes accepted (ATRN: all mail received, or none waiting)\n"
+"and nothing left to push; 75 try again later; 69 permanent refusal\n"
+"(459, 450 to ATRN, 5xx, no ETRN/ATRN, AUTH refused); 64 usage.\n",
 	    DEFAULT_CA, USERDB_DEFAULT, DEFAULT_TIMEOUT, DEFAULT_SESSION);
 }
 
@@ -135,6 +159,10 @@ parse_args(int argc, char **argv, struct opts *o)
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "session-timeout", required_argument, NULL, 'S' },
 		{ "linger", required_argument, NULL, 'l' },
+		{ "atrn", no_argument, NULL, 'a' },
+		{ "mode", required_argument, NULL, 'm' },
+		{ "smtp-handler", required_argument, NULL, 'x' },
+		{ "smtp-handler-args", required_argument, NULL, 'X' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -194,6 +222,36 @@ parse_args(int argc, char **argv, struct opts *o)
 			if (num_opt("--linger", optarg, 86400, &o->linger) < 0)
 				return -1;
 			break;
+		case 'a': o->atrn = 1; break;
+		case 'm':
+			if (!*optarg || strcmp(optarg, "etrn") == 0)
+				o->atrn = 0;
+			else if (strcmp(optarg, "atrn") == 0)
+				o->atrn = 1;
+			else {
+				fprintf(stderr, "etrn-client: --mode: etrn or "
+				    "atrn\n");
+				return -1;
+			}
+			break;
+		case 'x':
+			if (optarg[0] != '/') {
+				fprintf(stderr, "etrn-client: --smtp-handler: "
+				    "an absolute path\n");
+				return -1;
+			}
+			o->handler = optarg;
+			break;
+		case 'X':
+			if (atrn_split_args(optarg, o->handler_buf,
+			    sizeof o->handler_buf, o->handler_args,
+			    ATRN_ARGS_MAX) < 0) {
+				fprintf(stderr, "etrn-client: --smtp-handler-"
+				    "args: at most %d words, %d bytes\n",
+				    ATRN_ARGS_MAX, ATRN_ARGS_SIZE);
+				return -1;
+			}
+			break;
 		case 'h':
 			usage(stdout);
 			exit(EX_OK);
@@ -222,6 +280,11 @@ parse_args(int argc, char **argv, struct opts *o)
 		return -1;
 	}
 	for (i = optind; i < argc; i++) {
+		if (o->atrn && (argv[i][0] == '@' || argv[i][0] == '#')) {
+			fprintf(stderr, "etrn-client: --atrn: NODE '%s': a "
+			    "domain name only\n", argv[i]);
+			return -1;
+		}
 		if (!node_valid(argv[i])) {
 			fprintf(stderr, "etrn-client: invalid NODE '%s'\n",
 			    argv[i]);
@@ -234,8 +297,34 @@ parse_args(int argc, char **argv, struct opts *o)
 		}
 		o->nodes[o->nnodes++] = argv[i];
 	}
+	if (o->atrn) {
+		size_t len = 0;
+		for (i = 0; (size_t)i < o->nnodes; i++)
+			len += strlen(o->nodes[i]) + 1;
+		if (len > ATRN_LIST_MAX) {
+			fprintf(stderr, "etrn-client: --atrn: the NODE list "
+			    "is longer than %d characters\n", ATRN_LIST_MAX);
+			return -1;
+		}
+		if (o->linger) {
+			fprintf(stderr, "etrn-client: --linger is for ETRN "
+			    "only\n");
+			return -1;
+		}
+		if (!o->handler) {
+			if (atrn_default_handler(o->handler_default,
+			    sizeof o->handler_default) < 0) {
+				fprintf(stderr, "etrn-client: cannot tell "
+				    "where smtp-handler is: give "
+				    "--smtp-handler\n");
+				return -1;
+			}
+			o->handler = o->handler_default;
+		}
+	}
 	if (!o->port)
-		o->port = o->tls == TLS_IMPLICIT ? 465 : 25;
+		o->port = o->atrn ? ATRN_PORT : o->tls == TLS_IMPLICIT ? 465 :
+		    25;
 	return 0;
 }
 
@@ -436,6 +525,54 @@ do_push(const struct opts *o, const char *helo)
 		outcome(EX_TEMPFAIL);
 }
 
+/* ATRN NODE,NODE...: 250 turns the connection around (atrn_turn), 453
+ * nothing waiting, 450 a node we may not collect, 451 not now. 1 when
+ * the connection was handed over (not to be QUIT), else 0. */
+static int
+do_atrn(const struct opts *o)
+{
+	char list[ATRN_LIST_MAX + 1];
+	struct atrn_opts ao;
+	size_t i, len = 0;
+	int code;
+
+	if (!(sc.caps & SMTPC_CAP_ATRN)) {
+		fail(EX_UNAVAILABLE, "the server does not advertise ATRN",
+		    NULL);
+		for (i = 0; i < o->nnodes; i++)
+			printf("%s: not sent (the server does not offer ATRN)\n",
+			    o->nodes[i]);
+		return 0;
+	}
+	if (sc.code == SMTPC_ERR) {
+		fail(EX_TEMPFAIL, "ATRN not sent", "connection lost");
+		return 0;
+	}
+	for (i = 0; i < o->nnodes; i++)
+		len += (size_t)snprintf(list + len, sizeof list - len, "%s%s",
+		    i ? "," : "", o->nodes[i]);
+	code = smtpc_cmd(&sc, "ATRN %s", list);
+	print_safe(stdout, list, sc.reply);
+	log_msg(LOG_INFO, "%s: ATRN %s: %s", sc.peer, list, sc.reply);
+	if (code == SMTPC_ERR)
+		outcome(EX_TEMPFAIL);
+	else if (code == 453)
+		;                       /* nothing waiting */
+	else if (code == 450)
+		outcome(EX_UNAVAILABLE);   /* a node we may not collect */
+	else if (code == 250) {
+		ao.handler = o->handler;
+		ao.users = o->users;
+		ao.args = o->handler_args;
+		ao.timeout = o->timeout;
+		fflush(stdout);
+		outcome(atrn_turn(&sc, &ao));
+		return 1;
+	} else
+		outcome(code_status(code));
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -465,7 +602,13 @@ main(int argc, char **argv)
 	}
 	if (o.push)
 		do_push(&o, helo);
-	if (!(sc.caps & SMTPC_CAP_ETRN)) {
+	if (o.atrn) {
+		if (do_atrn(&o)) {
+			sc.tls_on = 0;  /* close_notify went through the relay */
+			smtpc_close(&sc);
+			return status;
+		}
+	} else if (!(sc.caps & SMTPC_CAP_ETRN)) {
 		fail(EX_UNAVAILABLE, "the server does not advertise ETRN",
 		    NULL);
 		for (i = 0; i < o.nnodes; i++)

@@ -240,6 +240,8 @@ smtpc_parse_cap(const char *line, unsigned *caps, uint64_t *size_max)
 		*caps |= SMTPC_CAP_STARTTLS;
 	else if (strcasecmp(kw, "ETRN") == 0)
 		*caps |= SMTPC_CAP_ETRN;
+	else if (strcasecmp(kw, "ATRN") == 0)
+		*caps |= SMTPC_CAP_ATRN;
 	else if (strcasecmp(kw, "8BITMIME") == 0)
 		*caps |= SMTPC_CAP_8BITMIME;
 	else if (strcasecmp(kw, "ENHANCEDSTATUSCODES") == 0)

@@ -29,6 +29,7 @@
 #define SMTPC_CAP_ENHANCED    0x0080
 #define SMTPC_CAP_SMTPUTF8    0x0100
 #define SMTPC_CAP_AUTH        0x0200  /* any AUTH line */
+#define SMTPC_CAP_ATRN        0x0400  /* RFC 2645 On-Demand Mail Relay */
 
 /* Result codes other than an SMTP reply code (100..599). */
 #define SMTPC_ERR   (-1)   /* connection lost, timeout, malformed reply;

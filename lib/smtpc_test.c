@@ -89,7 +89,10 @@ main(void)
 	CHECK(caps & SMTPC_CAP_AUTH_PLAIN);
 	CHECK(caps & SMTPC_CAP_AUTH_LOGIN);
 	CHECK(caps & SMTPC_CAP_ETRN);
+	CHECK(!(caps & SMTPC_CAP_ATRN));
 	CHECK(!(caps & SMTPC_CAP_STARTTLS));
+	smtpc_parse_cap("Atrn", &caps, &size);
+	CHECK(caps & SMTPC_CAP_ATRN);
 
 	/* multi-line greeting + EHLO */
 	setup("220-hello\r\n220 there\r\n250-x.test\r\n250-PIPELINING\r\n"

@@ -254,6 +254,7 @@ do_starttls(struct session *s, char *args)
 		    dropped);
 	if (io_flush(&s->io) < 0 || tlsup_start(s) < 0) {
 		s->quit = 1;
+		s->end_result = "tls handshake failed";
 		return R_NONE;
 	}
 	/* RFC 3207 §4.2: forget everything learned in plaintext. */

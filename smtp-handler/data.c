@@ -163,6 +163,8 @@ smtp_data(struct session *s, char *args)
 		log_msg(LOG_NOTICE, "connection %s during DATA: message "
 		    "discarded", n == IO_TIMEOUT ? "timed out" : "lost");
 		s->quit = 1;
+		s->end_result = n == IO_TIMEOUT ? "timeout" :
+		    "disconnected in transaction";
 		return R_NONE;
 	}
 	body_flush();
@@ -245,6 +247,8 @@ smtp_bdat(struct session *s, char *args)
 			    "message discarded", n == IO_TIMEOUT ? "timed out"
 			    : "lost");
 			s->quit = 1;
+			s->end_result = n == IO_TIMEOUT ? "timeout" :
+			    "disconnected in transaction";
 			return R_NONE;
 		}
 		k = (uint64_t)n < left ? (size_t)n : (size_t)left;

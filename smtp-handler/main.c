@@ -146,5 +146,10 @@ main(int argc, char **argv)
 	io_flush(&s->io);
 	tlsup_close(s);
 	summary(s, result);
+	/* etrn-client --atrn learns from this whether the provider's
+	 * turned-around session ended cleanly, nothing left behind */
+	if (cfg.session_status && (strcmp(result, "quit") != 0 ||
+	    s->temp_replies > 0))
+		return 75;
 	return 0;
 }

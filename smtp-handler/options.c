@@ -18,7 +18,7 @@ enum {
 	O_CLIENT_CA, O_CLIENT_REVOKED, O_TLS_CACHE, O_TLS_LIFETIME, O_RELAY,
 	O_MAX_SIZE, O_MAX_RCPTS, O_MAX_ERRORS, O_MAX_MAILS, O_MAX_RSETS,
 	O_MAX_SESSION_RCPTS, O_HOSTNAME, O_TIMEOUT, O_SESSION_TIMEOUT,
-	O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP, O_ODMR, O_USER, O_ALLOW_ROOT,
+	O_AUTH_DELAY, O_THROTTLE, O_QUOTA_TEMP, O_ODMR, O_SESSION_STATUS, O_USER, O_ALLOW_ROOT,
 	O_DEBUG, O_HELP, O_VERSION, O_PROXY_FROM
 };
 
@@ -49,6 +49,7 @@ static const struct option longopts[] = {
 	{ "throttle-file", required_argument, NULL, O_THROTTLE },
 	{ "quota-tempfail", no_argument, NULL, O_QUOTA_TEMP },
 	{ "odmr", no_argument, NULL, O_ODMR },
+	{ "session-status", no_argument, NULL, O_SESSION_STATUS },
 	{ "user", required_argument, NULL, O_USER },
 	{ "allow-root", no_argument, NULL, O_ALLOW_ROOT },
 	{ "debug", no_argument, NULL, O_DEBUG },
@@ -93,6 +94,9 @@ usage(FILE *f)
 "  --quota-tempfail        refuse over-quota mail with 452 4.2.2, not 552\n"
 "  --odmr                  On-Demand Mail Relay (port 366): ATRN after\n"
 "                          AUTH turns the connection around (RFC 2645)\n"
+"  --session-status        exit 0 only when the client ended the session\n"
+"                          with QUIT and got no 4xx reply, else 75\n"
+"                          (etrn-client --atrn)\n"
 "  --user NAME             switch to this user when started as root\n"
 "  --allow-root            serve as root when started as root without\n"
 "                          --user (refused otherwise)\n"
@@ -267,6 +271,7 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 			break;
 		case O_QUOTA_TEMP: c->quota_temp = 1; break;
 		case O_ODMR: c->odmr = 1; break;
+		case O_SESSION_STATUS: c->session_status = 1; break;
 		case O_USER: c->run_user = optarg; break;
 		case O_ALLOW_ROOT: c->allow_root = 1; break;
 		case O_DEBUG: log_set_debug(1); break;

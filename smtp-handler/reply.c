@@ -123,6 +123,8 @@ reply_arg(struct session *s, enum reply r, const char *arg)
 		io_printf(&s->io, "%d %s\r\n", d->code, text);
 	if (d->counts)
 		s->errors++;
+	if (d->code >= 400 && d->code < 500)
+		s->temp_replies++;      /* --session-status */
 }
 
 void

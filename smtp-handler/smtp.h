@@ -58,6 +58,8 @@ struct smtp_config {
 	int require_tls;
 	int quota_temp;             /* quota refusals as 452 4.2.2 */
 	int odmr;                   /* --odmr: ATRN (RFC 2645) served */
+	int session_status;         /* --session-status: exit 75 unless
+	                               the session ended with QUIT */
 	uint64_t max_size;
 	unsigned max_rcpts;
 	unsigned max_errors;
@@ -178,6 +180,7 @@ struct session {
 	/* counters for the session summary */
 	unsigned messages, rcpts_total;
 	uint64_t bytes_accepted;
+	unsigned temp_replies;        /* 4xx replies given (--session-status) */
 
 	char reply_arg[512];          /* the %s of the next table reply */
 	char line[SMTP_LINE_BUF];
