@@ -289,8 +289,12 @@ auth_start(struct session *s, char *args)
 		return (mech[0] | 0x20) == 'p' ? auth_plain(s, initial)
 		    : auth_login(s, initial);
 	}
-	if (!strcasecmp(mech, "CRAM-MD5") && auth_cram_available(s))
+	if (!strcasecmp(mech, "CRAM-MD5") && s->cfg->odmr && s->apop_users &&
+	    (s->cfg->ways & WAY_PASSWORD)) {
+		if (!auth_cram_available(s))
+			return R_AUTH_ENCRYPT;
 		return smtp_auth_cram(s, initial);
+	}
 	if (!strcasecmp(mech, "EXTERNAL") && auth_external_available(s))
 		return auth_external(s, initial);
 	return R_AUTH_MECH;
