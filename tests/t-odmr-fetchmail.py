@@ -7,11 +7,12 @@ with CRAM-MD5, says ATRN and relays the turned-around session to a
 recording SMTP sink (tests/sinksmtp.py): each held message arrives byte
 for byte and the hold queue empties. And: CRAM-MD5 is offered only with
 --odmr, only when some user has apop=, not to a plaintext remote peer
-(a PROXY header from 192.0.2.7); the challenge is <digits.digits@host>;
-a right answer logs in, a wrong one and a user without apop= (even with
-the digest keyed by its login password) get the same 535; the failures
-count in the per-address throttle (454 afterwards, even when right) and
-in the session's try limit."""
+(a PROXY header from 192.0.2.7) but to the same peer after STARTTLS;
+the challenge is <digits.digits@host>; a right answer logs in, a wrong
+one and a user without apop= (even with the digest keyed by its login
+password) get the same 535; the failures count in the per-address
+throttle (454 afterwards, even when right) and in the session's try
+limit."""
 import base64, hashlib, hmac, os, re, subprocess, sys
 sys.path.insert(0, os.path.dirname(__file__))
 from etrnlib import *
@@ -122,6 +123,27 @@ check("plaintext remote peer: CRAM-MD5 not offered",
       not any("CRAM-MD5" in l for l in e) and not auth_line(e), e)
 check("plaintext remote peer: AUTH CRAM-MD5 -> 538",
       t.cmd("AUTH CRAM-MD5").startswith("538"))
+t.cmd("QUIT")
+t.close()
+
+# the same remote peer after STARTTLS: CRAM-MD5 offered, and it logs in
+pki = os.path.join(TMP, "pki")
+subprocess.run([os.path.join(HERE, "mkcerts"), pki], check=True, capture_output=True)
+tport = free_port()
+socket_activate(tport, args() + ["--proxy-from", "127.0.0.1", "--tls", "starttls",
+                                 "--cert", os.path.join(pki, "ec.crt"),
+                                 "--key", os.path.join(pki, "ec.key")], log=log)
+t = SockTalk(tport)
+t.send(b"PROXY TCP4 192.0.2.7 192.0.2.1 4242 366\r\n")
+t.reply()
+e = ehlo(t)
+check("remote peer before STARTTLS: no CRAM-MD5", not any("CRAM-MD5" in l for l in e), e)
+check("STARTTLS -> 220", t.cmd("STARTTLS").startswith("220"))
+t.tls()
+e = ehlo(t)
+check("remote peer over TLS: CRAM-MD5 offered", "250-AUTH PLAIN LOGIN CRAM-MD5" in e, e)
+_, r = cram(t, "site@example.jp", SECRET)
+check("remote peer over TLS: CRAM-MD5 login -> 235", r.startswith("235"), r)
 t.cmd("QUIT")
 t.close()
 
