@@ -1,10 +1,11 @@
 /* smtp_session_fuzz.c - whole smtp-handler sessions: input octet 0 picks
- * a configuration (anonymous MX, AUTH allowed, submission, small limits,
- * STARTTLS, ETRN-permitted client, relay client), the rest is what the
- * client sends: commands, ESMTP parameters, DATA and BDAT bodies, SASL
- * lines. Each run starts from empty maildirs and spool, with the users
- * of the golden tests (password "secret"); the hold domain's host is a
- * closed loopback port so a permitted ETRN's flush fails at once. */
+ * a configuration (anonymous MX, AUTH allowed with ODMR and CRAM-MD5,
+ * submission, small limits, STARTTLS, ETRN-permitted client, relay
+ * client), the rest is what the client sends: commands, ESMTP
+ * parameters, DATA and BDAT bodies, SASL lines. Each run starts from
+ * empty maildirs and spool, with the users of the golden tests (password
+ * "secret"); the hold domain's host is a closed loopback port so a
+ * permitted ETRN's flush fails at once. */
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -37,7 +38,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 #define USER(name, pre, opts) \
 	snprintf(lines[l], sizeof lines[l], "%s@example.test %s%s %s/%s %s", \
 	    name, pre, f.hash, f.mail, name, opts), recs[i++] = lines[l++]
-	USER("alice", "", "");
+	USER("alice", "", "apop=cram-secret");   /* CRAM-MD5 with --odmr */
 	USER("bob", "", "quota=2K");
 	USER("carol", "", "nosmtp");
 	USER("dave", "!", "");
@@ -80,8 +81,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case 0:
 		session_args(&a, "--max-errors", "100", NULL);
 		break;
-	case 1:
-		session_args(&a, "--auth", "anonymous,password",
+	case 1:               /* --odmr: ATRN and AUTH CRAM-MD5 too */
+		session_args(&a, "--auth", "anonymous,password", "--odmr",
 		    "--max-errors", "100", NULL);
 		break;
 	case 2:

@@ -1,9 +1,12 @@
 /* auth.c - the authentication seam: password (crypt_r), APOP (MD5 over
- * the banner timestamp and the user's apop= secret) and verified
+ * the banner timestamp and the user's apop= secret), CRAM-MD5 (HMAC-MD5
+ * keyed with the same secret, lib/cram) and verified
  * identities (client certificates), on top of userdb. Unknown and
  * disabled users cost one dummy verification, so response time does not
  * tell which users exist. */
 #include "auth.h"
+#include "cdbfile.h"
+#include "cram.h"
 #include "log.h"
 #include "util.h"
 
@@ -198,6 +201,64 @@ auth_apop(const char *db, const char *user, const char *timestamp,
 		return AUTH_REJECTED;
 	}
 	return account_state(AUTH_POP3, e);
+}
+
+enum auth_result
+auth_cram(const char *db, const char *user, const char *challenge,
+    const char *digest_hex, struct userdb_entry *e)
+{
+	char want[CRAM_DIGEST_HEX + 1], got[CRAM_DIGEST_HEX];
+	const char *secret = "postern-dummy-cram-secret";
+	int r, usable, wellformed = 1, eq;
+	size_t i;
+
+	r = find_user(db, user, e);
+	if (r < 0)
+		return AUTH_TEMPFAIL;
+	usable = r == 1 && e->apop[0] != '\0';
+	if (usable)
+		secret = e->apop;
+
+	memset(got, 0, sizeof got);
+	for (i = 0; i < sizeof got; i++) {
+		int c = digest_hex != NULL ? hex_lower(digest_hex[i]) : -1;
+		if (c < 0) {
+			wellformed = 0;
+			break;
+		}
+		got[i] = (char)c;
+	}
+	if (wellformed && digest_hex[sizeof got] != '\0')
+		wellformed = 0;
+
+	/* always computed, so the time does not depend on the user */
+	cram_digest(secret, strlen(secret), challenge != NULL ? challenge : "",
+	    challenge != NULL ? strlen(challenge) : 0, want);
+	eq = ct_equal(want, got, sizeof got);
+	wipe(want, sizeof want);
+	wipe(got, sizeof got);
+	if (r == 1)
+		wipe(e->apop, sizeof e->apop);
+	if (!(usable && wellformed && eq && challenge != NULL))
+		return AUTH_REJECTED;
+	return account_state(AUTH_SMTP, e);
+}
+
+static int
+apop_search(struct cdb *c, void *arg)
+{
+	const unsigned char *map;
+	unsigned size;
+
+	(void)arg;
+	map = cdbfile_map(c, &size);
+	return memmem(map, size, "apop=", 5) != NULL;
+}
+
+int
+auth_apop_any(const char *db)
+{
+	return cdbfile_run(db, apop_search, NULL);
 }
 
 enum auth_result

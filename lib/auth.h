@@ -43,6 +43,20 @@ enum auth_result auth_password(const char *db, enum auth_service svc,
 enum auth_result auth_apop(const char *db, const char *user,
     const char *timestamp, const char *digest_hex, struct userdb_entry *e);
 
+/* CRAM-MD5 (RFC 2195): digest_hex = hex HMAC-MD5 keyed with the user's
+ * apop= secret (the one APOP uses) over the whole challenge "<...>".
+ * Users without apop= are rejected after the same computation with a
+ * dummy key, so the time does not tell them apart. digest_hex must be 32
+ * hex digits (either case), compared in constant time. e->apop is wiped
+ * whatever the result. Service: SMTP (nosmtp bars). */
+enum auth_result auth_cram(const char *db, const char *user,
+    const char *challenge, const char *digest_hex, struct userdb_entry *e);
+
+/* 1 if some user of the database db may have an apop= secret (the
+ * mapped file contains the text "apop="; a false positive only offers
+ * APOP or CRAM-MD5 to no avail), 0 if none, -1 if unreadable. */
+int auth_apop_any(const char *db);
+
 /* A verified identity without a secret (client certificate): checks the
  * user exists, is not disabled, and is allowed on svc (AUTH_LOCKED,
  * AUTH_BARRED as for passwords). */

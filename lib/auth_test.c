@@ -64,6 +64,9 @@ make_db(void)
 	add_user(&cm, "frank@example.jp", "$6$", 0, "frank", "apop=secret");
 	add_user(&cm, "gina@example.jp", "$y$", 0, "gina", "");
 	add(&cm, "weird@example.jp", "$1$ /m");   /* crypt refuses it */
+	add_user(&cm, "tim@example.jp", "$6$", 0, "tim", "apop=tanstaaftanstaaf");
+	add_user(&cm, "ivy@example.jp", "$6$", 0, "ivy",
+	    "nosmtp apop=tanstaaftanstaaf");
 	CHECK(cdb_make_finish(&cm) == 0);
 	close(fd);
 }
@@ -170,6 +173,52 @@ test_apop(void)
 	}
 }
 
+/* CRAM-MD5 with the apop= secret: RFC 2195's example vector */
+static void
+test_cram(void)
+{
+	static const char ch[] = "<1896.697170952@postoffice.reston.mci.net>";
+	static const char rfc[] = "b913a602c7eda7a495b4e6e7334d3890";
+	struct userdb_entry e;
+	char missing[320];
+
+	CHECK(auth_cram(db, "tim@example.jp", ch, rfc, &e) == AUTH_OK);
+	CHECK_STR(e.key, "tim@example.jp");
+	CHECK(e.apop[0] == 0);   /* the secret is wiped even on success */
+	CHECK(auth_cram(db, "TIM@example.jp", ch,
+	    "B913A602C7EDA7A495B4E6E7334D3890", &e) == AUTH_OK);
+	CHECK(auth_cram(db, "tim@example.jp", ch,
+	    "b913a602c7eda7a495b4e6e7334d3891", &e) == AUTH_REJECTED);
+	CHECK(e.apop[0] == 0);
+	CHECK(auth_cram(db, "tim@example.jp", ch,
+	    "b913a602c7eda7a495b4e6e7334d389", &e) == AUTH_REJECTED);
+	CHECK(auth_cram(db, "tim@example.jp", ch,
+	    "b913a602c7eda7a495b4e6e7334d38900", &e) == AUTH_REJECTED);
+	CHECK(auth_cram(db, "tim@example.jp", ch, NULL, &e) == AUTH_REJECTED);
+	CHECK(auth_cram(db, "tim@example.jp", "<1@other>", rfc, &e)
+	    == AUTH_REJECTED);
+	CHECK(auth_cram(db, "tim@example.jp", NULL, rfc, &e) == AUTH_REJECTED);
+	/* right secret, nosmtp: barred (SMTP service) */
+	CHECK(auth_cram(db, "ivy@example.jp", ch, rfc, &e) == AUTH_BARRED);
+	/* no apop= secret: neither the empty key's digest nor the dummy
+	 * key's opens it; the login password is never the key */
+	CHECK(auth_cram(db, "alice@example.jp", ch,
+	    "a00b54b824afa19ec2de0f73cb2a04c2", &e) == AUTH_REJECTED);
+	CHECK(auth_cram(db, "alice@example.jp", ch,
+	    "9b6284e8f16cacb6228372e52acbf028", &e) == AUTH_REJECTED);
+	CHECK(auth_cram(db, "nobody@example.jp", ch,
+	    "9b6284e8f16cacb6228372e52acbf028", &e) == AUTH_REJECTED);
+	/* frank is disabled although he has a secret; an alias is no user */
+	CHECK(auth_cram(db, "frank@example.jp", ch, rfc, &e) == AUTH_REJECTED);
+	CHECK(auth_cram(db, "postmaster@example.jp", ch, rfc, &e)
+	    == AUTH_REJECTED);
+	snprintf(missing, sizeof missing, "%s/missing.cdb", dir);
+	CHECK(auth_cram(missing, "tim@example.jp", ch, rfc, &e)
+	    == AUTH_TEMPFAIL);
+	CHECK(auth_apop_any(db) == 1);
+	CHECK(auth_apop_any(missing) == -1);
+}
+
 static void
 test_identity(void)
 {
@@ -206,6 +255,7 @@ main(void)
 	make_db();
 	test_password();
 	test_apop();
+	test_cram();
 	test_identity();
 	snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
 	if (test_failed == 0 && system(cmd) != 0)

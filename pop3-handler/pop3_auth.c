@@ -36,24 +36,12 @@ int pop3_external_ok(struct pop3 *s)
 	return s->tls != NULL && s->client_ca != NULL && s->ext_state > 0;
 }
 
-/* APOP is possible when at least one user has an apop= option. Rather
- * than a second database, the CDB file (mapped read-only, guarded against
- * a file rewritten in place) is searched for the text "apop=": a false
- * positive only adds the timestamp to the greeting, and the search costs
- * well under a millisecond for thousands of users. */
-static int apop_search(struct cdb *c, void *arg)
-{
-	const unsigned char *map;
-	unsigned size;
-
-	(void)arg;
-	map = cdbfile_map(c, &size);
-	return memmem(map, size, "apop=", 5) != NULL;
-}
-
+/* APOP is possible when at least one user has an apop= option
+ * (auth_apop_any: the mapped database is searched for the text; a false
+ * positive only adds the timestamp to the greeting). */
 int pop3_apop_possible(const char *users_cdb)
 {
-	return cdbfile_run(users_cdb, apop_search, NULL) == 1;
+	return auth_apop_any(users_cdb) == 1;
 }
 
 /* RFC 1939 timestamp: <pid.seconds.microseconds@hostname>. */

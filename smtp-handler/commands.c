@@ -104,6 +104,15 @@ auth_external_available(const struct session *s)
 	    !s->auth_user[0];
 }
 
+/* CRAM-MD5 (RFC 2195, what fetchmail's ODMR client speaks) only on the
+ * ODMR port, only where a password may travel, and only when some user
+ * has the apop= secret it is keyed with. */
+int
+auth_cram_available(const struct session *s)
+{
+	return s->cfg->odmr && s->apop_users && auth_password_available(s);
+}
+
 static int
 starttls_available(const struct session *s)
 {
@@ -161,6 +170,8 @@ do_ehlo(struct session *s, char *args)
 		char mechs[64] = "";
 		if (auth_password_available(s))
 			strcat(mechs, " PLAIN LOGIN");
+		if (auth_cram_available(s))
+			strcat(mechs, " CRAM-MD5");
 		if (auth_external_available(s))
 			strcat(mechs, " EXTERNAL");
 		io_printf(io, "250-AUTH%s\r\n", mechs);

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "auth.h"
 #include "log.h"
 #include "proxy.h"
 #include "smtp.h"
@@ -131,6 +132,8 @@ main(int argc, char **argv)
 			log_msg(LOG_WARNING, "--relay-clients has invalid entries: "
 			    "%s", cfg.relay_clients);
 	}
+	if (cfg.odmr)
+		s->apop_users = auth_apop_any(cfg.users) == 1;
 	io_init(&s->io, 0, 1);
 	io_set_timeouts(&s->io, cfg.timeout, cfg.session_timeout);
 	log_msg(LOG_DEBUG, "connection from %s", s->peer.addr);

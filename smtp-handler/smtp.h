@@ -155,6 +155,7 @@ struct session {
 	char auth_user[USERDB_KEY_MAX];  /* "" = not authenticated */
 	const char *auth_mech;
 	int relay_client;             /* peer in --relay-clients */
+	int apop_users;               /* --odmr and a user has apop= */
 	unsigned errors, auth_failures;
 	int quit;                     /* leave after this reply */
 	const char *end_result;       /* RESULT= when quit is not QUIT */
@@ -206,6 +207,7 @@ int session_bound(struct session *s, unsigned *count, unsigned max,
     const char *what);
 int auth_password_available(const struct session *s);
 int auth_external_available(const struct session *s);
+int auth_cram_available(const struct session *s);
 
 /* envelope.c */
 enum reply smtp_mail(struct session *s, char *args);
