@@ -323,7 +323,7 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 		queue_write_unlock(&qw[q]);
 	for (i = 0; i < s->nlocal; i++)
 		quota_add(s, s->local[i].maildir, md[i].size_w);
-	dsn_success_local(s, id, md, s->nlocal);
+	dsn_success_local(s, id, md, bases, s->nlocal);
 	s->messages++;
 	s->rcpts_total += s->nrcpt;
 	s->bytes_accepted += b->size;

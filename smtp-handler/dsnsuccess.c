@@ -35,7 +35,8 @@ after_trace(int fd)
 
 void
 dsn_success_local(struct session *s, const char *id,
-    const struct maildir_delivery *md, unsigned n)
+    const struct maildir_delivery *md, const char (*base)[MAILDIR_NAME_MAX],
+    unsigned n)
 {
 	static struct queue_env env;
 	unsigned char which[QUEUE_RCPT_MAX];
@@ -73,7 +74,7 @@ dsn_success_local(struct session *s, const char *id,
 	copy_str(env.envid, sizeof env.envid, s->envid);
 	env.arrival = (int64_t)time(NULL);
 	if (snprintf(path, sizeof path, "%s/new/%s,S=%llu,W=%llu",
-	    md[first].dir, md[first].base,
+	    md[first].dir, base[first],
 	    (unsigned long long)md[first].size_s,
 	    (unsigned long long)md[first].size_w) < (int)sizeof path)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);

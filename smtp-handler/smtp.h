@@ -251,12 +251,14 @@ int deliver_is_open(const struct session *s);
 
 /* dsnsuccess.c */
 /* After the local copies of message id were committed (md[i] is the copy
- * of s->local[i], i < n): one success notice (RFC 3461 NOTIFY=SUCCESS,
+ * of s->local[i], i < n, base[i] its name before the commit): one success
+ * notice (RFC 3461 NOTIFY=SUCCESS,
  * Action: delivered) to the sender for the recipients that asked for
  * it and got a local copy, with the header of the first such copy.
  * Best effort: a failure is logged; the mail is delivered. */
 void dsn_success_local(struct session *s, const char *id,
-    const struct maildir_delivery *md, unsigned n);
+    const struct maildir_delivery *md, const char (*base)[MAILDIR_NAME_MAX],
+    unsigned n);
 
 /* smtp_auth.c */
 enum reply smtp_auth(struct session *s, char *args);
