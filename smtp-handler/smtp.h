@@ -19,7 +19,8 @@
 
 /* Limits (documented in smtp-handler(8)). */
 #define SMTP_CMD_MAX        510      /* command line without CRLF (512) */
-#define SMTP_MAIL_MAX       (SMTP_CMD_MAX + 110)  /* RET=, ENVID= (RFC 3461 4) */
+#define SMTP_MAIL_MAX       (SMTP_CMD_MAX + 320)  /* RET=, ENVID= (RFC 3461 4;
+                                      100 octets decoded: 300 as xtext) */
 #define SMTP_RCPT_MAX       (SMTP_CMD_MAX + 500)  /* NOTIFY=, ORCPT= */
 #define SMTP_AUTH_LINE_MAX  12288    /* AUTH lines (RFC 4954 §4) */
 #define SMTP_LINE_BUF       (SMTP_AUTH_LINE_MAX + 2)

@@ -147,8 +147,11 @@ check("an unknown parameter still -> 555 5.5.4",
 r = session(["HELO c.test", MAIL_OK + " RET=FULL", "QUIT"])
 check("parameters after HELO -> 555 (as before)",
       any(l.startswith("555 5.5.4 Parameters need EHLO") for l in r), r)
-r = session(["EHLO c.test", MAIL_OK + " ENVID=" + "x" * 600, "QUIT"])
-check("a MAIL line beyond 512 + 110 octets -> 500", any(l.startswith("500 5.5.2") for l in r),
+r = session(["EHLO c.test", MAIL_OK + " SIZE=1000 RET=FULL ENVID=" + "+2B" * 100, "QUIT"])
+check("a MAIL line with an ENVID of 100 octets as 300 of xtext -> 250",
+      any(l.startswith("250 2.1.0") for l in r), r)
+r = session(["EHLO c.test", MAIL_OK + " ENVID=" + "x" * 900, "QUIT"])
+check("a MAIL line beyond 512 + 320 octets -> 500", any(l.startswith("500 5.5.2") for l in r),
       r)
 
 # --- 2. expiry: NOTIFY honoured, RET, ENVID, ORCPT --------------------------------
