@@ -18,7 +18,9 @@ tests/sinksmtp.py on 127.0.0.1:
 - a held message with NOTIFY=SUCCESS flushed to a sink without DSN ->
   Action relayed (and no DSN parameter sent to it); to a sink with DSN ->
   RET/ENVID/NOTIFY/ORCPT verbatim on MAIL/RCPT and no relayed notice;
-- a 5xx refusal at the next hop for NOTIFY=NEVER -> no bounce."""
+- a 5xx refusal at the next hop for NOTIFY=NEVER -> no bounce;
+- etrn-client --push of the outbound queue to a relay with DSN passes
+  RET/ENVID/NOTIFY/ORCPT on verbatim, without a relayed notice."""
 import email, email.policy, os, re, subprocess, sys, time
 PUBLIC_TMP = True      # the queue commands run as nobody: TMP outside the checkout
 sys.path.insert(0, os.path.dirname(__file__))
@@ -314,4 +316,21 @@ check("refused, no NOTIFY: a bounce (Action failed, 5.1.1)",
       rep is not None and field(rep[1], "Action") == ["failed"] and
       field(rep[1], "Status") == ["5.1.1"], new)
 os.unlink(replies)
+
+# --- 6. etrn-client --push to a relay with DSN ------------------------------------
+ETRN_RUN = reachable_copy(ETRN)      # run as the spool's owner
+before_a = maildir_msgs(ALICE)
+r = send("alice@example.jp", [("p1@remote.example", " NOTIFY=SUCCESS ORCPT=rfc822;p1@remote.example")],
+         "push", " RET=FULL ENVID=push1", peer="127.0.0.1", args=relay)
+check("an outbound message with DSN parameters queued", accepted(r), r)
+p = subprocess.run([ETRN_RUN, "--port", str(port2), "--push", spool, "--users", users,
+                    "127.0.0.1", "dialup.example"], capture_output=True, text=True, timeout=60,
+                   preexec_fn=as_service)
+log = open(os.path.join(sink2dir, "commands.log")).read()
+check("push -> 0, the queue empty", p.returncode == 0 and queue_ids(spool, "outbound") == [],
+      (p.returncode, p.stdout, p.stderr))
+check("push: MAIL and RCPT carry the parameters verbatim",
+      re.search(r"^MAIL FROM:<alice@example\.jp> .*RET=FULL ENVID=push1$", log, re.M) and
+      "RCPT TO:<p1@remote.example> NOTIFY=SUCCESS ORCPT=rfc822;p1@remote.example\n" in log, log)
+check("push: no relayed notice", new_in(ALICE, before_a) == [])
 summary()
