@@ -10,6 +10,7 @@
 
 #include "addr.h"
 #include "dsn.h"
+#include "dsnparam.h"
 #include "log.h"
 #include "maildir.h"
 #include "queue.h"
@@ -88,18 +89,22 @@ dsn_status(const char *reply, char *out, size_t size)
 	    p + 1);
 }
 
-/* Attaches the header of the original (up to the first empty line). */
+static char msgbuf[DSN_HEADER_MAX];
+
+/* Attaches the header of the original (from msgoff up to the first
+ * empty line). */
 static void
-emit_header(struct sink *s, int msgfd)
+emit_header(struct sink *s, int msgfd, off_t msgoff)
 {
-	static char buf[DSN_HEADER_MAX];
+	char *buf = msgbuf;
 	size_t len = 0, i, end;
 	ssize_t n;
 
 	if (msgfd < 0)
 		return;
-	while (len < sizeof buf) {
-		n = pread(msgfd, buf + len, sizeof buf - len, (off_t)len);
+	while (len < sizeof msgbuf) {
+		n = pread(msgfd, buf + len, sizeof msgbuf - len,
+		    msgoff + (off_t)len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0)
@@ -124,6 +129,75 @@ emit_header(struct sink *s, int msgfd)
 	}
 }
 
+/* Attaches the whole original from msgoff (RET=FULL), ending in a
+ * newline. */
+static void
+emit_full(struct sink *s, int msgfd, off_t msgoff)
+{
+	off_t off = msgoff;
+	ssize_t n;
+	char last = '\n';
+
+	if (msgfd < 0)
+		return;
+	for (;;) {
+		n = pread(msgfd, msgbuf, sizeof msgbuf, off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			s->failed = 1;
+			return;
+		}
+		if (n == 0)
+			break;
+		if (s->put(s->arg, msgbuf, (size_t)n) < 0) {
+			s->failed = 1;
+			return;
+		}
+		last = msgbuf[n - 1];
+		off += n;
+	}
+	if (last != '\n' && s->put(s->arg, "\n", 1) < 0)
+		s->failed = 1;
+}
+
+int
+dsn_wanted(enum dsn_kind kind, const struct queue_rcpt *r)
+{
+	switch (kind) {
+	case DSN_DELAYED:
+		return r->notify == 0 || (r->notify & QUEUE_NOTIFY_DELAY);
+	case DSN_DELIVERED:
+	case DSN_RELAYED:
+		return (r->notify & QUEUE_NOTIFY_SUCCESS) != 0;
+	default:
+		return r->notify == 0 || (r->notify & QUEUE_NOTIFY_FAILURE);
+	}
+}
+
+size_t
+dsn_count(enum dsn_kind kind, const struct queue_env *env,
+    const unsigned char *which)
+{
+	size_t i, n = 0;
+
+	for (i = 0; i < env->nrcpt; i++)
+		n += which[i] && dsn_wanted(kind, &env->rcpt[i]);
+	return n;
+}
+
+/* Whether a notice of kind reports a failure (RET= applies). */
+static int
+is_failure(enum dsn_kind kind)
+{
+	return kind == DSN_REFUSED || kind == DSN_EXPIRED;
+}
+
+static int format_at(enum dsn_kind kind, int64_t until,
+    const struct queue_env *env, const unsigned char *failed,
+    const char *reporting_mta, const char *remote_mta, int msgfd,
+    off_t msgoff, int64_t now, dsn_put_fn put, void *arg);
+
 int
 dsn_format(const struct queue_env *env, const unsigned char *failed,
     const char *reporting_mta, const char *remote_mta, int msgfd,
@@ -133,6 +207,12 @@ dsn_format(const struct queue_env *env, const unsigned char *failed,
 	    remote_mta, msgfd, now, put, arg);
 }
 
+static const char *const action_names[] = {
+	[DSN_REFUSED] = "failed", [DSN_EXPIRED] = "failed",
+	[DSN_DELAYED] = "delayed", [DSN_DELIVERED] = "delivered",
+	[DSN_RELAYED] = "relayed"
+};
+
 /* The status of a notice for recipient r. */
 static void
 notice_status(enum dsn_kind kind, const struct queue_rcpt *r, char *out,
@@ -140,6 +220,10 @@ notice_status(enum dsn_kind kind, const struct queue_rcpt *r, char *out,
 {
 	if (kind == DSN_REFUSED) {
 		dsn_status(r->last_reply, out, size);
+		return;
+	}
+	if (kind == DSN_DELIVERED || kind == DSN_RELAYED) {
+		snprintf(out, size, "2.0.0");
 		return;
 	}
 	/* Delivery time expired; a warning keeps a 4xx reply's code */
@@ -154,7 +238,32 @@ dsn_format_notice(enum dsn_kind kind, int64_t until,
     const char *reporting_mta, const char *remote_mta, int msgfd,
     int64_t now, dsn_put_fn put, void *arg)
 {
+	return format_at(kind, until, env, failed, reporting_mta, remote_mta,
+	    msgfd, 0, now, put, arg);
+}
+
+/* Original-Recipient: the ORCPT value, its xtext decoded. */
+static void
+emit_orcpt(struct sink *s, const char *orcpt)
+{
+	char addr[QUEUE_ORCPT_MAX + 1], shown[QUEUE_ORCPT_MAX + 1];
+	size_t tlen;
+
+	if (!orcpt[0] || dsnparam_orcpt_decode(orcpt, addr, sizeof addr,
+	    &tlen) < 0)
+		return;
+	clean(shown, sizeof shown, addr);
+	emit(s, "Original-Recipient: %.*s;%s\n", (int)tlen, orcpt, shown);
+}
+
+static int
+format_at(enum dsn_kind kind, int64_t until, const struct queue_env *env,
+    const unsigned char *failed, const char *reporting_mta,
+    const char *remote_mta, int msgfd, off_t msgoff, int64_t now,
+    dsn_put_fn put, void *arg)
+{
 	struct sink s = { put, arg, 0 };
+	int full = is_failure(kind) && env->ret == QUEUE_RET_FULL;
 	static unsigned counter;
 	char date[64], arrival[64], retry[64], boundary[96], status[16],
 	    text[256],
@@ -174,8 +283,9 @@ dsn_format_notice(enum dsn_kind kind, int64_t until,
 	    reporting_mta);
 	emit(&s, "To: <%s>\n", sender);
 	emit(&s, "Subject: %s\n", kind == DSN_DELAYED ?
-	    "Delayed Mail (still being retried)" :
-	    "Undelivered Mail Returned to Sender");
+	    "Delayed Mail (still being retried)" : is_failure(kind) ?
+	    "Undelivered Mail Returned to Sender" :
+	    "Successful Mail Delivery Report");
 	emit(&s, "Date: %s\n", date);
 	emit(&s, "Message-ID: <%lld.%ld.%u.dsn@%s>\n", (long long)now,
 	    (long)getpid(), counter, reporting_mta);
@@ -197,31 +307,44 @@ dsn_format_notice(enum dsn_kind kind, int64_t until,
 		emit(&s, "Your message has not been delivered yet to one or "
 		    "more recipients.\nThis is a warning only: delivery is "
 		    "retried until %s.\n\n", retry);
+	else if (kind == DSN_DELIVERED)
+		emit(&s, "Your message was delivered to the mailbox of the "
+		    "recipients below,\nas you asked (NOTIFY=SUCCESS).\n\n");
+	else if (kind == DSN_RELAYED)
+		emit(&s, "Your message was handed to the next mail server%s%s "
+		    "for the recipients\nbelow. That server does not offer "
+		    "delivery status notifications:\nyou may get no further "
+		    "notice about them.\n\n", remote[0] ? " " : "", remote);
 	else
 		emit(&s, "Your message could not be delivered to one or more "
 		    "recipients.\nIt was refused permanently by the next mail "
 		    "server%s%s.\n\n", remote[0] ? " " : "", remote);
 	for (i = 0; i < env->nrcpt; i++) {
-		if (!failed[i])
+		if (!failed[i] || !dsn_wanted(kind, &env->rcpt[i]))
 			continue;
 		clean(rcpt, sizeof rcpt, env->rcpt[i].addr);
 		clean(text, sizeof text, env->rcpt[i].last_reply);
-		emit(&s, "<%s>: %s\n", rcpt, text);
+		emit(&s, "<%s>%s%s\n", rcpt, text[0] ? ": " : "", text);
 	}
 	emit(&s, "\n--%s\n", boundary);
 	emit(&s, "Content-Type: message/delivery-status\n"
 	    "Content-Description: Delivery report\n\n");
+	if (env->envid[0]) {
+		clean(text, sizeof text, env->envid);
+		emit(&s, "Original-Envelope-Id: %s\n", text);
+	}
 	emit(&s, "Reporting-MTA: dns; %s\n", reporting_mta);
 	emit(&s, "Arrival-Date: %s\n", arrival);
 	for (i = 0; i < env->nrcpt; i++) {
-		if (!failed[i])
+		if (!failed[i] || !dsn_wanted(kind, &env->rcpt[i]))
 			continue;
 		clean(rcpt, sizeof rcpt, env->rcpt[i].addr);
 		clean(text, sizeof text, env->rcpt[i].last_reply);
 		notice_status(kind, &env->rcpt[i], status, sizeof status);
-		emit(&s, "\nFinal-Recipient: rfc822; %s\n", rcpt);
-		emit(&s, "Action: %s\n", kind == DSN_DELAYED ? "delayed" :
-		    "failed");
+		emit(&s, "\n");
+		emit_orcpt(&s, env->rcpt[i].orcpt);
+		emit(&s, "Final-Recipient: rfc822; %s\n", rcpt);
+		emit(&s, "Action: %s\n", action_names[kind]);
 		emit(&s, "Status: %s\n", status);
 		if (remote[0])
 			emit(&s, "Remote-MTA: dns; %s\n", remote);
@@ -232,10 +355,22 @@ dsn_format_notice(enum dsn_kind kind, int64_t until,
 			emit(&s, "Will-Retry-Until: %s\n", retry);
 	}
 	emit(&s, "\n--%s\n", boundary);
-	emit(&s, "Content-Type: text/rfc822-headers\n"
-	    "Content-Description: Undelivered Message Headers\n\n");
-	if (!s.failed)
-		emit_header(&s, msgfd);
+	if (full) {
+		emit(&s, "Content-Type: message/rfc822\n%s"
+		    "Content-Description: Undelivered Message\n\n",
+		    env->body == QUEUE_BODY_8BITMIME ||
+		    env->body == QUEUE_BODY_BINARYMIME ?
+		    "Content-Transfer-Encoding: 8bit\n" : "");
+		if (!s.failed)
+			emit_full(&s, msgfd, msgoff);
+	} else {
+		emit(&s, "Content-Type: text/rfc822-headers\n"
+		    "Content-Description: %s Message Headers\n\n",
+		    is_failure(kind) || kind == DSN_DELAYED ? "Undelivered" :
+		    "Delivered");
+		if (!s.failed)
+			emit_header(&s, msgfd, msgoff);
+	}
 	emit(&s, "\n--%s--\n", boundary);
 	return s.failed ? -1 : 0;
 }
@@ -249,6 +384,7 @@ struct dsn_job {
 	const unsigned char *failed;
 	const char *reporting_mta, *remote_mta;
 	int msgfd;
+	off_t msgoff;
 	int64_t now;
 };
 
@@ -282,9 +418,9 @@ to_maildir(const struct dsn_job *j, const char *maildir, const char *rcpt)
 	    date);
 	if (n < 0 || (size_t)n >= sizeof hdr ||
 	    maildir_deliver_write(&d, hdr, (size_t)n) < 0 ||
-	    dsn_format_notice(j->kind, j->until, j->env, j->failed,
-	    j->reporting_mta, j->remote_mta, j->msgfd, j->now, put_maildir,
-	    &d) < 0 ||
+	    format_at(j->kind, j->until, j->env, j->failed,
+	    j->reporting_mta, j->remote_mta, j->msgfd, j->msgoff, j->now,
+	    put_maildir, &d) < 0 ||
 	    maildir_deliver_commit(&d) < 0) {
 		log_msg(LOG_ERR, "dsn: delivery to %s failed: %s", maildir,
 		    strerror(errno));
@@ -313,9 +449,13 @@ to_queue(const struct dsn_job *j, const char *spool, const char *queue,
 	env.nrcpt = 1;
 	copy_str(env.rcpt[0].addr, sizeof env.rcpt[0].addr, rcpt);
 	env.rcpt[0].state = QUEUE_PENDING;
-	if (dsn_format_notice(j->kind, j->until, j->env, j->failed,
-	    j->reporting_mta, j->remote_mta, j->msgfd, j->now, put_queue,
-	    &w) < 0 ||
+	if (is_failure(j->kind) && j->env->ret == QUEUE_RET_FULL &&
+	    (j->env->body == QUEUE_BODY_8BITMIME ||
+	    j->env->body == QUEUE_BODY_BINARYMIME))
+		env.body = QUEUE_BODY_8BITMIME;   /* the original inside */
+	if (format_at(j->kind, j->until, j->env, j->failed,
+	    j->reporting_mta, j->remote_mta, j->msgfd, j->msgoff, j->now,
+	    put_queue, &w) < 0 ||
 	    queue_write_commit(&w, &env) < 0) {
 		log_msg(LOG_ERR, "dsn: queueing for %s failed: %s", rcpt,
 		    strerror(errno));
@@ -418,12 +558,31 @@ dsn_send_notice(enum dsn_kind kind, int64_t until, const char *users,
     const char *spool, const char *reporting_mta, const char *remote_mta,
     const struct queue_env *env, const unsigned char *failed, int msgfd)
 {
+	return dsn_send_notice_at(kind, until, users, spool, reporting_mta,
+	    remote_mta, env, failed, msgfd, 0);
+}
+
+int
+dsn_send_notice_at(enum dsn_kind kind, int64_t until, const char *users,
+    const char *spool, const char *reporting_mta, const char *remote_mta,
+    const struct queue_env *env, const unsigned char *failed, int msgfd,
+    off_t msgoff)
+{
 	struct dsn_job j = { kind, until, env, failed, reporting_mta,
-	    remote_mta, msgfd, (int64_t)time(NULL) };
-	size_t i, n = 0;
+	    remote_mta, msgfd, msgoff, (int64_t)time(NULL) };
+	size_t i, n = 0, unwanted = 0;
 
 	for (i = 0; i < env->nrcpt; i++)
-		n += failed[i] != 0;
+		if (failed[i]) {
+			if (dsn_wanted(kind, &env->rcpt[i]))
+				n++;
+			else
+				unwanted++;
+		}
+	if (unwanted)
+		log_msg(LOG_INFO, "dsn: message %s: no %s notice for %zu "
+		    "recipient(s): not asked for (NOTIFY)", env->id,
+		    action_names[kind], unwanted);
 	if (n == 0)
 		return 0;
 	if (env->sender[0] == '\0') {

@@ -1,5 +1,7 @@
 /* dsn.h - delivery status notifications (RFC 3464 multipart/report,
- * RFC 3461 fields) for recipients a next hop refused permanently: built
+ * RFC 3461 fields) for recipients a next hop refused permanently, that
+ * expired or waited long in a queue, or (on request) were delivered or
+ * relayed: built
  * from a queue envelope and the original message's header, and delivered
  * to the envelope sender: a local user's maildir, a hold domain's queue,
  * or the outbound queue for a remote sender. Never to the null sender
@@ -9,6 +11,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 #include "queue.h"
 
 #define DSN_HEADER_MAX 65536   /* bytes of the original header attached */
@@ -56,8 +59,20 @@ int dsn_send(const char *users, const char *spool, const char *reporting_mta,
  * Status: 4.4.7, the last reply as Diagnostic-Code); DSN_DELAYED: a
  * warning, still being retried until `until` (Action: delayed, Status
  * from a 4xx last reply or 4.4.7, Will-Retry-Until). DSN_REFUSED is
- * what dsn_format() and dsn_send() write. Same results as they. */
-enum dsn_kind { DSN_REFUSED, DSN_EXPIRED, DSN_DELAYED };
+ * what dsn_format() and dsn_send() write. Same results as they.
+ * Success notices (RFC 3461 NOTIFY=SUCCESS), Status: 2.0.0:
+ * DSN_DELIVERED (Action: delivered: into a local maildir) and
+ * DSN_RELAYED (Action: relayed: to a next hop without DSN).
+ *
+ * Every notice honours the RFC 3461 fields of env: a recipient is in it
+ * only when dsn_wanted() (a notice with none is not sent: 0 returned);
+ * RET=FULL attaches the whole original (message/rfc822) to a failure
+ * notice (DSN_REFUSED, DSN_EXPIRED); otherwise (RET=HDRS, no RET, and
+ * every delay or success notice) only its header (text/rfc822-headers).
+ * ENVID= becomes Original-Envelope-Id:, a recipient's ORCPT=
+ * Original-Recipient: (xtext decoded). */
+enum dsn_kind { DSN_REFUSED, DSN_EXPIRED, DSN_DELAYED, DSN_DELIVERED,
+	DSN_RELAYED };
 int dsn_format_notice(enum dsn_kind kind, int64_t until,
     const struct queue_env *env, const unsigned char *failed,
     const char *reporting_mta, const char *remote_mta, int msgfd,
@@ -65,5 +80,19 @@ int dsn_format_notice(enum dsn_kind kind, int64_t until,
 int dsn_send_notice(enum dsn_kind kind, int64_t until, const char *users,
     const char *spool, const char *reporting_mta, const char *remote_mta,
     const struct queue_env *env, const unsigned char *failed, int msgfd);
+/* dsn_send_notice with the original starting at msgoff in msgfd (a
+ * maildir copy after its own trace lines). */
+int dsn_send_notice_at(enum dsn_kind kind, int64_t until, const char *users,
+    const char *spool, const char *reporting_mta, const char *remote_mta,
+    const struct queue_env *env, const unsigned char *failed, int msgfd,
+    off_t msgoff);
+
+/* Whether recipient r asked for a notice of kind (RFC 3461 NOTIFY=; not
+ * given = FAILURE,DELAY): a failure notice needs FAILURE, a delay
+ * warning DELAY, a success notice SUCCESS; NEVER none. 1 / 0. */
+int dsn_wanted(enum dsn_kind kind, const struct queue_rcpt *r);
+/* How many recipients i with which[i] != 0 want a notice of kind. */
+size_t dsn_count(enum dsn_kind kind, const struct queue_env *env,
+    const unsigned char *which);
 
 #endif

@@ -1,6 +1,8 @@
 /* dsn_test.c - unit tests of the DSN text: status extraction, the
  * multipart/report structure, the attached original header, and
- * sanitised diagnostics. */
+ * sanitised diagnostics; the RFC 3461 fields honoured (NOTIFY selects
+ * recipients per kind, RET=FULL/HDRS, ENVID, ORCPT) and the success
+ * notices. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -92,6 +94,75 @@ main(void)
 	CHECK(strstr(out, "Auto-Submitted: auto-replied\n") != NULL);
 	/* the closing boundary ends the message */
 	CHECK(outlen > 4 && strcmp(out + outlen - 3, "--\n") == 0);
+
+	/* RFC 3461: NOTIFY selects, RET=FULL returns the body, ENVID/ORCPT */
+	{
+		static const struct { unsigned notify; int f, d, s; } w[] = {
+			{ 0, 1, 1, 0 },
+			{ QUEUE_NOTIFY_NEVER, 0, 0, 0 },
+			{ QUEUE_NOTIFY_SUCCESS, 0, 0, 1 },
+			{ QUEUE_NOTIFY_FAILURE, 1, 0, 0 },
+			{ QUEUE_NOTIFY_DELAY | QUEUE_NOTIFY_SUCCESS, 0, 1, 1 },
+			{ 7, 1, 1, 1 },
+		};
+		struct queue_rcpt q;
+		size_t i;
+		memset(&q, 0, sizeof q);
+		for (i = 0; i < sizeof w / sizeof w[0]; i++) {
+			q.notify = w[i].notify;
+			CHECK(dsn_wanted(DSN_REFUSED, &q) == w[i].f);
+			CHECK(dsn_wanted(DSN_EXPIRED, &q) == w[i].f);
+			CHECK(dsn_wanted(DSN_DELAYED, &q) == w[i].d);
+			CHECK(dsn_wanted(DSN_DELIVERED, &q) == w[i].s);
+			CHECK(dsn_wanted(DSN_RELAYED, &q) == w[i].s);
+		}
+	}
+	env.rcpt[0].notify = QUEUE_NOTIFY_NEVER;
+	CHECK(dsn_count(DSN_REFUSED, &env, failed) == 0);
+	outlen = 0;
+	CHECK(dsn_format(&env, failed, "mx.example.jp", "", fd, 1700000100,
+	    put, NULL) == 0);
+	CHECK(strstr(out, "Final-Recipient") == NULL);
+	env.rcpt[0].notify = QUEUE_NOTIFY_FAILURE;
+	CHECK(dsn_count(DSN_REFUSED, &env, failed) == 1);
+	CHECK(dsn_count(DSN_DELAYED, &env, failed) == 0);
+	strcpy(env.rcpt[0].orcpt, "rfc822;Bob+2Bx@dialup.example");
+	strcpy(env.envid, "QQ314");
+	env.ret = QUEUE_RET_FULL;
+	outlen = 0;
+	CHECK(dsn_format(&env, failed, "mx.example.jp", "", fd, 1700000100,
+	    put, NULL) == 0);
+	CHECK(strstr(out, "Original-Envelope-Id: QQ314\nReporting-MTA:") != NULL);
+	CHECK(strstr(out, "\nOriginal-Recipient: rfc822;Bob+x@dialup.example\n"
+	    "Final-Recipient: rfc822; bob@dialup.example\n") != NULL);
+	CHECK(strstr(out, "Content-Type: message/rfc822\n") != NULL);
+	CHECK(strstr(out, "\n\nbody text\n\n--") != NULL);
+	CHECK(strstr(out, "text/rfc822-headers") == NULL);
+	env.ret = QUEUE_RET_HDRS;
+	outlen = 0;
+	CHECK(dsn_format(&env, failed, "mx.example.jp", "", fd, 1700000100,
+	    put, NULL) == 0);
+	CHECK(strstr(out, "Content-Type: text/rfc822-headers\n") != NULL);
+	CHECK(strstr(out, "body text") == NULL);
+	/* a success notice: headers only, even with RET=FULL */
+	env.ret = QUEUE_RET_FULL;
+	env.rcpt[0].notify = QUEUE_NOTIFY_SUCCESS;
+	strcpy(env.rcpt[0].last_reply, "250 2.0.0 ok");
+	outlen = 0;
+	CHECK(dsn_format_notice(DSN_RELAYED, 0, &env, failed, "mx.example.jp",
+	    "next.example", fd, 1700000100, put, NULL) == 0);
+	CHECK(strstr(out, "Action: relayed\nStatus: 2.0.0\n") != NULL);
+	CHECK(strstr(out, "Subject: Successful Mail Delivery Report\n") != NULL);
+	CHECK(strstr(out, "Content-Type: text/rfc822-headers\n") != NULL);
+	CHECK(strstr(out, "body text") == NULL);
+	outlen = 0;
+	CHECK(dsn_format_notice(DSN_DELIVERED, 0, &env, failed,
+	    "mx.example.jp", "", fd, 1700000100, put, NULL) == 0);
+	CHECK(strstr(out, "Action: delivered\nStatus: 2.0.0\n") != NULL);
+	env.ret = QUEUE_RET_NONE;
+	env.envid[0] = env.rcpt[0].orcpt[0] = '\0';
+	env.rcpt[0].notify = 0;
+	strcpy(env.rcpt[0].last_reply, "550 5.1.1 <bob>: unknown\x01user");
 	close(fd);
 
 	/* without the original */

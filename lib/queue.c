@@ -32,6 +32,7 @@
  * SMTPUTF8 when an address has 8-bit octets, BODY NONE) and addresses
  * as plain tokens without blanks. */
 #include "queue.h"
+#include "dsnparam.h"
 #include "fsutil.h"
 #include "util.h"
 
@@ -184,50 +185,14 @@ static int addr_ok(const char *s, size_t len)
 	return octets_ok(s, len, ' ');
 }
 
-static int xchar(unsigned char c)
-{
-	return c >= '!' && c <= '~' && c != '+' && c != '=';
-}
-
-static int hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;                    /* lowercase is not canonical */
-}
-
 /* Decodes canonical xtext val[0..vlen) into out[ADDR_MAX + 1]; the
  * result must pass addr_ok. 0 / -1. */
 static int xtext_decode(const char *val, size_t vlen, char *out)
 {
-	size_t i, n = 0;
+	long n = dsnparam_xtext_decode(val, vlen, 1, out, ADDR_MAX + 1);
 
-	for (i = 0; i < vlen; i++) {
-		unsigned char c = (unsigned char)val[i];
-		if (c == '+') {
-			int hi, lo;
-			if (vlen - i < 3 ||
-			    (hi = hexval((unsigned char)val[i + 1])) < 0 ||
-			    (lo = hexval((unsigned char)val[i + 2])) < 0)
-				return -1;
-			c = (unsigned char)(hi << 4 | lo);
-			if (xchar(c))
-				return -1;
-			i += 2;
-		} else if (!xchar(c))
-			return -1;
-		if (n >= ADDR_MAX)
-			return -1;
-		out[n++] = (char)c;
-	}
-	out[n] = '\0';
-	return addr_ok(out, n) ? 0 : -1;
+	return n >= 0 && addr_ok(out, (size_t)n) ? 0 : -1;
 }
-
-/* Appends the xtext form of s[0..len). */
-static void out_xtext(struct out *o, const char *s, size_t len);
 
 static int reply_ok(const char *s, size_t len)
 {
@@ -260,113 +225,36 @@ static void out_fmt(struct out *o, const char *fmt, ...)
 		o->len += (size_t)n;
 }
 
+/* Appends the xtext form of s[0..len). */
 static void out_xtext(struct out *o, const char *s, size_t len)
 {
-	static const char hex[] = "0123456789ABCDEF";
-	size_t i;
+	long n;
 
-	for (i = 0; i < len && !o->full; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (o->size - o->len < 4) {
-			o->full = 1;
-			break;
-		}
-		if (xchar(c))
-			o->p[o->len++] = (char)c;
-		else {
-			o->p[o->len++] = '+';
-			o->p[o->len++] = hex[c >> 4];
-			o->p[o->len++] = hex[c & 15];
-		}
-		o->p[o->len] = '\0';
-	}
+	if (o->full)
+		return;
+	n = dsnparam_xtext_encode(s, len, o->p + o->len, o->size - o->len);
+	if (n < 0)
+		o->full = 1;
+	else
+		o->len += (size_t)n;
 }
 
-/* ENVID= decoded: 1..QUEUE_ENVID_MAX printable ASCII (RFC 3461 4.4). */
-static int envid_ok(const char *s, size_t len)
-{
-	size_t i;
-
-	if (len == 0 || len > QUEUE_ENVID_MAX)
-		return 0;
-	for (i = 0; i < len; i++)
-		if (s[i] < '!' || s[i] > '~')
-			return 0;
-	return 1;
-}
-
-/* ORCPT= as received: addr-type ";" xtext (RFC 3461 4.2), at most
- * QUEUE_ORCPT_MAX octets, "+HH" in uppercase hex. */
-static int orcpt_ok(const char *s, size_t len)
-{
-	size_t i = 0;
-
-	if (len == 0 || len > QUEUE_ORCPT_MAX)
-		return 0;
-	while (i < len && ((s[i] >= 'a' && s[i] <= 'z') ||
-	    (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9') ||
-	    s[i] == '-'))
-		i++;
-	if (i == 0 || i >= len - 1 || s[i] != ';')
-		return 0;
-	for (i++; i < len; i++) {
-		unsigned char c = (unsigned char)s[i];
-		if (c == '+') {
-			if (len - i < 3 || hexval((unsigned char)s[i + 1]) < 0 ||
-			    hexval((unsigned char)s[i + 2]) < 0)
-				return 0;
-			i += 2;
-		} else if (!xchar(c))
-			return 0;
-	}
-	return 1;
-}
-
-static const char *const notify_names[] = { "SUCCESS", "FAILURE", "DELAY" };
-
-/* "NEVER", "-" or SUCCESS,FAILURE,DELAY (a subset, this order). */
+/* "-" (none) or a NOTIFY value in its canonical form (uppercase,
+ * SUCCESS,FAILURE,DELAY in this order). */
 static int notify_parse(const char *s, size_t len, unsigned *bits_r)
 {
-	size_t i, pos = 0;
+	char canon[32];
 
 	*bits_r = 0;
 	if (len == 1 && s[0] == '-')
 		return 0;
-	if (len == 5 && memcmp(s, "NEVER", 5) == 0) {
-		*bits_r = QUEUE_NOTIFY_NEVER;
-		return 0;
+	if (dsnparam_notify(s, len, bits_r) < 0 ||
+	    dsnparam_notify_format(*bits_r, canon, sizeof canon) != (long)len ||
+	    memcmp(canon, s, len) != 0) {
+		*bits_r = 0;
+		return -1;
 	}
-	for (i = 0; i < 3 && pos < len; i++) {
-		size_t n = strlen(notify_names[i]);
-		if (len - pos >= n && memcmp(s + pos, notify_names[i], n) == 0 &&
-		    (pos + n == len || s[pos + n] == ',')) {
-			*bits_r |= 1u << i;
-			pos += n + (pos + n < len);
-			if (pos == len && s[len - 1] == ',')
-				return -1;
-		}
-	}
-	return pos == len && *bits_r ? 0 : -1;
-}
-
-static void out_notify(struct out *o, unsigned bits)
-{
-	size_t i;
-	int first = 1;
-
-	if (bits == 0) {
-		out_fmt(o, "-");
-		return;
-	}
-	if (bits & QUEUE_NOTIFY_NEVER) {
-		out_fmt(o, "NEVER");
-		return;
-	}
-	for (i = 0; i < 3; i++)
-		if (bits & (1u << i)) {
-			out_fmt(o, "%s%s", first ? "" : ",", notify_names[i]);
-			first = 0;
-		}
+	return 0;
 }
 
 static const char *const body_names[] = {
@@ -384,7 +272,7 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 	    (slen > 0 && !addr_ok(env->sender, slen)) ||
 	    (unsigned)env->body > QUEUE_BODY_BINARYMIME ||
 	    (unsigned)env->ret > QUEUE_RET_HDRS ||
-	    (env->envid[0] && !envid_ok(env->envid,
+	    (env->envid[0] && !dsnparam_envid_ok(env->envid,
 	    strnlen(env->envid, sizeof(env->envid)))) ||
 	    env->arrival < 0 || env->next_try < 0 || env->warned < 0 ||
 	    env->nrcpt == 0 ||
@@ -426,15 +314,14 @@ long queue_env_format(const struct queue_env *env, char *out, size_t size)
 		}
 		if (r->notify || r->orcpt[0]) {
 			size_t olen = strnlen(r->orcpt, sizeof(r->orcpt));
-			if ((r->notify & ~15u) || ((r->notify & 8u) &&
-			    r->notify != 8u) ||
-			    (olen && !orcpt_ok(r->orcpt, olen))) {
+			char notify[32] = "-";
+			if ((r->notify && dsnparam_notify_format(r->notify,
+			    notify, sizeof notify) < 0) ||
+			    (olen && !dsnparam_orcpt_ok(r->orcpt, olen))) {
 				errno = EINVAL;
 				return -1;
 			}
-			out_fmt(&o, "dsn ");
-			out_notify(&o, r->notify);
-			out_fmt(&o, " %s\n", olen ? r->orcpt : "-");
+			out_fmt(&o, "dsn %s %s\n", notify, olen ? r->orcpt : "-");
 		}
 		out_fmt(&o, "rcpt %c ", r->state);
 		out_xtext(&o, r->addr, alen);
@@ -576,10 +463,12 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 				goto bad;
 		}
 		if (len - pos > 6 && memcmp(text + pos, "envid ", 6) == 0) {
-			char tmp[ADDR_MAX + 1];
+			char tmp[QUEUE_ENVID_MAX + 1];
+			long n;
 			if (next_line(text, len, &pos, &line, &llen) < 0 ||
-			    xtext_decode(line + 6, llen - 6, tmp) < 0 ||
-			    !envid_ok(tmp, strlen(tmp)))
+			    (n = dsnparam_xtext_decode(line + 6, llen - 6, 1,
+			    tmp, sizeof tmp)) < 0 ||
+			    !dsnparam_envid_ok(tmp, (size_t)n))
 				goto bad;
 			memcpy(env->envid, tmp, strlen(tmp) + 1);
 		}
@@ -630,7 +519,7 @@ int queue_env_parse(const char *text, size_t len, struct queue_env *env)
 				goto bad;
 			if (olen == 1 && sp2[1] == '-')
 				olen = 0;
-			else if (!orcpt_ok(sp2 + 1, olen))
+			else if (!dsnparam_orcpt_ok(sp2 + 1, olen))
 				goto bad;
 			memcpy(r->orcpt, sp2 + 1, olen);
 			r->orcpt[olen] = '\0';

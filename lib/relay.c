@@ -1,7 +1,9 @@
 /* relay.c - one queued message through an open SMTP session, for both
  * etrn-client's push and the hold-queue flush: the envelope read, the
- * transaction for the pending recipients, per-recipient outcomes and
- * their log lines, DSNs for 5xx, and removal or backoff. */
+ * transaction for the pending recipients (with their RFC 3461 parameters
+ * for a next hop that offers DSN), per-recipient outcomes and their log
+ * lines, DSNs for 5xx (and "relayed" notices for NOTIFY=SUCCESS to a next
+ * hop without DSN), and removal or backoff. */
 #include "relay.h"
 
 #include <errno.h>
@@ -10,6 +12,7 @@
 #include <string.h>
 
 #include "dsn.h"
+#include "dsnparam.h"
 #include "log.h"
 #include "util.h"
 
@@ -76,17 +79,28 @@ size_t relay_send(struct relay *r, struct smtpc *c, const char *id,
     int *broke_r)
 {
 	static char reply[QUEUE_RCPT_MAX][200];
-	const char *rcpt[QUEUE_RCPT_MAX];
+	static char notify_s[QUEUE_RCPT_MAX][32];
+	static char envid[3 * QUEUE_ENVID_MAX + 1];
+	const char *rcpt[QUEUE_RCPT_MAX], *notify[QUEUE_RCPT_MAX];
+	const char *orcpt[QUEUE_RCPT_MAX];
 	int code[QUEUE_RCPT_MAX];
-	unsigned char failed[QUEUE_RCPT_MAX];
+	unsigned char failed[QUEUE_RCPT_MAX], relayed[QUEUE_RCPT_MAX];
+	unsigned nrelayed = 0;
 	struct smtpc_txn txn;
 	size_t i, pending = 0;
 	unsigned nfailed = 0;
 	int rc;
 
-	for (i = 0; i < n; i++)
-		rcpt[i] = env->rcpt[idx[i]].addr;
+	for (i = 0; i < n; i++) {
+		const struct queue_rcpt *q = &env->rcpt[idx[i]];
+		rcpt[i] = q->addr;
+		notify[i] = q->notify && dsnparam_notify_format(q->notify,
+		    notify_s[i], sizeof notify_s[i]) > 0 ? notify_s[i] : NULL;
+		orcpt[i] = q->orcpt[0] ? q->orcpt : NULL;
+	}
 	memset(failed, 0, sizeof failed);
+	memset(relayed, 0, sizeof relayed);
+	memset(&txn, 0, sizeof txn);
 	txn.sender = env->sender;
 	txn.rcpt = rcpt;
 	txn.nrcpt = n;
@@ -98,6 +112,12 @@ size_t relay_send(struct relay *r, struct smtpc *c, const char *id,
 	txn.body = env->body == QUEUE_BODY_7BIT ? "7BIT" :
 	    env->body == QUEUE_BODY_8BITMIME ? "8BITMIME" :
 	    env->body == QUEUE_BODY_BINARYMIME ? "BINARYMIME" : NULL;
+	txn.ret = env->ret == QUEUE_RET_FULL ? "FULL" :
+	    env->ret == QUEUE_RET_HDRS ? "HDRS" : NULL;
+	txn.envid = env->envid[0] && dsnparam_xtext_encode(env->envid,
+	    strlen(env->envid), envid, sizeof envid) > 0 ? envid : NULL;
+	txn.notify = notify;
+	txn.orcpt = orcpt;
 	if (env->smtputf8 && !(c->caps & SMTPC_CAP_SMTPUTF8)) {
 		/* RFC 6531 3.2: no downgrade; a permanent failure, DSN */
 		for (i = 0; i < n; i++) {
@@ -116,6 +136,12 @@ size_t relay_send(struct relay *r, struct smtpc *c, const char *id,
 		if (code[i] >= 200 && code[i] < 300) {
 			q->state = QUEUE_DONE;
 			r->sent++;
+			/* the next hop takes NOTIFY= on only when it offers DSN */
+			if ((q->notify & QUEUE_NOTIFY_SUCCESS) &&
+			    !(c->caps & SMTPC_CAP_DSN)) {
+				relayed[idx[i]] = 1;
+				nrelayed++;
+			}
 		} else if (code[i] >= 500) {
 			q->state = QUEUE_FAILED;
 			failed[idx[i]] = 1;
@@ -129,6 +155,11 @@ size_t relay_send(struct relay *r, struct smtpc *c, const char *id,
 		    q->last_reply);
 	}
 	*broke_r = rc == SMTPC_ERR;
+	/* best effort: the mail itself is gone to the next hop */
+	if (nrelayed && dsn_send_notice(DSN_RELAYED, 0, r->users, r->spool,
+	    r->helo, r->remote, env, relayed, fd) < 0)
+		log_msg(LOG_ERR, "%s id=%s: the relayed notice to <%s> could "
+		    "not be written", r->tag, id, env->sender);
 	if (nfailed && dsn_send(r->users, r->spool, r->helo, r->remote, env,
 	    failed, fd) < 0) {
 		/* keep them; the refusal and the DSN are tried again */

@@ -248,6 +248,8 @@ smtpc_parse_cap(const char *line, unsigned *caps, uint64_t *size_max)
 		*caps |= SMTPC_CAP_ENHANCED;
 	else if (strcasecmp(kw, "SMTPUTF8") == 0)
 		*caps |= SMTPC_CAP_SMTPUTF8;
+	else if (strcasecmp(kw, "DSN") == 0)
+		*caps |= SMTPC_CAP_DSN;
 	else if (strcasecmp(kw, "SIZE") == 0) {
 		uint64_t v;
 		*caps |= SMTPC_CAP_SIZE;
@@ -756,14 +758,30 @@ static int
 mail_cmd(struct smtpc *c, const struct smtpc_txn *t)
 {
 	char size[40] = "", body[40] = "";
+	int dsn = (c->caps & SMTPC_CAP_DSN) != 0;
 
 	if ((c->caps & SMTPC_CAP_SIZE) && t->size)
 		snprintf(size, sizeof size, " SIZE=%llu",
 		    (unsigned long long)t->size);
 	if ((c->caps & SMTPC_CAP_8BITMIME) && t->body)
 		snprintf(body, sizeof body, " BODY=%s", t->body);
-	return queue_cmd(c, "MAIL FROM:<%s>%s%s%s", t->sender, size, body,
-	    t->smtputf8 && (c->caps & SMTPC_CAP_SMTPUTF8) ? " SMTPUTF8" : "");
+	return queue_cmd(c, "MAIL FROM:<%s>%s%s%s%s%s%s%s", t->sender, size,
+	    body, t->smtputf8 && (c->caps & SMTPC_CAP_SMTPUTF8) ?
+	    " SMTPUTF8" : "", dsn && t->ret ? " RET=" : "",
+	    dsn && t->ret ? t->ret : "", dsn && t->envid ? " ENVID=" : "",
+	    dsn && t->envid ? t->envid : "");
+}
+
+/* RCPT TO for recipient i, with its NOTIFY=/ORCPT= when offered. */
+static int
+rcpt_cmd(struct smtpc *c, const struct smtpc_txn *t, size_t i)
+{
+	int dsn = (c->caps & SMTPC_CAP_DSN) != 0;
+	const char *n = dsn && t->notify && t->notify[i] ? t->notify[i] : "";
+	const char *o = dsn && t->orcpt && t->orcpt[i] ? t->orcpt[i] : "";
+
+	return queue_cmd(c, "RCPT TO:<%s>%s%s%s%s", t->rcpt[i],
+	    n[0] ? " NOTIFY=" : "", n, o[0] ? " ORCPT=" : "", o);
 }
 
 /* The transaction; a recipient accepted by RCPT holds -code until DATA
@@ -781,7 +799,7 @@ txn_run(struct smtpc *c, const struct smtpc_txn *t)
 		return SMTPC_ERR;
 	if (pipe_ok) {
 		for (i = 0; i < t->nrcpt; i++)
-			if (queue_cmd(c, "RCPT TO:<%s>", t->rcpt[i]) < 0)
+			if (rcpt_cmd(c, t, i) < 0)
 				return SMTPC_ERR;
 		if (queue_cmd(c, "DATA") < 0)
 			return SMTPC_ERR;
@@ -803,7 +821,7 @@ txn_run(struct smtpc *c, const struct smtpc_txn *t)
 		return smtpc_cmd(c, "RSET") == SMTPC_ERR ? SMTPC_ERR : 0;
 	}
 	for (i = 0; i < t->nrcpt; i++) {
-		if (!pipe_ok && queue_cmd(c, "RCPT TO:<%s>", t->rcpt[i]) < 0)
+		if (!pipe_ok && rcpt_cmd(c, t, i) < 0)
 			return SMTPC_ERR;
 		code = read_reply(c, 0);
 		if (code == SMTPC_ERR)

@@ -30,6 +30,7 @@
 #define SMTPC_CAP_SMTPUTF8    0x0100
 #define SMTPC_CAP_AUTH        0x0200  /* any AUTH line */
 #define SMTPC_CAP_ATRN        0x0400  /* RFC 2645 On-Demand Mail Relay */
+#define SMTPC_CAP_DSN         0x0800  /* RFC 3461 */
 
 /* Result codes other than an SMTP reply code (100..599). */
 #define SMTPC_ERR   (-1)   /* connection lost, timeout, malformed reply;
@@ -137,6 +138,12 @@ struct smtpc_txn {
 	int smtputf8;                 /* add SMTPUTF8 if the server offers it */
 	const char *body;             /* BODY= value (8BITMIME...) added if
 	                               * the server offers 8BITMIME; NULL none */
+	/* RFC 3461, sent only when the server offers DSN (NULL: none):
+	 * RET= and ENVID= (as on the wire: xtext) on MAIL; per recipient
+	 * NOTIFY= and ORCPT= on RCPT ([nrcpt], an entry NULL or ""). */
+	const char *ret, *envid;
+	const char *const *notify;
+	const char *const *orcpt;
 	int *rcpt_code;               /* [nrcpt] out */
 	char (*rcpt_reply)[200];      /* [nrcpt] out, may be NULL */
 };

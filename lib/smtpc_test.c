@@ -165,6 +165,43 @@ main(void)
 	close(t.msgfd);
 	teardown();
 
+	/* RFC 3461 parameters: sent only when DSN was offered */
+	{
+		const char *notify[2] = { "SUCCESS,FAILURE", NULL };
+		const char *orcpt[2] = { "rfc822;A+2Bb@x.test", NULL };
+		unsigned caps2 = 0;
+		uint64_t size2 = 0;
+		smtpc_parse_cap("DSN", &caps2, &size2);
+		CHECK(caps2 == SMTPC_CAP_DSN);
+		t.sender = "s@y.test";
+		t.size = 0;
+		t.ret = "HDRS";
+		t.envid = "QQ+2B1";
+		t.notify = notify;
+		t.orcpt = orcpt;
+		setup("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 done\r\n");
+		c.caps = SMTPC_CAP_PIPELINING | SMTPC_CAP_DSN;
+		t.msgfd = msgfile("x\n");
+		CHECK(smtpc_send(&c, &t) == 0);
+		CHECK_STR(client_sent(), "MAIL FROM:<s@y.test> RET=HDRS "
+		    "ENVID=QQ+2B1\r\nRCPT TO:<a@x.test> NOTIFY=SUCCESS,FAILURE "
+		    "ORCPT=rfc822;A+2Bb@x.test\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+		    "x\r\n.\r\n");
+		close(t.msgfd);
+		teardown();
+		setup("250 ok\r\n250 ok\r\n250 ok\r\n354 go\r\n250 done\r\n");
+		c.caps = SMTPC_CAP_PIPELINING;
+		t.msgfd = msgfile("x\n");
+		CHECK(smtpc_send(&c, &t) == 0);
+		CHECK_STR(client_sent(), "MAIL FROM:<s@y.test>\r\n"
+		    "RCPT TO:<a@x.test>\r\nRCPT TO:<b@x.test>\r\nDATA\r\n"
+		    "x\r\n.\r\n");
+		close(t.msgfd);
+		teardown();
+		t.ret = t.envid = NULL;
+		t.notify = t.orcpt = NULL;
+	}
+
 	/* connection lost mid-reply */
 	setup("250 ok\r\n");
 	c.caps = 0;

@@ -2,7 +2,8 @@
  * [NODE]`: the queues' lifetimes (RFC 5321 4.5.4.1: mail is returned, not
  * kept forever). A message past its queue's lifetime is returned to its
  * sender as an RFC 3464 notice (Action: failed, Status: 4.4.7; none for
- * the null sender) and removed; one delay warning (Action: delayed) goes
+ * the null sender, nor for recipients whose NOTIFY= excludes it) and
+ * removed; one delay warning (Action: delayed) goes
  * once it has waited the warning time (noted in the envelope). It also
  * removes crash leftovers: queue tmp/ files older than a day, msg/ files
  * without an env/ older than an hour, and tmp/ files older than 36 h in
@@ -102,8 +103,10 @@ expire_one(struct expire *x, const char *queue, const char *id,
 		}
 	age_text(x->now - env.arrival, age, sizeof age);
 	if (x->now - env.arrival >= limit) {
-		if (n && env.sender[0] &&
-		    notify(x, queue, DSN_EXPIRED, 0, pending) < 0) {
+		/* RFC 3461: a recipient may have asked for no failure notice */
+		int notice = n && env.sender[0] &&
+		    dsn_count(DSN_EXPIRED, &env, pending) > 0;
+		if (notice && notify(x, queue, DSN_EXPIRED, 0, pending) < 0) {
 			warnx_("%s/%s: expired, but the notice to <%s> could not "
 			    "be sent: kept for the next run", queue, id,
 			    env.sender);
@@ -119,16 +122,18 @@ expire_one(struct expire *x, const char *queue, const char *id,
 		x->expired++;
 		printf("expired %s %s from <%s> age %s, %u recipient%s "
 		    "pending%s\n", queue, id, env.sender, age, n,
-		    n == 1 ? "" : "s", !n ? "" : env.sender[0] ?
-		    ", returned to the sender" : ", null sender: no notice");
+		    n == 1 ? "" : "s", !n ? "" : !env.sender[0] ?
+		    ", null sender: no notice" : notice ?
+		    ", returned to the sender" : ", no notice asked for (NOTIFY)");
 		log_msg(LOG_NOTICE, "expire: %s id=%s from=<%s> age=%s "
 		    "pending=%u: removed%s", queue, id, env.sender, age, n,
-		    n && env.sender[0] ? ", notice sent" : "");
+		    notice ? ", notice sent" : "");
 		return;
 	}
 	if (env.warned || !n || !env.sender[0] || warn >= lifetime ||
-	    x->now - env.arrival < warn)
-		return;
+	    x->now - env.arrival < warn ||
+	    dsn_count(DSN_DELAYED, &env, pending) == 0)
+		return;                  /* not due, or not asked for (NOTIFY) */
 	if (notify(x, queue, DSN_DELAYED, env.arrival + lifetime,
 	    pending) < 0) {
 		x->errors++;

@@ -52,6 +52,8 @@ transaction_reset(struct session *s)
 	s->sender[0] = '\0';
 	s->smtputf8 = 0;
 	s->body = QUEUE_BODY_NONE;
+	s->ret = QUEUE_RET_NONE;
+	s->envid[0] = '\0';
 	s->declared_size = 0;
 	s->nrcpt = s->nlocal = s->nqueued = s->nqueues = 0;
 	s->bdat_failed = 0;
@@ -164,6 +166,7 @@ do_ehlo(struct session *s, char *args)
 	io_puts(io, "250-8BITMIME\r\n");
 	io_puts(io, "250-SMTPUTF8\r\n");
 	io_puts(io, "250-ENHANCEDSTATUSCODES\r\n");
+	io_puts(io, "250-DSN\r\n");
 	if (starttls_available(s))
 		io_puts(io, "250-STARTTLS\r\n");
 	if (auth_password_available(s) || auth_external_available(s)) {
@@ -358,8 +361,13 @@ smtp_dispatch(struct session *s, char *line, size_t len, int flags)
 	}
 	for (vlen = 0; vlen < len && line[vlen] != ' '; vlen++)
 		;
-	/* 512 octets with CRLF; only AUTH may carry a longer response */
-	if (len > SMTP_CMD_MAX && !(vlen == 4 && !strncasecmp(line, "AUTH", 4))) {
+	/* 512 octets with CRLF; AUTH may carry a longer response, and MAIL
+	 * and RCPT the RFC 3461 parameters (RFC 5321 4.5.3.1.4) */
+	if (len > SMTP_CMD_MAX && !(vlen == 4 && !strncasecmp(line, "AUTH", 4))
+	    && !(vlen == 4 && len <= SMTP_MAIL_MAX &&
+	    !strncasecmp(line, "MAIL", 4)) &&
+	    !(vlen == 4 && len <= SMTP_RCPT_MAX &&
+	    !strncasecmp(line, "RCPT", 4))) {
 		reply(s, R_LINE_TOO_LONG);
 		return;
 	}

@@ -293,12 +293,19 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 		copy_str(env.sender, sizeof env.sender, s->sender);
 		env.smtputf8 = s->smtputf8;
 		env.body = s->body;
+		env.ret = s->ret;
+		copy_str(env.envid, sizeof env.envid, s->envid);
 		env.arrival = (int64_t)time(NULL);
 		for (k = 0; k < s->nqueued; k++)
 			if (s->queued[k].queue == q) {
+				const struct smtp_rcpt *o =
+				    &s->rcpt[s->queued[k].orig];
 				copy_str(env.rcpt[env.nrcpt].addr,
 				    sizeof env.rcpt[0].addr, s->queued[k].addr);
 				env.rcpt[env.nrcpt].state = QUEUE_PENDING;
+				env.rcpt[env.nrcpt].notify = o->notify;
+				copy_str(env.rcpt[env.nrcpt].orcpt,
+				    sizeof env.rcpt[0].orcpt, o->orcpt);
 				env.nrcpt++;
 			}
 		/* visible but locked: no flush sends it before the unlock */
@@ -316,6 +323,7 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 		queue_write_unlock(&qw[q]);
 	for (i = 0; i < s->nlocal; i++)
 		quota_add(s, s->local[i].maildir, md[i].size_w);
+	dsn_success_local(s, id, md, bases, s->nlocal);
 	s->messages++;
 	s->rcpts_total += s->nrcpt;
 	s->bytes_accepted += b->size;

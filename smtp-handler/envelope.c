@@ -1,10 +1,12 @@
 /* envelope.c - MAIL FROM and RCPT TO: the reverse/forward path syntax
  * (RFC 5321 §4.1.2, without source routes: they are refused), the ESMTP
- * parameters (SIZE, BODY, SMTPUTF8, AUTH) and who may send at all. */
+ * parameters (SIZE, BODY, SMTPUTF8, AUTH; RFC 3461 RET, ENVID, NOTIFY,
+ * ORCPT) and who may send at all. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
 
+#include "dsnparam.h"
 #include "log.h"
 #include "smtp.h"
 #include "util.h"
@@ -249,8 +251,11 @@ smtp_mail(struct session *s, char *args)
 	char sender[ADDR_MAX + 1];
 	enum reply r;
 	int seen_size = 0, seen_body = 0, seen_utf8 = 0, seen_auth = 0;
+	int seen_ret = 0, seen_envid = 0;
 	uint64_t size = 0;
 	enum queue_body body = QUEUE_BODY_NONE;
+	enum queue_ret ret = QUEUE_RET_NONE;
+	char envid[QUEUE_ENVID_MAX + 1] = "";
 
 	if (session_bound(s, &s->n_mail, s->cfg->max_mails, "MAIL commands"))
 		return R_NONE;
@@ -289,6 +294,14 @@ smtp_mail(struct session *s, char *args)
 			/* RFC 4954 §5: we do not trust other hosts' claims */
 			if (seen_auth++ || !val || !*val)
 				return R_SYNTAX;
+		} else if (!strcasecmp(key, "RET")) {
+			if (seen_ret++ || !val ||
+			    dsnparam_ret(val, strlen(val), &ret) < 0)
+				return R_DSN_RET;
+		} else if (!strcasecmp(key, "ENVID")) {
+			if (seen_envid++ || !val ||
+			    dsnparam_envid(val, strlen(val), envid) < 0)
+				return R_DSN_ENVID;
 		} else
 			return R_PARAM;
 	}
@@ -303,6 +316,8 @@ smtp_mail(struct session *s, char *args)
 	memcpy(s->sender, sender, sizeof sender);
 	s->smtputf8 = seen_utf8 > 0;
 	s->body = body;
+	s->ret = ret;
+	memcpy(s->envid, envid, sizeof envid);
 	s->declared_size = size;
 	enter_state(s, ST_MAIL);
 	reply_arg(s, R_SENDER_OK, sender);
@@ -314,6 +329,8 @@ smtp_rcpt(struct session *s, char *args)
 {
 	char *p, *key, *val;
 	char addr[ADDR_MAX + 1], asis[ADDR_MAX + 1], *at;
+	char orcpt[QUEUE_ORCPT_MAX + 1] = "";
+	unsigned notify = 0;
 	enum reply r;
 	unsigned i;
 
@@ -332,8 +349,21 @@ smtp_rcpt(struct session *s, char *args)
 		return r;
 	if (*p && *p != ' ')
 		return R_SYNTAX_RCPT;
-	if ((key = next_param(&p, &val)) != NULL)
-		return s->esmtp ? R_PARAM : R_PARAM_HELO;
+	while ((key = next_param(&p, &val)) != NULL) {
+		if (!s->esmtp)
+			return R_PARAM_HELO;
+		if (!strcasecmp(key, "NOTIFY")) {
+			if (notify || !val ||
+			    dsnparam_notify(val, strlen(val), &notify) < 0)
+				return R_DSN_NOTIFY;
+		} else if (!strcasecmp(key, "ORCPT")) {
+			size_t olen = val ? strlen(val) : 0;
+			if (orcpt[0] || !val || !dsnparam_orcpt_ok(val, olen))
+				return R_DSN_ORCPT;
+			memcpy(orcpt, val, olen + 1);
+		} else
+			return R_PARAM;
+	}
 	/* local parts are case-sensitive (RFC 5321 2.4): a relayed or held
 	 * copy keeps it as received, only the domain is lowercased; local
 	 * look-ups and the session's own list use the lowercase form */
@@ -353,6 +383,8 @@ smtp_rcpt(struct session *s, char *args)
 		return r;
 	}
 	memcpy(s->rcpt[s->nrcpt].addr, addr, strlen(addr) + 1);
+	s->rcpt[s->nrcpt].notify = notify;
+	memcpy(s->rcpt[s->nrcpt].orcpt, orcpt, sizeof orcpt);
 	s->nrcpt++;
 	enter_state(s, ST_RCPT);
 	reply_arg(s, R_RCPT_OK, addr);

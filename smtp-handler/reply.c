@@ -88,6 +88,10 @@ static const struct reply_def replies[R_COUNT] = {
 	[R_HOLD_TOO_BIG]    = { 552, "5.3.4", "<%s>: Message too big for the hold queue", 1 },
 	[R_TOO_MANY_TRANS]  = { 421, "4.7.0", "%s Too many transactions in this session, closing connection", 0 },
 	[R_TOO_MANY_SESSION_RCPTS] = { 452, "4.5.3", "Too many recipients in this session", 1 },
+	[R_DSN_RET]         = { 501, "5.5.4", "Syntax: RET=FULL or RET=HDRS, once", 1 },
+	[R_DSN_ENVID]       = { 501, "5.5.4", "Syntax: ENVID=xtext, once, at most 100 printable octets decoded", 1 },
+	[R_DSN_NOTIFY]      = { 501, "5.5.4", "Syntax: NOTIFY=NEVER or a list of SUCCESS,FAILURE,DELAY, each once", 1 },
+	[R_DSN_ORCPT]       = { 501, "5.5.4", "Syntax: ORCPT=addr-type;xtext, once, at most 500 octets", 1 },
 };
 
 int

@@ -19,6 +19,9 @@
 
 /* Limits (documented in smtp-handler(8)). */
 #define SMTP_CMD_MAX        510      /* command line without CRLF (512) */
+#define SMTP_MAIL_MAX       (SMTP_CMD_MAX + 320)  /* RET=, ENVID= (RFC 3461 4;
+                                      100 octets decoded: 300 as xtext) */
+#define SMTP_RCPT_MAX       (SMTP_CMD_MAX + 500)  /* NOTIFY=, ORCPT= */
 #define SMTP_AUTH_LINE_MAX  12288    /* AUTH lines (RFC 4954 §4) */
 #define SMTP_LINE_BUF       (SMTP_AUTH_LINE_MAX + 2)
 #define SMTP_RCPT_HARD      1000     /* ceiling for --max-recipients */
@@ -102,12 +105,16 @@ enum reply {
 	R_RELAY_TRICK, R_NO_RCPTS, R_RELAY_DENIED, R_LOOP, R_ALIAS_LOOP,
 	R_BARE_EOL, R_PARAM, R_UTF8_ADDR, R_TLS_ACTIVE, R_PARAM_HELO,
 	R_BDAT_FAILED, R_TEMP_ALIAS, R_AUTH_THROTTLED, R_HOLD_FULL,
-	R_HOLD_TOO_BIG, R_TOO_MANY_TRANS, R_TOO_MANY_SESSION_RCPTS, R_COUNT
+	R_HOLD_TOO_BIG, R_TOO_MANY_TRANS, R_TOO_MANY_SESSION_RCPTS,
+	R_DSN_RET, R_DSN_ENVID, R_DSN_NOTIFY, R_DSN_ORCPT, R_COUNT
 };
 
-/* An accepted RCPT as the client gave it (normalised). */
+/* An accepted RCPT as the client gave it (normalised), with its RFC 3461
+ * parameters. */
 struct smtp_rcpt {
 	char addr[ADDR_MAX + 1];
+	unsigned notify;                 /* QUEUE_NOTIFY_*, 0 = not given */
+	char orcpt[QUEUE_ORCPT_MAX + 1]; /* as received, "" = not given */
 };
 
 /* A local mailbox that gets a copy (after alias expansion, deduped). */
@@ -166,6 +173,8 @@ struct session {
 	char sender[ADDR_MAX + 1];
 	int smtputf8;
 	enum queue_body body;         /* BODY= of MAIL FROM */
+	enum queue_ret ret;           /* RET= of MAIL FROM */
+	char envid[QUEUE_ENVID_MAX + 1]; /* ENVID= decoded, "" = none */
 	uint64_t declared_size;
 	unsigned nrcpt, nlocal, nqueued, nqueues;
 	struct smtp_rcpt rcpt[SMTP_RCPT_HARD];
@@ -245,6 +254,17 @@ enum reply deliver_finish(struct session *s, struct smtp_body *b,
     const char *id);
 void deliver_abort(struct session *s);
 int deliver_is_open(const struct session *s);
+
+/* dsnsuccess.c */
+/* After the local copies of message id were committed (md[i] is the copy
+ * of s->local[i], i < n, base[i] its name before the commit): one success
+ * notice (RFC 3461 NOTIFY=SUCCESS,
+ * Action: delivered) to the sender for the recipients that asked for
+ * it and got a local copy, with the header of the first such copy.
+ * Best effort: a failure is logged; the mail is delivered. */
+void dsn_success_local(struct session *s, const char *id,
+    const struct maildir_delivery *md, const char (*base)[MAILDIR_NAME_MAX],
+    unsigned n);
 
 /* smtp_auth.c */
 enum reply smtp_auth(struct session *s, char *args);

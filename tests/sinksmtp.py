@@ -4,6 +4,7 @@
   sinksmtp.py --port N --dir OUT [--replies FILE] [--no-etrn]
               [--no-pipelining] [--cert PEM --key PEM] [--auth USER:PASS]
               [--host ADDR] [--broken-tls] [--smtputf8] [--no-8bitmime]
+              [--dsn]
 
 Listens on 127.0.0.1:N (or ADDR:N; one thread per connection). Every
 accepted message is written atomically as OUT/msg-<n>.eml (the data, dot-unstuffed,
@@ -11,7 +12,9 @@ CRLF as received) and OUT/msg-<n>.json ({"from", "rcpt", "tls", "auth",
 "helo", "params": the MAIL parameters after the path}). Each command line is appended to OUT/commands.log (AUTH
 arguments masked) and each ETRN argument to OUT/etrn.log.
 
---smtputf8 advertises SMTPUTF8; --no-8bitmime does not advertise 8BITMIME.
+--smtputf8 advertises SMTPUTF8; --no-8bitmime does not advertise 8BITMIME;
+--dsn advertises DSN (RFC 3461); without it RET=/ENVID= on MAIL and
+NOTIFY=/ORCPT= on RCPT are refused 555 5.5.4.
 A MAIL FROM whose path or parameters need an extension not advertised
 (8-bit octets in the path without SMTPUTF8, SMTPUTF8, BODY=8BITMIME) is
 refused 555 5.5.4, as a strict server would.
@@ -101,6 +104,8 @@ class Handler(socketserver.StreamRequestHandler):
                     caps.append("8BITMIME")
                 if a.smtputf8:
                     caps.append("SMTPUTF8")
+                if a.dsn:
+                    caps.append("DSN")
                 if (a.cert or a.broken_tls) and not self.tls:
                     caps.append("STARTTLS")
                 if a.auth:
@@ -151,7 +156,8 @@ class Handler(socketserver.StreamRequestHandler):
                 up = [x.upper() for x in params]
                 if (("SMTPUTF8" in up or any(ord(ch) > 127 for ch in path))
                         and not a.smtputf8) or \
-                        ("BODY=8BITMIME" in up and a.no_8bitmime):
+                        ("BODY=8BITMIME" in up and a.no_8bitmime) or \
+                        (any(x.startswith(("RET=", "ENVID=")) for x in up) and not a.dsn):
                     self.send("555 5.5.4 extension not offered")
                     continue
                 mail = path
@@ -163,6 +169,10 @@ class Handler(socketserver.StreamRequestHandler):
                     self.send("503 5.5.1 MAIL first")
                     continue
                 addr = arg[4:].strip().lstrip("<").split(">")[0]
+                rparams = arg.split(">", 1)[1].upper().split() if ">" in arg else []
+                if any(x.startswith(("NOTIFY=", "ORCPT=")) for x in rparams) and not a.dsn:
+                    self.send("555 5.5.4 extension not offered")
+                    continue
                 rep = load_replies(a.replies)
                 r = rep["rcpt"].get(addr.lower()) or rep["rcpt"].get("*")
                 if r:
@@ -243,6 +253,7 @@ def main():
     p.add_argument("--broken-tls", action="store_true")
     p.add_argument("--smtputf8", action="store_true")
     p.add_argument("--no-8bitmime", action="store_true")
+    p.add_argument("--dsn", action="store_true")
     a = p.parse_args()
     os.makedirs(a.dir, exist_ok=True)
     srv = Server((a.host, a.port), Handler)
