@@ -7,7 +7,7 @@
 #include <sys/random.h>
 
 #include "clock.h"
-#include "io.h"
+#include "fdio.h"
 #include "tls.h"
 #include "util.h"
 
