@@ -73,7 +73,7 @@ struct maildir_msg {
 	uint16_t name_len : 9; /* file name length (< MAILDIR_NAME_MAX + 3) */
 	uint16_t in_new : 1;   /* 1: new/NAME, 0: cur/NAME */
 	uint16_t deleted : 1;  /* marked by the session (POP3 DELE) */
-	uint16_t scan_ : 5;    /* private to maildir.c */
+	uint16_t scan_ : 5;    /* private to maildir_scan.c */
 	uint16_t uidl_len;     /* name up to the first ':' */
 	uint64_t size;         /* RFC 1939 octets (W); MAILDIR_SIZE_UNKNOWN */
 };
