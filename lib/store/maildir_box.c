@@ -1,5 +1,5 @@
-/* maildir_box.c - the maildir as a whole: creating it, opening new/ or
- * cur/ for a small listing, fsyncing new/ and cur/, the per-session
+/* maildir_box.c - the maildir as a whole: creating it, walking new/ or
+ * cur/ (a small listing, no arena), fsyncing new/ and cur/, the per-session
  * lock, usage sums for quotas (from names, never reading a message) and
  * the tmp/ sweeper. */
 #include <dirent.h>
@@ -31,18 +31,30 @@ int maildir_make(const char *path)
 	return 0;
 }
 
-/* Opens maildir/sub for listing into buf[size]: 1, 0 when it does not
- * exist, -1 (errno). */
-int maildir_open_sub(struct fsutil_dir *dir, const char *maildir,
-    const char *sub, void *buf, size_t size)
+int maildir_walk(const char *maildir, const char *sub, int every,
+    int (*fn)(void *ctx, int dfd, const char *name, size_t len), void *ctx)
 {
+	unsigned char buf[DIRBUF_SMALL];
 	char path[MAILDIR_PATH_MAX];
+	struct fsutil_dir dir;
+	const char *name;
+	unsigned char type;
+	size_t len;
+	int r;
 
 	if (fsutil_path(path, sizeof(path), "%s/%s", maildir, sub) < 0)
 		return -1;
-	if (fsutil_dir_open(dir, path, buf, size) < 0)
+	if (fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0)
 		return errno == ENOENT ? 0 : -1;
-	return 1;
+	while ((r = fsutil_dir_next(&dir, &name, &len, &type)) > 0) {
+		if (!every && (name[0] == '.' ||
+		    (type != DT_REG && type != DT_UNKNOWN)))
+			continue;
+		if ((r = fn(ctx, dir.fd, name, len)) != 0)
+			break;
+	}
+	fsutil_dir_close(&dir);          /* errno kept */
+	return r;
 }
 
 int maildir_sync(const char *maildir)
@@ -99,67 +111,56 @@ static int usage_one(int dfd, const char *name, size_t len, uint64_t *w_r)
 	return 0;
 }
 
+struct usage {
+	uint64_t bytes, count;
+};
+
+static int usage_add(void *ctx, int dfd, const char *name, size_t len)
+{
+	struct usage *u = ctx;
+	uint64_t w;
+	int r = usage_one(dfd, name, len, &w);
+
+	if (r < 0)
+		return -1;
+	if (r == 0) {                   /* r > 0: gone meanwhile */
+		u->bytes += w;
+		u->count++;
+	}
+	return 0;
+}
+
 int maildir_usage(const char *maildir, uint64_t *bytes_r, uint64_t *count_r)
 {
-	static const char *const sub[] = { "new", "cur" };
-	unsigned char buf[DIRBUF_SMALL];
-	uint64_t bytes = 0, count = 0;
-	size_t k;
+	struct usage u = { 0, 0 };
 
-	for (k = 0; k < 2; k++) {
-		struct fsutil_dir dir;
-		const char *name;
-		unsigned char type;
-		size_t len;
-		uint64_t w;
-		int r;
+	if (maildir_walk(maildir, "new", 0, usage_add, &u) < 0 ||
+	    maildir_walk(maildir, "cur", 0, usage_add, &u) < 0)
+		return -1;
+	*bytes_r = u.bytes;
+	*count_r = u.count;
+	return 0;
+}
 
-		if ((r = maildir_open_sub(&dir, maildir, sub[k], buf, sizeof(buf))) <= 0) {
-			if (r == 0)
-				continue;
-			return -1;
-		}
-		while ((r = fsutil_dir_next(&dir, &name, &len, &type)) > 0) {
-			if (name[0] == '.' || (type != DT_REG &&
-			    type != DT_UNKNOWN))
-				continue;
-			r = usage_one(dir.fd, name, len, &w);
-			if (r < 0)
-				break;
-			if (r > 0)
-				continue;        /* gone meanwhile */
-			bytes += w;
-			count++;
-		}
-		fsutil_dir_close(&dir);
-		if (r < 0)
-			return -1;
-	}
-	*bytes_r = bytes;
-	*count_r = count;
+/* maildir_walk callback of the tmp/ sweep: removes name when it is not
+ * a directory and older than the cut-off; never stops the walk. */
+static int clean_one(void *ctx, int dfd, const char *name, size_t len)
+{
+	const time_t *cutoff = ctx;
+	struct stat st;
+
+	(void)len;
+	if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
+	    S_ISDIR(st.st_mode))
+		return 0;
+	if (st.st_mtime < *cutoff)
+		unlinkat(dfd, name, 0);
 	return 0;
 }
 
 void maildir_clean_tmp(const char *maildir, unsigned max_age)
 {
-	unsigned char buf[DIRBUF_SMALL];
-	char path[MAILDIR_PATH_MAX];
-	struct fsutil_dir dir;
-	const char *name;
-	unsigned char type;
-	size_t len;
-	time_t now = time(NULL);
+	time_t cutoff = time(NULL) - (time_t)max_age;
 
-	if (fsutil_path(path, sizeof(path), "%s/tmp", maildir) < 0 ||
-	    fsutil_dir_open(&dir, path, buf, sizeof(buf)) < 0)
-		return;
-	while (fsutil_dir_next(&dir, &name, &len, &type) > 0) {
-		struct stat st;
-		if (fstatat(dir.fd, name, &st, AT_SYMLINK_NOFOLLOW) < 0 ||
-		    S_ISDIR(st.st_mode))
-			continue;
-		if (st.st_mtime + (time_t)max_age < now)
-			unlinkat(dir.fd, name, 0);
-	}
-	fsutil_dir_close(&dir);
+	(void)maildir_walk(maildir, "tmp", 1, clean_one, &cutoff);
 }

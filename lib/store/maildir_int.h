@@ -1,15 +1,14 @@
 /* maildir_int.h - what the maildir_*.c files share and nothing else
  * includes (programs include maildir.h): the info suffix of cur/ names,
  * what a name says (,S= and ,W= sizes, the delivery-time sort key), W
- * counting, opening new/ or cur/ for a small listing, and the packed
- * record a scan sorts. */
+ * counting, walking new/ or cur/, growing a list's names arena, and the
+ * packed record a scan sorts. */
 #ifndef POSTERN_MAILDIR_INT_H
 #define POSTERN_MAILDIR_INT_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "fsutil.h"
 #include "maildir.h"
 
 #define INFO_NEW     ":2,"          /* appended on the move to cur/ */
@@ -36,10 +35,20 @@ size_t maildir_count_lf(const unsigned char *p, size_t n);
 
 /* maildir_box.c */
 
-/* Opens maildir/sub for listing into buf[size]: 1, 0 when it does not
- * exist, -1 (errno). */
-int maildir_open_sub(struct fsutil_dir *dir, const char *maildir,
-    const char *sub, void *buf, size_t size);
+/* Calls fn(ctx, dirfd, name, len) for each regular (or untyped) file of
+ * maildir/sub whose name does not start with '.' (every: for each entry
+ * but "." and ".."), until fn returns non-zero. Returns 0 (all seen; a
+ * missing sub is empty), fn's non-zero value, or -1 (errno) when
+ * listing fails. One small listing, no allocation: for the rare walks
+ * (refind, usage, the tmp/ sweep). */
+int maildir_walk(const char *maildir, const char *sub, int every,
+    int (*fn)(void *ctx, int dfd, const char *name, size_t len), void *ctx);
+
+/* maildir_scan.c */
+
+/* The names arena of l becomes cap bytes (realloc; name_off is 32 bits:
+ * EFBIG above UINT32_MAX). 0 / -1. */
+int maildir_names_resize(struct maildir_list *l, size_t cap);
 
 /* maildir_scan.c, maildir_sort.c */
 

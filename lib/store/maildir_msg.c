@@ -73,24 +73,15 @@ static int rename_entry(struct maildir_list *l, size_t i, const char *name,
     size_t len, int in_new)
 {
 	size_t need = len + INFO_NEW_LEN, cap = l->names_cap;
-	char *p;
 
 	if (len == 0 || len >= MAILDIR_NAME_MAX) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
-	if (cap - l->names_len < need) {
-		cap = cap + need > cap * 2 ? cap + need : cap * 2;
-		if (cap > UINT32_MAX) {
-			errno = EFBIG;
-			return -1;
-		}
-		p = realloc(l->names, cap);
-		if (!p)
-			return -1;
-		l->names = p;
-		l->names_cap = cap;
-	}
+	if (cap - l->names_len < need &&
+	    maildir_names_resize(l, cap + need > cap * 2 ? cap + need :
+	    cap * 2) < 0)
+		return -1;
 	memcpy(l->names + l->names_len, name, len);
 	l->msg[i].name_off = (uint32_t)l->names_len;
 	l->msg[i].name_len = (uint16_t)len;
@@ -99,48 +90,53 @@ static int rename_entry(struct maildir_list *l, size_t i, const char *name,
 	return 0;
 }
 
+struct refind {
+	struct maildir_list *l;
+	size_t i;
+	char uidl[MAILDIR_NAME_MAX];    /* a copy: rename_entry may move
+	                                   the arena */
+	size_t ulen;
+	int in_new;
+};
+
+/* maildir_walk callback: 1 when name is the entry's message (the entry
+ * took the name), 0 to go on, -1. */
+static int refind_one(void *ctx, int dfd, const char *name, size_t len)
+{
+	struct refind *f = ctx;
+
+	(void)dfd;                      /* names only */
+	if (len < f->ulen || memcmp(name, f->uidl, f->ulen) != 0 ||
+	    (len > f->ulen && name[f->ulen] != ':'))
+		return 0;
+	return rename_entry(f->l, f->i, name, len, f->in_new) < 0 ? -1 : 1;
+}
+
 int maildir_msg_refind(const char *maildir, struct maildir_list *l, size_t i)
 {
 	static const char *const sub[] = { "cur", "new" };
-	unsigned char buf[DIRBUF_SMALL];
-	char uidl[MAILDIR_NAME_MAX];
-	size_t k, ulen;
+	struct refind f;
+	size_t k;
 
 	if (i >= l->n) {
 		errno = EINVAL;
 		return -1;
 	}
-	ulen = l->msg[i].uidl_len;
-	if (ulen == 0 || ulen >= sizeof(uidl)) {
+	f.l = l;
+	f.i = i;
+	f.ulen = l->msg[i].uidl_len;
+	if (f.ulen == 0 || f.ulen >= sizeof(f.uidl)) {
 		errno = ENOENT;
 		return -1;
 	}
-	/* a copy: rename_entry may move the arena */
-	memcpy(uidl, l->names + l->msg[i].name_off, ulen);
+	memcpy(f.uidl, l->names + l->msg[i].name_off, f.ulen);
 	for (k = 0; k < 2; k++) {
-		struct fsutil_dir dir;
-		const char *name;
-		unsigned char type;
-		size_t len;
 		int r;
 
-		if ((r = maildir_open_sub(&dir, maildir, sub[k], buf, sizeof(buf))) <= 0) {
-			if (r == 0)
-				continue;
-			return -1;
-		}
-		while ((r = fsutil_dir_next(&dir, &name, &len, &type)) > 0) {
-			if (len < ulen || memcmp(name, uidl, ulen) != 0 ||
-			    (len > ulen && name[ulen] != ':') ||
-			    (type != DT_REG && type != DT_UNKNOWN))
-				continue;
-			r = rename_entry(l, i, name, len, k == 1);
-			fsutil_dir_close(&dir);
-			return r;
-		}
-		fsutil_dir_close(&dir);
-		if (r < 0)
-			return -1;
+		f.in_new = k == 1;
+		r = maildir_walk(maildir, sub[k], 0, refind_one, &f);
+		if (r != 0)
+			return r > 0 ? 0 : -1;
 	}
 	errno = ENOENT;
 	return -1;

@@ -39,20 +39,10 @@ static int list_grow(struct maildir_list *l)
 	return 0;
 }
 
-/* Room for DENTS_ROOM more bytes at the end of the names arena; the
- * first time sized from the directory's own size (on ext4 and most file
- * systems an upper bound of its names' total). */
-static int arena_room(struct maildir_list *l, uint64_t hint)
+int maildir_names_resize(struct maildir_list *l, size_t cap)
 {
-	size_t cap = l->names_cap;
 	char *p;
 
-	if (cap - l->names_len >= DENTS_ROOM)
-		return 0;
-	if (cap == 0)
-		cap = hint < (64u << 20) ? (size_t)hint : (64u << 20);
-	while (cap - l->names_len < DENTS_ROOM)
-		cap = cap < DENTS_ROOM ? 2 * DENTS_ROOM : cap * 2;
 	if (cap > UINT32_MAX) {         /* name_off is 32 bits */
 		errno = EFBIG;
 		return -1;
@@ -63,6 +53,22 @@ static int arena_room(struct maildir_list *l, uint64_t hint)
 	l->names = p;
 	l->names_cap = cap;
 	return 0;
+}
+
+/* Room for DENTS_ROOM more bytes at the end of the names arena; the
+ * first time sized from the directory's own size (on ext4 and most file
+ * systems an upper bound of its names' total). */
+static int arena_room(struct maildir_list *l, uint64_t hint)
+{
+	size_t cap = l->names_cap;
+
+	if (cap - l->names_len >= DENTS_ROOM)
+		return 0;
+	if (cap == 0)
+		cap = hint < (64u << 20) ? (size_t)hint : (64u << 20);
+	while (cap - l->names_len < DENTS_ROOM)
+		cap = cap < DENTS_ROOM ? 2 * DENTS_ROOM : cap * 2;
+	return maildir_names_resize(l, cap);
 }
 
 /* Takes the records of one getdents64 call at l->names + pos (len bytes)
