@@ -152,7 +152,7 @@ int tls_server_start(struct tls *t, const struct tls_cred *cred,
     const struct tls_anchors *client_ca, int rfd, int wfd,
     int64_t deadline, const char **error_r);
 
-/* The same with a shared session cache (lib/tls_cache.h; NULL or one
+/* The same with a shared session cache (tls_cache.h; NULL or one
  * that failed to open: none). Sessions whose client presented a
  * certificate are never stored, so a resumed session never carries a
  * client certificate (AUTH EXTERNAL needs a full handshake). A session

@@ -101,7 +101,7 @@ int maildir_scan(const char *maildir, struct maildir_list *l);
 void maildir_list_free(struct maildir_list *l);
 
 /* maildir_scan for the holder of maildir_lock(): each of new/ and cur/
- * is read from its saved listing (lib/dircache.h: maildir/.postern-new.cache
+ * is read from its saved listing (dircache.h: maildir/.postern-new.cache
  * and .postern-cur.cache) while the directory's dev, inode, mtime and
  * ctime are those saved with it, else listed and saved anew (only once
  * it has been unchanged for DIRCACHE_SETTLE seconds). Same result as
