@@ -142,6 +142,7 @@ install: all
 
 clean:
 	rm -f lib/*/*.o lib/*/*.d lib/libpostern.a $(UNITS) */*.o */*.d \
+	  lib/*_test \
 	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
 	rm -rf tests/tmp
 
