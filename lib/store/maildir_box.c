@@ -1,7 +1,7 @@
-/* maildir_box.c - the maildir as a whole: creating it, walking new/ or
- * cur/ (a small listing, no arena), fsyncing new/ and cur/, the per-session
- * lock, usage sums for quotas (from names, never reading a message) and
- * the tmp/ sweeper. */
+/* maildir_box.c - the maildir as a whole: creating it, walking new/,
+ * cur/ or tmp/ (a small listing, no arena), fsyncing new/ and cur/, the
+ * per-session lock, usage sums for quotas (from names, never reading a
+ * message) and the tmp/ sweeper. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* maildir_int.h - what the maildir_*.c files share and nothing else
  * includes (programs include maildir.h): the info suffix of cur/ names,
  * what a name says (,S= and ,W= sizes, the delivery-time sort key), W
- * counting, walking new/ or cur/, growing a list's names arena, and the
+ * counting, walking one of its folders, growing a list's names arena, and the
  * packed record a scan sorts. */
 #ifndef POSTERN_MAILDIR_INT_H
 #define POSTERN_MAILDIR_INT_H
