@@ -15,7 +15,10 @@ DESTDIR  ?=
 UNITDIR  ?= $(PREFIX)/lib/systemd/system
 OPT      ?= -O2 -g
 CFLAGS   ?= $(OPT)
-CPPFLAGS += -D_GNU_SOURCE -DPOSTERN_VERSION='"$(VERSION)"' -I lib
+# lib/ is one archive from folders by concern (DESIGN.md, lib/*/README):
+# includes stay flat ("maildir.h"), each folder is on the include path.
+LIB_DIRS  = $(patsubst %/,%,$(sort $(dir $(wildcard lib/*/*.c lib/*/*.h))))
+CPPFLAGS += -D_GNU_SOURCE -DPOSTERN_VERSION='"$(VERSION)"' $(addprefix -I ,$(LIB_DIRS))
 XCFLAGS   = -std=c11 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
             -Wmissing-prototypes -Wformat=2 -Wvla \
             -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -MMD -MP
@@ -30,9 +33,9 @@ PROGNAMES = pop3-handler smtp-handler etrn-client mailbox-admin
 # A program is built once its folder holds sources.
 PROGS     = $(foreach p,$(PROGNAMES),$(if $(wildcard $(p)/*.c),$(p)/$(p)))
 
-LIB_SRC   = $(filter-out %_test.c,$(wildcard lib/*.c))
+LIB_SRC   = $(filter-out %_test.c,$(wildcard lib/*/*.c))
 LIB_OBJ   = $(LIB_SRC:.c=.o)
-UNIT_SRC  = $(wildcard lib/*_test.c)
+UNIT_SRC  = $(wildcard lib/*/*_test.c)
 UNITS     = $(UNIT_SRC:.c=)
 
 all: $(PROGS)
@@ -138,9 +141,10 @@ install: all
 	  [ ! -f $$x ] || sed 's|@PREFIX@|$(PREFIX)|g' $$x > $(DESTDIR)/etc/xinetd.d/$${x##*/}; done
 
 clean:
-	rm -f lib/*.o lib/*.d lib/libpostern.a $(UNITS) */*.o */*.d \
+	rm -f lib/*/*.o lib/*/*.d lib/libpostern.a $(UNITS) */*.o */*.d \
+	  lib/*_test \
 	  $(foreach p,$(PROGNAMES),$(p)/$(p)) fuzz/*_fuzz
 	rm -rf tests/tmp
 
 .PHONY: all units deps deb check check-asan check-deb check-fresh check-systemd demo demo-stop bench fuzz soak install clean
--include $(wildcard lib/*.d */*.d)
+-include $(wildcard lib/*/*.d */*.d)

@@ -21,12 +21,14 @@ MODEFLAGS =
 LINKMODE  =
 MAIN_OBJ  = $(O)/fuzz/standalone.o
 endif
-CPPFLAGS = -D_GNU_SOURCE -DPOSTERN_VERSION='"fuzz"' -I lib -I fuzz
+LIB_DIRS = $(patsubst %/,%,$(sort $(dir $(wildcard lib/*/*.c lib/*/*.h))))
+CPPFLAGS = -D_GNU_SOURCE -DPOSTERN_VERSION='"fuzz"' \
+           $(addprefix -I ,$(LIB_DIRS)) -I fuzz
 XCFLAGS  = -std=c11 -g -O1 -Wall -Wextra -Wno-unused-parameter -MMD -MP \
            $(MODEFLAGS) $(SAN)
 LIBS     = -lbearssl -lcdb -lcrypt
 
-LIB_SRC  = $(filter-out %_test.c,$(wildcard lib/*.c))
+LIB_SRC  = $(filter-out %_test.c,$(wildcard lib/*/*.c))
 LIB_OBJ  = $(patsubst lib/%.c,$(O)/lib/%.o,$(LIB_SRC))
 POP3_OBJ = $(patsubst pop3-handler/%.c,$(O)/pop3/%.o,\
            $(filter-out %_test.c,$(wildcard pop3-handler/*.c)))
@@ -69,4 +71,4 @@ $(O)/bin/%: $(O)/fuzz/%_fuzz.o $(COMMON) $(O)/libpostern.a
 
 .PHONY: all
 .SECONDARY:
--include $(wildcard $(O)/*/*.d)
+-include $(wildcard $(O)/*/*.d $(O)/lib/*/*.d)

@@ -1,4 +1,4 @@
-/* group_fuzz.c - lib/startup.c's /etc/group scan (startup_group_list),
+/* group_fuzz.c - lib/core/startup.c's /etc/group scan (startup_group_list),
  * which reads lines of any length a character at a time. Input: USER LF
  * FILE. Properties: the primary gid comes first; the count is within
  * the room given, or the call fails with a reason; no gid is listed

@@ -21,6 +21,11 @@
  * the program's name. */
 void log_open(const char *ident);
 
+/* Tells log that fd 2 was the client's connection (startup_fds() calls
+ * it when it points fd 2 at /dev/null): no stderr sink then, even when
+ * $POSTERN_LOG asks for one. Call it before log_open(). */
+void log_set_stderr_is_client(int yes);
+
 /* Set by -v/--debug style options: LOG_DEBUG lines are dropped unless
  * enabled. */
 void log_set_debug(int on);

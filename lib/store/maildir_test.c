@@ -1,7 +1,8 @@
-/* maildir_test.c - unit tests of maildir.c in real directories under
- * tests/tmp/: delivery with exact S and W sizes, name format, scan order,
- * unknown sizes, new->cur, deletes, the lock across processes, ENOSPC on
- * a tiny tmpfs, and a 100,000-message scan (time and RSS printed). */
+/* maildir_test.c - unit tests of the maildir_*.c files in real
+ * directories under tests/tmp/: delivery with exact S and W sizes, name
+ * format, scan order, unknown sizes, new->cur, deletes, the lock across
+ * processes, ENOSPC on a tiny tmpfs, and a 100,000-message scan (time
+ * and RSS printed). */
 #include "test.h"
 #include "testutil.h"
 #include "maildir.h"

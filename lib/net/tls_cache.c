@@ -20,7 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "tls.h"
+#include "tls_suites.h"
 #include "tls_cache.h"
 
 #define NBUCKETS (TLS_CACHE_SLOTS / TLS_CACHE_BUCKET)

@@ -6,16 +6,17 @@
  * (an htree walk and an rbtree of every entry); reading the same records
  * back from a file in the page cache costs a few. The copy is a pure
  * cache: it is only ever used when its stamp equals the directory's, and
- * every record read back is checked again by the reader (maildir.c), so
- * a damaged or forged file costs a rescan, never a wrong name.
+ * every record read back is checked again by the reader
+ * (maildir_scan.c), so a damaged or forged file costs a rescan, never a
+ * wrong name.
  *
  * File: header {magic[16], dev, ino, mtime s/ns, ctime s/ns, total} (8
  * octets each after the magic, host order), then chunks {uint32 len,
  * len octets of records, 0 < len <= DIRCACHE_CHUNK_MAX}; total is the
  * sum of the lens. Written to PATH.tmp (O_NOFOLLOW, 0600) and renamed:
  * a reader sees a whole file or none. One writer at a time (the fixed
- * temporary name): maildir.c writes only for the holder of the maildir
- * lock. */
+ * temporary name): maildir_scan.c writes only for the holder of the
+ * maildir lock. */
 #ifndef POSTERN_DIRCACHE_H
 #define POSTERN_DIRCACHE_H
 

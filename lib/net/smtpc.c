@@ -518,15 +518,6 @@ static const br_x509_class any_x509_vtable = {
 	ax_get_pkey
 };
 
-static const uint16_t opp_suites[] = {
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-};
-
 /* Runs a client handshake on t without verification. 0 / -1. */
 static int
 opportunistic_handshake(struct tls *t, int rfd, int wfd, int64_t deadline,
@@ -545,8 +536,7 @@ opportunistic_handshake(struct tls *t, int rfd, int wfd, int64_t deadline,
 	eng = &t->ctx.c.eng;
 	t->eng = eng;
 	br_ssl_engine_set_versions(eng, BR_TLS12, BR_TLS12);
-	br_ssl_engine_set_suites(eng, opp_suites,
-	    sizeof opp_suites / sizeof opp_suites[0]);
+	br_ssl_engine_set_suites(eng, tls_suites, tls_suites_n);
 	any_x509.vtable = &any_x509_vtable;
 	br_ssl_engine_set_x509(eng, &any_x509.vtable);
 	br_ssl_engine_set_buffer(eng, t->iobuf, sizeof t->iobuf, 1);

@@ -12,7 +12,6 @@
  * memfd-passing path for huge entries is never needed. */
 #include "log.h"
 #include "fsutil.h"
-#include "startup.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -95,12 +94,21 @@ static int journal_prepare(int must_exist)
 	return 0;
 }
 
+/* Set by startup_fds() (log_set_stderr_is_client): fd 2 was the
+ * client's connection. log asks nobody; it is told. */
+static int stderr_was_client;
+
+void log_set_stderr_is_client(int yes)
+{
+	stderr_was_client = yes != 0;
+}
+
 /* 1 if fd 2 can take our lines: open, not /dev/null, not the client. */
 static int stderr_usable(void)
 {
 	struct stat st;
 
-	if (startup_stderr_was_client())
+	if (stderr_was_client)
 		return 0;
 	if (fstat(2, &st) < 0)
 		return 0;

@@ -1,4 +1,4 @@
-/* fsutil.c - file-system helpers shared by maildir.c, queue.c and
+/* fsutil.c - file-system helpers shared by maildir_*.c, queue.c and
  * mailbox-admin: bounded paths, whole writes and reads, the write-behind
  * buffer of deliveries and queue files, directory fsync, mkdir -p, the
  * walk that never follows a symbolic link, lock files and getdents64. */

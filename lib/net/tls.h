@@ -13,6 +13,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "tls_suites.h"
+
 struct tls_cred {
 	br_x509_certificate *chain;  /* end-entity first */
 	size_t chain_len;
@@ -150,7 +152,7 @@ int tls_server_start(struct tls *t, const struct tls_cred *cred,
     const struct tls_anchors *client_ca, int rfd, int wfd,
     int64_t deadline, const char **error_r);
 
-/* The same with a shared session cache (lib/tls_cache.h; NULL or one
+/* The same with a shared session cache (tls_cache.h; NULL or one
  * that failed to open: none). Sessions whose client presented a
  * certificate are never stored, so a resumed session never carries a
  * client certificate (AUTH EXTERNAL needs a full handshake). A session
@@ -201,12 +203,10 @@ const char *tls_error_text(int err);
  * transport error/timeout/EOF). */
 int tls_last_error(struct tls *t);
 
-/* Internal to tls_*.c: the suite list (server preference order), entropy
- * from getrandom(), and the engine loop: runs I/O until one of the
- * "want" state bits (BR_SSL_SENDAPP, BR_SSL_RECVAPP) is set; 0, or -1
- * (closed, EOF, error, deadline: see t->io_eof, t->io_err, errno). */
-extern const uint16_t tls_suites[];
-extern const size_t tls_suites_n;
+/* Internal to tls_*.c: entropy from getrandom(), and the engine loop:
+ * runs I/O until one of the "want" state bits (BR_SSL_SENDAPP,
+ * BR_SSL_RECVAPP) is set; 0, or -1 (closed, EOF, error, deadline: see
+ * t->io_eof, t->io_err, errno). The suite list is in tls_suites.h. */
 int tls_entropy(br_ssl_engine_context *eng);
 int tls_run(struct tls *t, unsigned want, int64_t deadline);
 /* Fills t->errbuf with what ended a failed handshake; returns it. */

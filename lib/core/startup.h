@@ -20,7 +20,7 @@ struct peer {
 	char local_addr[64];/* our side, "" when unknown */
 	unsigned local_port;
 	char via[64];       /* the balancer's address when --proxy-from
-	                     * matched (lib/proxy.h), else "" */
+	                     * matched (proxy.h), else "" */
 };
 
 /* If systemd passed exactly one connected socket as fd 3 (LISTEN_FDS,

@@ -263,6 +263,25 @@ int main(void)
 	CHECK(errno == ENOSPC);
 	read_err(errfd, &off, line, sizeof line);
 
+	/* 13. told that fd 2 was the client's connection (startup_fds does
+	 * so): never a line on stderr, even when POSTERN_LOG asks for it;
+	 * told otherwise, the same call writes there again */
+	setenv("POSTERN_LOG", "stderr", 1);
+	log_set_stderr_is_client(1);
+	log_open("c");
+	log_msg(LOG_WARNING, "not for the client");
+	read_err(errfd, &off, line, sizeof line);
+	CHECK_STR(line, "");
+	while (!no_entry())             /* it may have gone to the journal */
+		(void)recv(jfd, buf, sizeof buf, 0);
+	log_set_stderr_is_client(0);
+	log_open("c");
+	log_msg(LOG_WARNING, "on stderr");
+	read_err(errfd, &off, line, sizeof line);
+	snprintf(v, sizeof v, "<4>c[%s]: on stderr\n", pidtxt);
+	CHECK_STR(line, v);
+	unsetenv("POSTERN_LOG");
+
 	dup2(saved_err, 2);
 	close(jfd);
 	snprintf(line, sizeof line, "%s/journal.sock", dir);

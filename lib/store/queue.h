@@ -9,6 +9,7 @@
 #ifndef POSTERN_QUEUE_H
 #define POSTERN_QUEUE_H
 
+#include "dsnparam.h"
 #include <stddef.h>
 #include <stdint.h>
 #include "addr.h"
@@ -24,16 +25,8 @@
 #define QUEUE_DONE     'D'   /* accepted by the next hop */
 #define QUEUE_FAILED   'F'   /* refused permanently; DSN sent */
 
-/* RFC 3461 NOTIFY= of a recipient (0: not given). */
-#define QUEUE_NOTIFY_SUCCESS 1
-#define QUEUE_NOTIFY_FAILURE 2
-#define QUEUE_NOTIFY_DELAY   4
-#define QUEUE_NOTIFY_NEVER   8
-#define QUEUE_ORCPT_MAX      500  /* ORCPT= value as received */
-#define QUEUE_ENVID_MAX      100  /* ENVID= value, xtext-decoded */
-
-/* RFC 3461 RET= (0: not given). */
-enum queue_ret { QUEUE_RET_NONE, QUEUE_RET_FULL, QUEUE_RET_HDRS };
+/* The RFC 3461 fields of an envelope (QUEUE_NOTIFY_*, QUEUE_ORCPT_MAX,
+ * QUEUE_ENVID_MAX, enum queue_ret): dsnparam.h. */
 
 struct queue_rcpt {
 	char addr[ADDR_MAX + 1];

@@ -12,6 +12,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fdio.h"   /* io_fd_read, io_fd_write: the raw fd layer below */
+
 #define IO_INBUF   16384
 #define IO_OUTBUF  16384
 
@@ -124,14 +126,5 @@ void io_use_tls(struct io *io, struct tls *t);
 
 /* Deadline for the next wait: min(now + idle, session deadline). */
 int64_t io_deadline(const struct io *io);
-
-/* Raw connection-fd helpers (also used by tls_*.c). Sockets are driven
- * with MSG_DONTWAIT (no O_NONBLOCK is set on shared descriptions, no
- * SIGPIPE); pipes are polled first and written at most PIPE_BUF bytes
- * per wake-up, so no call blocks past the deadline (0 = none).
- * io_fd_read: one read, >0 bytes, 0 at EOF, -1 error or deadline
- * (errno ETIMEDOUT). io_fd_write: one write, >0 bytes written, -1. */
-long io_fd_read(int fd, void *buf, size_t n, int64_t deadline);
-long io_fd_write(int fd, const void *buf, size_t n, int64_t deadline);
 
 #endif

@@ -5,7 +5,18 @@
 #define POSTERN_DSNPARAM_H
 
 #include <stddef.h>
-#include "queue.h"
+
+/* RFC 3461 NOTIFY= of a recipient (0: not given); the queue envelope keeps
+ * them (queue.h). */
+#define QUEUE_NOTIFY_SUCCESS 1
+#define QUEUE_NOTIFY_FAILURE 2
+#define QUEUE_NOTIFY_DELAY   4
+#define QUEUE_NOTIFY_NEVER   8
+#define QUEUE_ORCPT_MAX      500  /* ORCPT= value as received */
+#define QUEUE_ENVID_MAX      100  /* ENVID= value, xtext-decoded */
+
+/* RFC 3461 RET= (0: not given). */
+enum queue_ret { QUEUE_RET_NONE, QUEUE_RET_FULL, QUEUE_RET_HDRS };
 
 /* xchar of RFC 3461 4: '!'..'~' except '+' and '='. 1 / 0. */
 int dsnparam_xchar(unsigned char c);

@@ -142,6 +142,7 @@ int startup_fds(void)
 
 	if (stderr_is_client()) {
 		stderr_client = 1;
+		log_set_stderr_is_client(1);
 		if (open_null_on(2) < 0)
 			return -1;
 	}

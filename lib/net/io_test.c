@@ -1,4 +1,4 @@
-/* io_test.c - unit tests of lib/io.c and lib/clock.c over real pipes,
+/* io_test.c - unit tests of io.c, fdio.c and clock.c over real pipes,
  * socketpairs and a loopback TCP connection. */
 #include <errno.h>
 #include <netinet/in.h>

@@ -7,21 +7,9 @@
 #include <sys/random.h>
 
 #include "clock.h"
-#include "io.h"
+#include "fdio.h"
 #include "tls.h"
 #include "util.h"
-
-/* Server preference order: AES-GCM first (AES-NI here), ChaCha20 for
- * clients without AES hardware; the key type filters ECDSA vs RSA. */
-const uint16_t tls_suites[] = {
-	BR_TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
-	BR_TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384,
-	BR_TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256,
-	BR_TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
-};
-const size_t tls_suites_n = sizeof tls_suites / sizeof tls_suites[0];
 
 int
 tls_entropy(br_ssl_engine_context *eng)

@@ -73,7 +73,7 @@ struct maildir_msg {
 	uint16_t name_len : 9; /* file name length (< MAILDIR_NAME_MAX + 3) */
 	uint16_t in_new : 1;   /* 1: new/NAME, 0: cur/NAME */
 	uint16_t deleted : 1;  /* marked by the session (POP3 DELE) */
-	uint16_t scan_ : 5;    /* private to maildir.c */
+	uint16_t scan_ : 5;    /* private to maildir_scan.c */
 	uint16_t uidl_len;     /* name up to the first ':' */
 	uint64_t size;         /* RFC 1939 octets (W); MAILDIR_SIZE_UNKNOWN */
 };
@@ -101,7 +101,7 @@ int maildir_scan(const char *maildir, struct maildir_list *l);
 void maildir_list_free(struct maildir_list *l);
 
 /* maildir_scan for the holder of maildir_lock(): each of new/ and cur/
- * is read from its saved listing (lib/dircache.h: maildir/.postern-new.cache
+ * is read from its saved listing (dircache.h: maildir/.postern-new.cache
  * and .postern-cur.cache) while the directory's dev, inode, mtime and
  * ctime are those saved with it, else listed and saved anew (only once
  * it has been unchanged for DIRCACHE_SETTLE seconds). Same result as
