@@ -34,6 +34,11 @@ static void mb_close(struct pop3_mbox *mb)
 	maildir_list_free(&mb->list);
 }
 
+void mbox_close(struct pop3 *s)
+{
+	mb_close(&s->mb);
+}
+
 enum pop3_ev mbox_open(struct pop3 *s, const char *maildir)
 {
 	struct pop3_mbox *mb = &s->mb;
