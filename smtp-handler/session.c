@@ -88,7 +88,11 @@ serve(struct session *s)
 int
 smtp_session_begin(struct session *s, struct smtp_config *cfg)
 {
-	memset(s, 0, sizeof *s);
+	/* A session that ran before is cleared; a fresh one is zeroed
+	 * static storage already, and clearing it would touch all of its
+	 * pages (the recipient tables are 2 MiB, mostly never used). */
+	if (s->cfg)
+		memset(s, 0, sizeof *s);
 	smtp_data_reset();
 	s->cfg = cfg;
 	s->started_ms = clock_ms();

@@ -186,10 +186,11 @@ struct session {
 
 /* session.c: one connection on fds 0/1, started by main() after
  * startup_fds() and log_open(). */
-/* Clears *s and starts a session with cfg (linked; its hostname is
- * filled in when empty): the peer, the TLS credentials. Call it before
- * the privilege drop. 0, or -1 when the session cannot start (logged,
- * everything released; exit status 1). */
+/* Clears *s (zeroed storage, or a session that began before) and starts
+ * a session with cfg (linked; its hostname is filled in when empty): the
+ * peer, the TLS credentials. Call it before the privilege drop. 0, or -1
+ * when the session cannot start (logged, everything released; exit
+ * status 1). */
 int smtp_session_begin(struct session *s, struct smtp_config *cfg);
 /* Serves the connection to its end, logs the summary, releases what the
  * session held (smtp_session_end) and returns the exit status. */
