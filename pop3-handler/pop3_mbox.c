@@ -309,6 +309,7 @@ static long read_block(int fd, unsigned char *buf, size_t size)
 static enum pop3_ev send_msg(struct pop3 *s, size_t i, int top,
     uint64_t body_lines)
 {
+	/* scratch blocks: too large for the stack, written before read */
 	static unsigned char in[POP3_XFER_IN];
 	static unsigned char out[2 * POP3_XFER_IN + 8];
 	struct pop3_mbox *mb = &s->mb;
