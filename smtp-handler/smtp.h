@@ -140,6 +140,18 @@ struct smtp_body {
 	int write_errno;              /* first storage error, 0 = none */
 };
 
+/* The copies of the message being received (deliver.c): a maildir
+ * delivery per local mailbox and a queue writer per queue, allocated for
+ * each message (a delivery holds a 64 KiB write buffer). */
+struct smtp_copies {
+	struct maildir_delivery *md;      /* one per local[] */
+	struct queue_writer *qw;          /* one per queue_names[] */
+	char (*bases)[MAILDIR_NAME_MAX];  /* names of committed copies */
+	unsigned md_open, qw_open;        /* how many were opened */
+	int is_open;
+	char qids[SMTP_QUEUES_MAX][QUEUE_ID_MAX];  /* committed queue ids */
+};
+
 struct session {
 	struct smtp_config *cfg;
 	struct io io;
@@ -171,6 +183,7 @@ struct session {
 	struct smtp_queued queued[SMTP_TARGET_MAX];
 	char queue_names[SMTP_QUEUES_MAX][MAILDIR_PATH_MAX / 4];
 	int bdat_failed;              /* reply id of a failed BDAT sequence */
+	struct smtp_copies copies;    /* deliver.c */
 
 	/* quota.c */
 	struct smtp_usage usage[SMTP_USAGE_CACHE];
