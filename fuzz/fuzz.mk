@@ -5,7 +5,9 @@
 #                                    that replays files (any compiler)
 # SAN: sanitizer flags (default ASan + UBSan, every report fatal).
 # Targets are $(OUT)/$(MODE)/bin/NAME for every fuzz/NAME_fuzz.c; the
-# session targets also link a handler's own sources, its main() renamed.
+# session targets also link a handler's own sources (its main() renamed,
+# unused: they call the session functions in process) and see its
+# header.
 MODE   ?= fuzz
 OUT    ?= fuzz/out
 SAN    ?= -fsanitize=address,undefined -fno-sanitize-recover=all \
@@ -52,6 +54,9 @@ $(O)/smtp/%.o: smtp-handler/%.c
 $(O)/fuzz/%.o: fuzz/%.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(XCFLAGS) -c -o $@ $<
+
+$(O)/fuzz/pop3_session_fuzz.o: CPPFLAGS += -I pop3-handler
+$(O)/fuzz/smtp_session_fuzz.o: CPPFLAGS += -I smtp-handler
 
 $(O)/libpostern.a: $(LIB_OBJ)
 	rm -f $@

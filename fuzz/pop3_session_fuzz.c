@@ -1,22 +1,29 @@
-/* pop3_session_fuzz.c - whole pop3-handler sessions: input octet 0
- * picks a configuration, the rest is what the client sends (commands,
- * SASL lines, a TLS ClientHello after STLS...). Each run gets a fresh
- * mailbox for alice@example.org (password "pw") with a message in cur/,
- * one needing dot-stuffing, one without ,S=/,W= and without a final
- * newline, and one with a long name; the other users are locked,
- * nopop3, disabled, APOP-enabled and empty, as in the golden tests. */
+/* pop3_session_fuzz.c - whole pop3-handler sessions, in this process
+ * (session.h): input octet 0 picks a configuration, the rest is what the
+ * client sends (commands, SASL lines, a TLS ClientHello after STLS...).
+ * Each run gets a fresh mailbox for alice@example.org (password "pw")
+ * with a message in cur/, one needing dot-stuffing, one without ,S=/,W=
+ * and without a final newline, and one with a long name; the other users
+ * are locked, nopop3, disabled, APOP-enabled and empty, as in the golden
+ * tests. */
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "fuzz.h"
+#include "pop3.h"
 #include "session.h"
 
-int pop3_handler_main(int argc, char **argv);
+#define CONFIGS 4
 
 static struct session_files f;
 static char throttle[SESSION_PATH];
+/* Static: struct pop3 holds the line buffers (tens of KiB). */
+static struct pop3 session;
+static struct pop3_opts opts[CONFIGS];
 
 static const struct {
 	const char *dir, *name, *text;
@@ -31,6 +38,34 @@ static const struct {
 	  "the-uidl-too-long.example,S=12,W=14", "Subject: 4\n\n" },
 };
 
+/* Configuration k's options, parsed by pop3-handler's own parser. */
+static void configure(int k)
+{
+	struct session_argv a = { .n = 0 };
+
+	session_args(&a, "pop3-handler", "--users", f.users,
+	    "--throttle-file", throttle, "--hostname", "fuzz.test",
+	    "--fail-delay", "0", "--timeout", "5", NULL);
+	switch (k) {
+	case 0:
+		session_args(&a, "--max-errors", "100", NULL);
+		break;
+	case 1:
+		session_args(&a, "--max-errors", "3", NULL);
+		break;
+	case 2:               /* STLS offered when fuzz/run made a cert */
+		session_args(&a, "--tls", "starttls", "--cert", f.cert,
+		    "--key", f.key, NULL);
+		break;
+	case 3:
+		session_args(&a, "--allow-plaintext-auth", "--debug", NULL);
+		break;
+	}
+	optind = 0;
+	if (pop3_options(&opts[k], a.n, a.v) != 0)
+		abort();
+}
+
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	static char lines[8][SESSION_PATH + 200];
@@ -40,7 +75,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	session_files(&f, "pop3", "pw");
-	snprintf(throttle, sizeof throttle, "%s/throttle", f.root);
+	if (snprintf(throttle, sizeof throttle, "%s/throttle", f.root) >=
+	    (int)sizeof throttle)
+		abort();
 	recs[i++] = "example.org domain";
 #define USER(name, opts) \
 	snprintf(lines[i], sizeof lines[i], "%s@example.org %s %s/%s %s", \
@@ -57,6 +94,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	i++;
 	recs[i] = NULL;
 	session_cdb(f.users, recs);
+	for (i = 0; i < CONFIGS; i++)
+		configure(i);
+	session_init("pop3-handler");
 	return 0;
 }
 
@@ -83,33 +123,25 @@ static void reset_mailbox(void)
 	}
 }
 
+static void serve(void *config)
+{
+	if (pop3_session_begin(&session, config) == 0)
+		(void)pop3_session_serve(&session);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct session_argv a = { .n = 0 };
+	struct session_case c = {
+		.prepare = reset_mailbox, .serve = serve,
+		.tls_mark = "Begin TLS negotiation"
+	};
 
 	if (size < 1 || size > 65536)
 		return 0;
 	if (!f.root[0])
 		LLVMFuzzerInitialize(NULL, NULL);
-	reset_mailbox();
-	session_args(&a, "pop3-handler", "--users", f.users,
-	    "--throttle-file", throttle, "--hostname", "fuzz.test",
-	    "--fail-delay", "0", "--timeout", "5", NULL);
-	switch (data[0] % 4) {
-	case 0:
-		session_args(&a, "--max-errors", "100", NULL);
-		break;
-	case 1:
-		session_args(&a, "--max-errors", "3", NULL);
-		break;
-	case 2:               /* STLS offered when fuzz/run made a cert */
-		session_args(&a, "--tls", "starttls", "--cert", f.cert,
-		    "--key", f.key, NULL);
-		break;
-	case 3:
-		session_args(&a, "--allow-plaintext-auth", "--debug", NULL);
-		break;
-	}
-	session_run(pop3_handler_main, a.v, NULL, data + 1, size - 1);
+	c.id = data[0] % CONFIGS;
+	c.config = &opts[c.id];
+	session_run(&c, data + 1, size - 1);
 	return 0;
 }

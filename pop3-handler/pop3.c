@@ -218,14 +218,14 @@ static void greet(struct pop3 *s)
 
 void pop3_run(struct pop3 *s)
 {
-	static char line[POP3_LINE_MAX];
+	char *line = s->line;
 	int flags, n;
 	enum pop3_ev ev;
 
 	s->state = POP3_AUTHORIZATION;
 	greet(s);
 	while (!s->leave) {
-		n = io_getline(&s->io, line, sizeof line, &flags);
+		n = io_getline(&s->io, line, sizeof s->line, &flags);
 		/* USER/PASS/APOP/AUTH lines: no copy left in the buffers */
 		if (s->state == POP3_AUTHORIZATION)
 			io_wipe_consumed(&s->io);
@@ -250,7 +250,7 @@ void pop3_run(struct pop3 *s)
 		} else {
 			ev = dispatch(s, line);
 		}
-		wipe(line, sizeof line);
+		wipe(line, sizeof s->line);
 
 		if (ev == EV_DROP) {
 			if (!s->result)

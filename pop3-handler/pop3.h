@@ -1,8 +1,9 @@
 /* pop3.h - the pop3-handler session: options, the session state shared by
  * the state machine (pop3.c), authentication (pop3_auth.c), the maildir
  * session (pop3_mbox.c), STLS/implicit TLS (pop3_tls.c) and the reply
- * table (pop3_reply.c). One process serves one connection; the session
- * lives in static storage and exit() is its free. */
+ * table (pop3_reply.c). A session is a function that returns
+ * (pop3_session.c); its state is struct pop3, cleared when it begins, and
+ * what it holds outside (descriptors, memory) is released when it ends. */
 #ifndef POP3_H
 #define POP3_H
 
@@ -41,6 +42,7 @@ struct pop3_opts {
 	unsigned session_timeout;   /* whole session, 0 = none */
 	unsigned max_errors;        /* errors in a row before closing */
 	unsigned fail_delay;        /* seconds, times the failure count */
+	int debug;                  /* --debug: log commands and states */
 };
 
 enum pop3_state { POP3_AUTHORIZATION, POP3_TRANSACTION, POP3_UPDATE };
@@ -123,7 +125,8 @@ struct pop3 {
 	char login[USERDB_KEY_MAX]; /* authenticated user */
 	const char *mech;           /* USER, APOP, PLAIN, EXTERNAL */
 
-	/* reply of the current command */
+	/* the current command line (wiped after each) and its reply */
+	char line[POP3_LINE_MAX];
 	enum reply_id rid;
 	char rarg[128];
 
@@ -133,7 +136,28 @@ struct pop3 {
 	uint64_t gone;              /* marked, but removed by another program */
 };
 
+/* options.c */
+/* Parses argv into *o (its strings are linked, not copied). Returns 0
+ * to serve, 1 when --help or --version was printed, -1 on a usage error
+ * (reported). */
+int pop3_options(struct pop3_opts *o, int argc, char **argv);
+
+/* pop3_session.c: one connection on fds 0/1, started by main() after
+ * startup_fds() and log_open(). */
+/* Clears *s and starts a session with options o (linked): the peer,
+ * the hostname, the TLS credentials. Call it before the privilege drop.
+ * 0, or -1 when the session cannot start (logged with its summary;
+ * everything released; exit status 1). */
+int pop3_session_begin(struct pop3 *s, const struct pop3_opts *o);
+/* Serves the connection to its end, logs the summary, releases what the
+ * session held (pop3_session_end) and returns the exit status. */
+int pop3_session_serve(struct pop3 *s);
+/* Releases what the session holds: the mailbox lock and listing, the
+ * TLS credentials, the TLS session cache descriptor. Idempotent. */
+void pop3_session_end(struct pop3 *s);
+
 /* pop3.c */
+/* Greets and runs the command loop until the session ends. */
 void pop3_run(struct pop3 *s);
 void pop3_enter_state(struct pop3 *s, enum pop3_state st);
 /* Splits args at single spaces into v[max]; -1 on an empty token or too
@@ -173,14 +197,20 @@ enum pop3_ev cmd_dele(struct pop3 *s, char *args);
 enum pop3_ev cmd_rset(struct pop3 *s, char *args);
 /* UPDATE state: removes marked messages. 0 all gone, -1 some failed. */
 int mbox_update(struct pop3 *s);
+/* Unlocks the mailbox and frees its listing (idempotent). */
+void mbox_close(struct pop3 *s);
 
 /* pop3_tls.c */
-/* Finds the credentials for --tls starttls/implicit (and --client-ca).
+/* Forgets the TLS state of an earlier session (pop3_tls_end), then finds
+ * the credentials for --tls starttls/implicit (and --client-ca).
  * Implicit TLS, and STLS when --user will drop privileges, load them
  * now; otherwise STLS loads them at its first use (a plaintext session
  * then costs no PEM or key decoding) after checking now that they are
  * readable. Returns 0, or -1 when implicit TLS cannot work (logged). */
 int pop3_tls_setup(struct pop3 *s);
+/* Frees the credentials and client CA, closes the session cache file;
+ * the session has no TLS afterwards. Idempotent. */
+void pop3_tls_end(struct pop3 *s);
 /* Implicit TLS handshake at byte 0. 0 / -1 (logged). */
 int pop3_tls_implicit(struct pop3 *s);
 int pop3_stls_available(const struct pop3 *s);

@@ -146,6 +146,7 @@ static int throttled(struct pop3 *s, int *pending_r)
 static enum pop3_ev login_password(struct pop3 *s, const char *user,
     const char *pw, const char *mech)
 {
+	/* scratch: large, so static; filled by the look-up, wiped after */
 	static struct userdb_entry e;
 	enum auth_result r;
 	enum pop3_ev ev;
@@ -203,6 +204,7 @@ enum pop3_ev cmd_pass(struct pop3 *s, char *args)
 
 enum pop3_ev cmd_apop(struct pop3 *s, char *args)
 {
+	/* scratch: large, so static; filled by the look-up, wiped after */
 	static struct userdb_entry e;
 	char user[USERDB_KEY_MAX], digest[33];
 	char *v[2];
@@ -279,6 +281,7 @@ static void auth_list(struct pop3 *s)
 
 static enum pop3_ev auth_plain(struct pop3 *s, char *initial)
 {
+	/* scratch: large, so static; written before read */
 	static char buf[POP3_SASL_LINE];
 	static struct sasl_plain p;
 	char user[USERDB_KEY_MAX];
@@ -311,6 +314,7 @@ static enum pop3_ev auth_plain(struct pop3 *s, char *initial)
 
 static enum pop3_ev auth_external(struct pop3 *s, char *initial)
 {
+	/* scratch: large, so static; written before read */
 	static char buf[POP3_SASL_LINE];
 	static struct userdb_entry e;
 	char authz[USERDB_KEY_MAX];

@@ -34,6 +34,11 @@ static void mb_close(struct pop3_mbox *mb)
 	maildir_list_free(&mb->list);
 }
 
+void mbox_close(struct pop3 *s)
+{
+	mb_close(&s->mb);
+}
+
 enum pop3_ev mbox_open(struct pop3 *s, const char *maildir)
 {
 	struct pop3_mbox *mb = &s->mb;
@@ -304,6 +309,7 @@ static long read_block(int fd, unsigned char *buf, size_t size)
 static enum pop3_ev send_msg(struct pop3 *s, size_t i, int top,
     uint64_t body_lines)
 {
+	/* scratch blocks: too large for the stack, written before read */
 	static unsigned char in[POP3_XFER_IN];
 	static unsigned char out[2 * POP3_XFER_IN + 8];
 	struct pop3_mbox *mb = &s->mb;

@@ -18,10 +18,16 @@
 #include "tls_cache.h"
 #include "util.h"
 
+/* The TLS state of the session. Static storage: struct tls holds
+ * BearSSL's engine and record buffers (tens of KiB), too large for the
+ * stack. pop3_tls_setup() starts every session from a clean state and
+ * pop3_tls_end() frees what it loaded, so a second session in the same
+ * process (the fuzz targets) inherits nothing. */
 static struct tls_cred cred;
 static struct tls_anchors anchors;
 static struct tls tls;
 static struct tls_cache cache = { .fd = -1 };
+static struct certauth ca;
 
 static char cert_path[1024], key_path[1024];
 
@@ -62,11 +68,24 @@ static int load_cred(struct pop3 *s)
 	return 0;
 }
 
+void pop3_tls_end(struct pop3 *s)
+{
+	tls_cache_close(&cache);
+	tls_cred_free(&cred);
+	tls_anchors_free(&anchors);
+	memset(&ca, 0, sizeof ca);
+	cert_path[0] = key_path[0] = '\0';
+	s->tls = NULL;
+	s->cred = NULL;
+	s->client_ca = NULL;
+}
+
 int pop3_tls_setup(struct pop3 *s)
 {
 	const struct pop3_opts *o = s->opt;
 	int implicit = o->tls_mode == POP3_TLS_IMPLICIT;
 
+	pop3_tls_end(s);
 	if (o->tls_mode == POP3_TLS_NONE)
 		return 0;
 	if (!tls_cred_paths(o->cert, o->key, cert_path, key_path,
@@ -95,8 +114,6 @@ int pop3_tls_setup(struct pop3 *s)
  * no certificate (and logged), so password login stays available. */
 static void client_cert(struct pop3 *s)
 {
-	static struct certauth ca;
-
 	s->ext_state = 0;
 	s->ext_user[0] = '\0';
 	certauth_map(&ca, &tls.peer, s->opt->users, s->opt->client_revoked,

@@ -128,7 +128,6 @@ check_helo(struct session *s, char *args)
 {
 	size_t i, n = strlen(args);
 
-	(void)s;
 	if (n == 0 || n >= sizeof s->helo)
 		return R_SYNTAX;
 	for (i = 0; i < n; i++) {

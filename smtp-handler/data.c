@@ -40,6 +40,8 @@ static unsigned char data_inbuf[DATA_INBUF];
  * write buffer, they go straight to write(2) without another copy. */
 _Static_assert(DP_OUT > MAILDIR_WBUF, "DP_OUT must exceed MAILDIR_WBUF");
 
+static void body_emit(void *ctx, const char *p, size_t n, size_t lf);
+
 struct body_state {
 	struct smtp_body b;
 	struct hdr_scan h;
@@ -48,8 +50,23 @@ struct body_state {
 	                             far as a message fills them */
 };
 
+/* The message being received and its id: set up by body_start() and
+ * maildir_unique() before each use. Static storage: dataparse's out[]
+ * (DP_OUT) is too large for the stack, and its pages are touched only
+ * as far as a message fills them. smtp_data_reset() clears the rest at
+ * every session start. */
 static struct body_state body;
 static char msg_id[MAILDIR_NAME_MAX];
+
+void
+smtp_data_reset(void)
+{
+	memset(&body.b, 0, sizeof body.b);
+	memset(&body.h, 0, sizeof body.h);
+	body.s = NULL;
+	dp_start(&body.dp, body_emit, &body);
+	msg_id[0] = '\0';
+}
 
 static void
 hdr_feed(struct hdr_scan *h, struct smtp_body *b, const char *p, size_t n)
@@ -73,8 +90,6 @@ hdr_feed(struct hdr_scan *h, struct smtp_body *b, const char *p, size_t n)
 		}
 	}
 }
-
-static void body_emit(void *ctx, const char *p, size_t n, size_t lf);
 
 static void
 body_start(struct session *s)

@@ -27,47 +27,38 @@
 #include "smtp.h"
 #include "util.h"
 
-static struct maildir_delivery *md;     /* one per s->local[] */
-static struct queue_writer *qw;         /* one per s->queue_names[] */
-static char (*bases)[MAILDIR_NAME_MAX]; /* names of committed copies */
-static unsigned md_open, qw_open;       /* how many were opened */
-static int is_open;
-static struct queue_env env;
-static char qids[SMTP_QUEUES_MAX][QUEUE_ID_MAX];
-
 int
 deliver_is_open(const struct session *s)
 {
-	(void)s;
-	return is_open;
+	return s->copies.is_open;
 }
 
 static void
-release(void)
+release(struct smtp_copies *c)
 {
-	free(md);
-	free(qw);
-	free(bases);
-	md = NULL;
-	qw = NULL;
-	bases = NULL;
-	md_open = qw_open = 0;
-	is_open = 0;
+	free(c->md);
+	free(c->qw);
+	free(c->bases);
+	c->md = NULL;
+	c->qw = NULL;
+	c->bases = NULL;
+	c->md_open = c->qw_open = 0;
+	c->is_open = 0;
 }
 
 void
 deliver_abort(struct session *s)
 {
+	struct smtp_copies *c = &s->copies;
 	unsigned i;
 
-	(void)s;
-	if (!is_open)
+	if (!c->is_open)
 		return;
-	for (i = 0; i < md_open; i++)
-		maildir_deliver_abort(&md[i]);
-	for (i = 0; i < qw_open; i++)
-		queue_write_abort(&qw[i]);
-	release();
+	for (i = 0; i < c->md_open; i++)
+		maildir_deliver_abort(&c->md[i]);
+	for (i = 0; i < c->qw_open; i++)
+		queue_write_abort(&c->qw[i]);
+	release(c);
 }
 
 /* "with" keyword of RFC 3848 / RFC 6531. */
@@ -116,31 +107,32 @@ received_head(const struct session *s, const char *id, char *out,
 int
 deliver_open(struct session *s, const char *id)
 {
+	struct smtp_copies *c = &s->copies;
 	char head[2048], date[64], hdr[3200];
 	unsigned i, q;
 	int n, err;
 
-	if (is_open)
+	if (c->is_open)
 		deliver_abort(s);
 	if (received_head(s, id, head, sizeof head) < 0) {
 		errno = ENAMETOOLONG;
 		return -1;
 	}
 	rfc5322_date((int64_t)time(NULL), date, sizeof date);
-	md = calloc(s->nlocal ? s->nlocal : 1, sizeof *md);
-	qw = calloc(s->nqueues ? s->nqueues : 1, sizeof *qw);
-	bases = calloc(s->nlocal ? s->nlocal : 1, sizeof *bases);
-	if (!md || !qw || !bases) {
-		release();
+	c->md = calloc(s->nlocal ? s->nlocal : 1, sizeof *c->md);
+	c->qw = calloc(s->nqueues ? s->nqueues : 1, sizeof *c->qw);
+	c->bases = calloc(s->nlocal ? s->nlocal : 1, sizeof *c->bases);
+	if (!c->md || !c->qw || !c->bases) {
+		release(c);
 		errno = ENOMEM;
 		return -1;
 	}
-	is_open = 1;
+	c->is_open = 1;
 	for (i = 0; i < s->nlocal; i++) {
 		const struct smtp_local *l = &s->local[i];
-		if (maildir_deliver_open(&md[i], l->maildir) < 0)
+		if (maildir_deliver_open(&c->md[i], l->maildir) < 0)
 			goto fail;
-		md_open++;
+		c->md_open++;
 		n = snprintf(hdr, sizeof hdr, "Return-Path: <%s>\n"
 		    "Delivered-To: %s\n%s\n\tfor <%s>; %s\n", s->sender,
 		    l->user, head, s->rcpt[l->orig].addr, date);
@@ -148,15 +140,15 @@ deliver_open(struct session *s, const char *id)
 			errno = ENAMETOOLONG;
 			goto fail;
 		}
-		if (maildir_deliver_write(&md[i], hdr, (size_t)n) < 0)
+		if (maildir_deliver_write(&c->md[i], hdr, (size_t)n) < 0)
 			goto fail;
 	}
 	for (q = 0; q < s->nqueues; q++) {
 		unsigned k, cnt = 0, one = 0;
-		if (queue_write_open(&qw[q], s->cfg->spool,
+		if (queue_write_open(&c->qw[q], s->cfg->spool,
 		    s->queue_names[q]) < 0)
 			goto fail;
-		qw_open++;
+		c->qw_open++;
 		for (k = 0; k < s->nqueued; k++)
 			if (s->queued[k].queue == q) {
 				cnt++;
@@ -171,7 +163,7 @@ deliver_open(struct session *s, const char *id)
 			errno = ENAMETOOLONG;
 			goto fail;
 		}
-		if (queue_write(&qw[q], hdr, (size_t)n) < 0)
+		if (queue_write(&c->qw[q], hdr, (size_t)n) < 0)
 			goto fail;
 	}
 	return 0;
@@ -187,16 +179,16 @@ void
 deliver_write(struct session *s, struct smtp_body *b, const void *p,
     size_t n)
 {
+	struct smtp_copies *c = &s->copies;
 	unsigned i;
 
-	(void)s;
-	if (!is_open || b->write_errno)
+	if (!c->is_open || b->write_errno)
 		return;
-	for (i = 0; i < md_open; i++)
-		if (maildir_deliver_write(&md[i], p, n) < 0)
+	for (i = 0; i < c->md_open; i++)
+		if (maildir_deliver_write(&c->md[i], p, n) < 0)
 			goto fail;
-	for (i = 0; i < qw_open; i++)
-		if (queue_write(&qw[i], p, n) < 0)
+	for (i = 0; i < c->qw_open; i++)
+		if (queue_write(&c->qw[i], p, n) < 0)
 			goto fail;
 	return;
 fail:
@@ -242,7 +234,8 @@ log_accepted(const struct session *s, const struct smtp_body *b,
 		    off ? "," : "", s->local[i].user);
 	for (i = 0; i < s->nqueues && off < sizeof where - 1; i++)
 		off += (size_t)snprintf(where + off, sizeof where - off,
-		    "%s%s:%s", off ? "," : "", s->queue_names[i], qids[i]);
+		    "%s%s:%s", off ? "," : "", s->queue_names[i],
+		    s->copies.qids[i]);
 	log_msg(LOG_INFO, "accepted id=%s from=<%s> rcpts=%u size=%llu to=%s",
 	    id, s->sender, s->nrcpt, (unsigned long long)b->size, where);
 }
@@ -250,11 +243,15 @@ log_accepted(const struct session *s, const struct smtp_body *b,
 enum reply
 deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 {
+	/* scratch, filled anew for each queue; static: its recipient table
+	 * is too large for the stack */
+	static struct queue_env env;
+	struct smtp_copies *c = &s->copies;
 	unsigned i, q, k, md_done = 0;
 	enum reply r = R_NONE;
 	int err;
 
-	if (!is_open)
+	if (!c->is_open)
 		return R_TEMPFAIL;
 	if (b->too_big)
 		r = R_TOO_BIG;
@@ -271,7 +268,7 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 			continue;
 		if (quota_usage(s, l->maildir, &bytes) < 0)
 			r = R_TEMPFAIL;
-		else if (bytes + md[i].size_w > l->quota) {
+		else if (bytes + c->md[i].size_w > l->quota) {
 			log_msg(LOG_INFO, "%s: message would exceed the quota",
 			    l->user);
 			r = s->cfg->quota_temp ? R_QUOTA_TEMP : R_QUOTA;
@@ -286,7 +283,7 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 	/* Every maildir copy durable in tmp/ before anything is published:
 	 * the renames below are then all that can still fail. */
 	for (i = 0; i < s->nlocal; i++)
-		if (maildir_deliver_sync(&md[i]) < 0)
+		if (maildir_deliver_sync(&c->md[i]) < 0)
 			goto fail;
 	for (q = 0; q < s->nqueues; q++) {
 		memset(&env, 0, sizeof env);
@@ -309,26 +306,26 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 				env.nrcpt++;
 			}
 		/* visible but locked: no flush sends it before the unlock */
-		if (queue_write_commit_locked(&qw[q], &env) < 0)
+		if (queue_write_commit_locked(&c->qw[q], &env) < 0)
 			goto fail;
-		copy_str(qids[q], sizeof qids[q], env.id);
+		copy_str(c->qids[q], sizeof c->qids[q], env.id);
 	}
 	for (i = 0; i < s->nlocal; i++) {
-		memcpy(bases[i], md[i].base, sizeof bases[i]);
-		if (maildir_deliver_commit(&md[i]) < 0)
+		memcpy(c->bases[i], c->md[i].base, sizeof c->bases[i]);
+		if (maildir_deliver_commit(&c->md[i]) < 0)
 			goto fail;
 		md_done++;
 	}
 	for (q = 0; q < s->nqueues; q++)
-		queue_write_unlock(&qw[q]);
+		queue_write_unlock(&c->qw[q]);
 	for (i = 0; i < s->nlocal; i++)
-		quota_add(s, s->local[i].maildir, md[i].size_w);
-	dsn_success_local(s, id, md, bases, s->nlocal);
+		quota_add(s, s->local[i].maildir, c->md[i].size_w);
+	dsn_success_local(s, id, c->md, c->bases, s->nlocal);
 	s->messages++;
 	s->rcpts_total += s->nrcpt;
 	s->bytes_accepted += b->size;
 	log_accepted(s, b, id);
-	release();
+	release(c);
 	copy_str(s->reply_arg, sizeof s->reply_arg, id);
 	return R_QUEUED;
 fail:
@@ -336,13 +333,13 @@ fail:
 	log_msg(LOG_ERR, "delivery failed, removing every copy: %s",
 	    strerror(err));
 	for (i = 0; i < md_done; i++)
-		uncommit_maildir(&md[i], bases[i]);
+		uncommit_maildir(&c->md[i], c->bases[i]);
 	/* abort is idempotent: every copy not committed goes, and the
 	 * committed queue copies (still locked, never sent) are taken back */
-	for (i = md_done; i < md_open; i++)
-		maildir_deliver_abort(&md[i]);
-	for (q = 0; q < qw_open; q++)
-		queue_write_abort(&qw[q]);
-	release();
+	for (i = md_done; i < c->md_open; i++)
+		maildir_deliver_abort(&c->md[i]);
+	for (q = 0; q < c->qw_open; q++)
+		queue_write_abort(&c->qw[q]);
+	release(c);
 	return storage_reply(err);
 }

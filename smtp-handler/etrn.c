@@ -32,6 +32,7 @@
 #define ETRN_NODES_MAX     64     /* hold domains matched by one @domain */
 #define ETRN_FLUSH_TIMEOUT 120    /* seconds per network wait of a flush */
 
+/* scratch for one record: large, so static; filled before each use */
 static struct userdb_entry ent;
 
 struct hold_scan {

@@ -1,95 +1,22 @@
 /* main.c - smtp-handler: serves one SMTP connection on stdin/stdout (or
- * the socket systemd passes as fd 3). Start-up (fds, peer, TLS
- * credentials, privilege drop), the greeting, the command loop, and the
- * session summary in the log. */
+ * the socket systemd passes as fd 3). The shell around one session
+ * (session.c): the connection fds, the log, the options, the privilege
+ * drop and the exit status. */
 #include <signal.h>
-#include <stdio.h>
-#include <string.h>
 
-#include "auth.h"
 #include "log.h"
-#include "proxy.h"
 #include "smtp.h"
-#include "util.h"
 
+/* Static: struct session holds the recipients and line buffers
+ * (hundreds of KiB). */
 static struct smtp_config cfg;
 static struct session sess;
-
-static void
-summary(struct session *s, const char *result)
-{
-	char f[15][400], cert[USERDB_KEY_MAX + 32];
-	const char *fields[16];
-	int n = 0;
-
-#define FIELD(...) (snprintf(f[n], sizeof f[n], __VA_ARGS__), \
-	fields[n] = f[n], n++)
-	FIELD("REMOTE_ADDR=%s", s->peer.addr);
-	if (s->peer.via[0])
-		FIELD("PROXY_VIA=%s", s->peer.via);
-	FIELD("HELO=%s", s->helo[0] ? s->helo : "-");
-	FIELD("USER=%s", s->auth_user[0] ? s->auth_user : "-");
-	FIELD("AUTH_MECH=%s", s->auth_mech ? s->auth_mech : "-");
-	FIELD("TLS_VERSION=%s", s->tls_on ? s->tls_version : "-");
-	FIELD("TLS_CIPHER=%s", s->tls_on ? s->tls_suite : "-");
-	FIELD("CLIENT_CERT=%s", tlsup_cert_summary(cert, sizeof cert));
-	FIELD("MESSAGES=%u", s->messages);
-	FIELD("RCPTS=%u", s->rcpts_total);
-	FIELD("BYTES_ACCEPTED=%llu", (unsigned long long)s->bytes_accepted);
-	FIELD("BYTES_IN=%llu", (unsigned long long)s->io.bytes_in);
-	FIELD("BYTES_OUT=%llu", (unsigned long long)s->io.bytes_out);
-	FIELD("DURATION_MS=%lld", (long long)(clock_ms() - s->started_ms));
-	FIELD("RESULT=%s", result);
-#undef FIELD
-	fields[n] = NULL;
-	log_fields(LOG_INFO, "smtp session", fields);
-}
-
-static const char *
-serve(struct session *s)
-{
-	int n, flags;
-
-	reply_arg(s, R_GREETING, s->cfg->hostname);
-	for (;;) {
-		n = io_getline(&s->io, s->line, sizeof s->line, &flags);
-		if (n == IO_EOF)
-			return s->state == ST_INIT || s->state == ST_READY
-			    ? "disconnected" : "disconnected in transaction";
-		if (n == IO_TIMEOUT) {
-			reply_arg(s, R_TIMEOUT, s->cfg->hostname);
-			transaction_reset(s);
-			return "timeout";
-		}
-		if (n == IO_ERROR) {
-			transaction_reset(s);
-			return "i/o error";
-		}
-		if (n == IO_TOOLONG) {
-			/* maybe an AUTH line with a secret: dropped, and
-			 * wiped from the input buffers */
-			io_wipe_consumed(&s->io);
-			reply(s, R_LINE_TOO_LONG);
-		}
-		else
-			smtp_dispatch(s, s->line, (size_t)n, flags);
-		if (s->quit)
-			return s->end_result ? s->end_result : "quit";
-		if (s->errors >= s->cfg->max_errors) {
-			reply_arg(s, R_TOO_MANY_ERRORS, s->cfg->hostname);
-			transaction_reset(s);
-			log_msg(LOG_NOTICE, "%s: too many errors, disconnecting",
-			    s->peer.addr);
-			return "too many errors";
-		}
-	}
-}
 
 int
 main(int argc, char **argv)
 {
 	struct session *s = &sess;
-	const char *result, *err = NULL;
+	const char *err = NULL;
 	int rc;
 
 	if (startup_fds() < 0)
@@ -99,60 +26,18 @@ main(int argc, char **argv)
 	rc = options_parse(&cfg, argc, argv);
 	if (rc != 0)
 		return rc > 0 ? 0 : 64;
-	s->cfg = &cfg;
-	s->started_ms = clock_ms();
-	s->state = ST_INIT;
-	peer_get(&s->peer);
-	if (!cfg.hostname[0])
-		startup_hostname(cfg.hostname, sizeof cfg.hostname);
-	if (tlsup_load(s) < 0 && cfg.tls_mode == TLSM_IMPLICIT) {
-		log_msg(LOG_ERR, "implicit TLS without a certificate: closing");
+	if (smtp_session_begin(s, &cfg) < 0)
 		return 1;
-	}
 	if (startup_drop_user(cfg.run_user, &err) < 0) {
 		log_msg(LOG_ERR, "--user %s: %s", cfg.run_user ? cfg.run_user : "",
 		    err ? err : "failed");
+		smtp_session_end(s);
 		return 1;
 	}
 	if (startup_refuse_root(cfg.allow_root, &err) < 0) {
 		log_msg(LOG_ERR, "%s", err);
+		smtp_session_end(s);
 		return 1;
 	}
-	if (proxy_accept(&s->peer, 0, cfg.proxy_from, &err) < 0) {
-		log_msg(LOG_NOTICE, "PROXY header from %s: %s: closing",
-		    s->peer.via, err ? err : "?");
-		summary(s, "proxy header error");
-		return 1;
-	}
-	if (cfg.relay_clients) {
-		int bad = 0;
-		s->relay_client = cidr_match(s->peer.addr, cfg.relay_clients,
-		    &bad);
-		if (bad)
-			log_msg(LOG_WARNING, "--relay-clients has invalid entries: "
-			    "%s", cfg.relay_clients);
-	}
-	if (cfg.odmr)
-		s->apop_users = auth_apop_any(cfg.users) == 1;
-	io_init(&s->io, 0, 1);
-	io_set_timeouts(&s->io, cfg.timeout, cfg.session_timeout);
-	log_msg(LOG_DEBUG, "connection from %s", s->peer.addr);
-	if (cfg.tls_mode == TLSM_IMPLICIT && tlsup_start(s) < 0) {
-		summary(s, "tls handshake failed");
-		return 1;
-	}
-	if (!cfg.ways) {
-		reply(s, R_NOT_ENABLED);
-		result = "not enabled";
-	} else
-		result = serve(s);
-	io_flush(&s->io);
-	tlsup_close(s);
-	summary(s, result);
-	/* etrn-client --atrn learns from this whether the provider's
-	 * turned-around session ended cleanly, nothing left behind */
-	if (cfg.session_status && (strcmp(result, "quit") != 0 ||
-	    s->temp_replies > 0))
-		return 75;
-	return 0;
+	return smtp_session_serve(s);
 }

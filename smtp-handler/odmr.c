@@ -21,6 +21,7 @@
 
 #define ODMR_NODES_MAX 16        /* domains in one ATRN */
 
+/* scratch for one record: large, so static; filled before each use */
 static struct userdb_entry ent;
 
 /* Whether user is in the comma-separated list (case-insensitive). */
@@ -91,6 +92,7 @@ turn(struct session *s, char node[][ADDR_DOMAIN_MAX + 1], int *lk, size_t n)
 enum reply
 smtp_atrn(struct session *s, char *args)
 {
+	/* this ATRN's nodes: static (4 KiB), filled before use */
 	static char node[ODMR_NODES_MAX][ADDR_DOMAIN_MAX + 1];
 	int lk[ODMR_NODES_MAX];
 	char queue[ADDR_DOMAIN_MAX + 16];

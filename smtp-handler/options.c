@@ -274,7 +274,7 @@ options_parse(struct smtp_config *c, int argc, char **argv)
 		case O_SESSION_STATUS: c->session_status = 1; break;
 		case O_USER: c->run_user = optarg; break;
 		case O_ALLOW_ROOT: c->allow_root = 1; break;
-		case O_DEBUG: log_set_debug(1); break;
+		case O_DEBUG: c->debug = 1; break;
 		case O_PROXY_FROM:
 			if (proxy_from_valid(optarg) < 0) {
 				fprintf(stderr, "smtp-handler: bad --proxy-from: "

@@ -191,6 +191,7 @@ resolve(struct session *s, const char *addr, unsigned orig, unsigned depth,
 static enum reply
 bare_postmaster(const struct session *s, char *a, size_t size)
 {
+	/* scratch: large, so static; filled before use */
 	static struct userdb_entry e;
 	char domain[ADDR_DOMAIN_MAX + 1];
 	int r;

@@ -73,6 +73,7 @@ struct smtp_config {
 	unsigned session_timeout;
 	unsigned auth_delay_ms;
 	const char *throttle;       /* per-address failure state file */
+	int debug;                  /* --debug: log state changes */
 	char hostname[256];
 };
 
@@ -148,6 +149,18 @@ struct smtp_body {
 	int write_errno;              /* first storage error, 0 = none */
 };
 
+/* The copies of the message being received (deliver.c): a maildir
+ * delivery per local mailbox and a queue writer per queue, allocated for
+ * each message (a delivery holds a 64 KiB write buffer). */
+struct smtp_copies {
+	struct maildir_delivery *md;      /* one per local[] */
+	struct queue_writer *qw;          /* one per queue_names[] */
+	char (*bases)[MAILDIR_NAME_MAX];  /* names of committed copies */
+	unsigned md_open, qw_open;        /* how many were opened */
+	int is_open;
+	char qids[SMTP_QUEUES_MAX][QUEUE_ID_MAX];  /* committed queue ids */
+};
+
 struct session {
 	struct smtp_config *cfg;
 	struct io io;
@@ -182,6 +195,7 @@ struct session {
 	struct smtp_queued queued[SMTP_TARGET_MAX];
 	char queue_names[SMTP_QUEUES_MAX][MAILDIR_PATH_MAX / 4];
 	int bdat_failed;              /* reply id of a failed BDAT sequence */
+	struct smtp_copies copies;    /* deliver.c */
 
 	/* quota.c */
 	struct smtp_usage usage[SMTP_USAGE_CACHE];
@@ -195,6 +209,21 @@ struct session {
 	char reply_arg[512];          /* the %s of the next table reply */
 	char line[SMTP_LINE_BUF];
 };
+
+/* session.c: one connection on fds 0/1, started by main() after
+ * startup_fds() and log_open(). */
+/* Clears *s (zeroed storage, or a session that began before) and starts
+ * a session with cfg (linked; its hostname is filled in when empty): the
+ * peer, the TLS credentials. Call it before the privilege drop. 0, or -1
+ * when the session cannot start (logged, everything released; exit
+ * status 1). */
+int smtp_session_begin(struct session *s, struct smtp_config *cfg);
+/* Serves the connection to its end, logs the summary, releases what the
+ * session held (smtp_session_end) and returns the exit status. */
+int smtp_session_serve(struct session *s);
+/* Releases what the session holds: a message's open copies (removed),
+ * the TLS credentials, the session cache descriptor. Idempotent. */
+void smtp_session_end(struct session *s);
 
 /* reply.c */
 /* Queues reply id (with s->reply_arg as its %s). Counts 4xx/5xx
@@ -244,6 +273,8 @@ void quota_add(struct session *s, const char *maildir, uint64_t bytes);
 enum reply smtp_data(struct session *s, char *args);
 enum reply smtp_bdat(struct session *s, char *args);
 void bdat_abort(struct session *s);
+/* Forgets the message state of an earlier session (session start). */
+void smtp_data_reset(void);
 
 /* deliver.c */
 int deliver_open(struct session *s, const char *id);
@@ -278,6 +309,9 @@ int tlsup_load(struct session *s);
 int tlsup_start(struct session *s);
 /* Sends close_notify when TLS is active. */
 void tlsup_close(struct session *s);
+/* Frees the credentials and client CA, closes the session cache file,
+ * forgets the client certificate. Idempotent. */
+void tlsup_end(struct session *s);
 /* CLIENT_CERT for the summary: "-", the user, or "CODE:NAME" for a
  * certificate that was not used (lib/certauth.h). */
 const char *tlsup_cert_summary(char *buf, size_t size);

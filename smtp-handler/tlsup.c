@@ -14,12 +14,32 @@
 #include "tls_cache.h"
 #include "util.h"
 
+/* The TLS state of the session. Static storage: struct tls holds
+ * BearSSL's engine and record buffers (tens of KiB), too large for the
+ * stack. tlsup_load() starts every session from a clean state and
+ * tlsup_end() frees what it loaded, so a second session in the same
+ * process (the fuzz targets) inherits nothing. */
 static struct tls tls;
 static struct tls_cache cache = { .fd = -1 };
 static struct tls_cred cred;
 static struct tls_anchors client_ca;
 static int have_client_ca;
 static char cert[1024], key[1024];
+/* The certificate-to-user rule lives in lib/certauth.c (both handlers
+ * share it); here only its outcome is kept for EXTERNAL and the summary. */
+static struct certauth cert_outcome;
+
+void
+tlsup_end(struct session *s)
+{
+	tls_cache_close(&cache);
+	tls_cred_free(&cred);
+	tls_anchors_free(&client_ca);
+	have_client_ca = 0;
+	cert[0] = key[0] = '\0';
+	memset(&cert_outcome, 0, sizeof cert_outcome);
+	s->tls_ready = 0;
+}
 
 int
 tlsup_load(struct session *s)
@@ -27,6 +47,7 @@ tlsup_load(struct session *s)
 	const struct smtp_config *c = s->cfg;
 	const char *err = NULL, *warn = NULL;
 
+	tlsup_end(s);
 	if (c->tls_mode == TLSM_NONE)
 		return 0;
 	if (!tls_cred_paths(c->cert, c->key, cert, key, sizeof cert)) {
@@ -57,10 +78,6 @@ tlsup_load(struct session *s)
 	s->tls_ready = 1;
 	return 0;
 }
-
-/* The certificate-to-user rule lives in lib/certauth.c (both handlers
- * share it); here only its outcome is kept for EXTERNAL and the summary. */
-static struct certauth cert_outcome;
 
 static void
 client_cert(struct session *s)

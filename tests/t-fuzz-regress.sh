@@ -4,8 +4,9 @@
 # fuzz/regress/NAME/ (crashers found earlier: each must now pass) and the
 # seed corpora fuzz/corpus/NAME/. Built with cc and ASan + UBSan when the
 # compiler supports them (else plain), in tests/tmp/fuzz-replay (kept
-# between runs, rebuilt as sources change). The session targets fork a
-# real handler session per input, with a leak check at its end.
+# between runs, rebuilt as sources change). The session targets run a
+# real handler session per input in one process, each twice (the second
+# run must say the same: nothing of a session survives into the next).
 . "$(dirname "$0")/lib.sh"
 cd "$top" || exit 1
 out=$top/tests/tmp/fuzz-replay
@@ -50,7 +51,7 @@ for t in "${targets[@]}"; do
 					{ bad="$bad ${f##*/}"; }
 			done
 			fail "$t: $kind" "failing input(s):$bad"
-			grep -E "FUZZ CHECK|ERROR:|SUMMARY|runtime error|session child" "$log" |
+			grep -E "FUZZ CHECK|ERROR:|SUMMARY|runtime error|transcripts differ" "$log" |
 				head -n 4 | sed 's/^/    /'
 		fi
 	done
