@@ -316,8 +316,25 @@ static size_t stamp_len(const char *p, const char *end)
 	return q < end && *q == '>' ? (size_t)(q + 1 - p) : 0;
 }
 
+/* Length of a CRAM-MD5 challenge line's text "334 PD...", the base64 of
+ * "<random.time@host>", at p when p starts a line; 0 otherwise (and for
+ * anything too short to be one). */
+static size_t challenge_len(const char *t, const char *p, const char *end)
+{
+	const char *q = p + 6;
+
+	if ((p != t && p[-1] != '\n') || end - p < 6 || memcmp(p, "334 PD", 6))
+		return 0;
+	while (q < end && ((*q >= '0' && *q <= '9') || (*q >= 'a' &&
+	    *q <= 'z') || (*q >= 'A' && *q <= 'Z') || *q == '+' ||
+	    *q == '/' || *q == '='))
+		q++;
+	return q - p > 12 ? (size_t)(q - p) : 0;
+}
+
 /* The transcript with run-specific text masked, cut after the line
- * that holds tls_mark, into out[TRANSCRIPT_MAX] (masking only shortens);
+ * that holds tls_mark, into out[TRANSCRIPT_MAX] (masking only shortens:
+ * unique names, APOP timestamps, CRAM-MD5 challenges);
  * returns its length. */
 static size_t masked(const char *t, size_t n, const char *tls_mark,
     char *out)
@@ -336,6 +353,9 @@ static size_t masked(const char *t, size_t n, const char *tls_mark,
 		if ((k = unique_len(p, end)) != 0) {
 			memcpy(out + o, "UNIQUE", 6);   /* k > 6 */
 			o += 6;
+		} else if ((k = challenge_len(t, p, end)) != 0) {
+			memcpy(out + o, "334 <CRAM>", 10);  /* k > 12 */
+			o += 10;
 		} else if ((k = stamp_len(p, end)) != 0) {
 			memcpy(out + o, "<TS>", 4);     /* k > 4 */
 			o += 4;
