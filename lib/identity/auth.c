@@ -148,6 +148,25 @@ hex_lower(char c)
 	return -1;
 }
 
+/* A client's MD5 digest: exactly 32 hex digits, either case, into
+ * got[32] in lowercase (zeros where it is not one). 1 / 0. */
+static int
+digest_take(const char *digest_hex, char got[32])
+{
+	size_t i;
+
+	memset(got, 0, 32);
+	if (digest_hex == NULL)
+		return 0;
+	for (i = 0; i < 32; i++) {
+		int c = hex_lower(digest_hex[i]);
+		if (c < 0)
+			return 0;
+		got[i] = (char)c;
+	}
+	return digest_hex[32] == '\0';
+}
+
 enum auth_result
 auth_apop(const char *db, const char *user, const char *timestamp,
     const char *digest_hex, struct userdb_entry *e)
@@ -157,7 +176,7 @@ auth_apop(const char *db, const char *user, const char *timestamp,
 	unsigned char sum[br_md5_SIZE];
 	char want[2 * br_md5_SIZE], got[2 * br_md5_SIZE];
 	const char *secret = "postern-dummy-apop-secret";
-	int r, usable, wellformed = 1, eq;
+	int r, usable, wellformed, eq;
 	size_t i;
 
 	r = find_user(db, user, e);
@@ -168,17 +187,7 @@ auth_apop(const char *db, const char *user, const char *timestamp,
 		secret = e->apop;
 
 	/* the client's digest: exactly 32 hex digits, either case */
-	memset(got, 0, sizeof got);
-	for (i = 0; i < sizeof got; i++) {
-		int c = digest_hex != NULL ? hex_lower(digest_hex[i]) : -1;
-		if (c < 0) {
-			wellformed = 0;
-			break;
-		}
-		got[i] = (char)c;
-	}
-	if (wellformed && digest_hex[sizeof got] != '\0')
-		wellformed = 0;
+	wellformed = digest_take(digest_hex, got);
 
 	/* always compute, so the time does not depend on the user */
 	br_md5_init(&md5);
@@ -209,8 +218,7 @@ auth_cram(const char *db, const char *user, const char *challenge,
 {
 	char want[CRAM_DIGEST_HEX + 1], got[CRAM_DIGEST_HEX];
 	const char *secret = "postern-dummy-cram-secret";
-	int r, usable, wellformed = 1, eq;
-	size_t i;
+	int r, usable, wellformed, eq;
 
 	r = find_user(db, user, e);
 	if (r < 0)
@@ -219,17 +227,7 @@ auth_cram(const char *db, const char *user, const char *challenge,
 	if (usable)
 		secret = e->apop;
 
-	memset(got, 0, sizeof got);
-	for (i = 0; i < sizeof got; i++) {
-		int c = digest_hex != NULL ? hex_lower(digest_hex[i]) : -1;
-		if (c < 0) {
-			wellformed = 0;
-			break;
-		}
-		got[i] = (char)c;
-	}
-	if (wellformed && digest_hex[sizeof got] != '\0')
-		wellformed = 0;
+	wellformed = digest_take(digest_hex, got);
 
 	/* always computed, so the time does not depend on the user */
 	cram_digest(secret, strlen(secret), challenge != NULL ? challenge : "",
