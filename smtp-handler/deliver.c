@@ -240,6 +240,21 @@ log_accepted(const struct session *s, const struct smtp_body *b,
 	    id, s->sender, s->nrcpt, (unsigned long long)b->size, where);
 }
 
+/* A queue envelope's message fields from the session (sender, SMTPUTF8,
+ * BODY=, RET=, ENVID=, arrival), its recipients none yet. */
+void
+deliver_env_head(const struct session *s, struct queue_env *env)
+{
+	memset(env, 0, sizeof *env);
+	copy_str(env->sender, sizeof env->sender, s->sender);
+	env->smtputf8 = s->smtputf8;
+	env->body = s->body;
+	env->ret = s->ret;
+	copy_str(env->envid, sizeof env->envid, s->envid);
+	env->arrival = (int64_t)time(NULL);
+}
+
+
 enum reply
 deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 {
@@ -286,13 +301,7 @@ deliver_finish(struct session *s, struct smtp_body *b, const char *id)
 		if (maildir_deliver_sync(&c->md[i]) < 0)
 			goto fail;
 	for (q = 0; q < s->nqueues; q++) {
-		memset(&env, 0, sizeof env);
-		copy_str(env.sender, sizeof env.sender, s->sender);
-		env.smtputf8 = s->smtputf8;
-		env.body = s->body;
-		env.ret = s->ret;
-		copy_str(env.envid, sizeof env.envid, s->envid);
-		env.arrival = (int64_t)time(NULL);
+		deliver_env_head(s, &env);
 		for (k = 0; k < s->nqueued; k++)
 			if (s->queued[k].queue == q) {
 				const struct smtp_rcpt *o =

@@ -46,7 +46,7 @@ dsn_success_local(struct session *s, const char *id,
 
 	if (!s->sender[0])
 		return;                  /* never a notice to <> */
-	memset(&env, 0, sizeof env);
+	deliver_env_head(s, &env);
 	memset(which, 0, sizeof which);
 	for (r = 0; r < s->nrcpt && env.nrcpt < QUEUE_RCPT_MAX; r++) {
 		struct queue_rcpt *q = &env.rcpt[env.nrcpt];
@@ -67,12 +67,6 @@ dsn_success_local(struct session *s, const char *id,
 	if (env.nrcpt == 0)
 		return;
 	copy_str(env.id, sizeof env.id, id);
-	copy_str(env.sender, sizeof env.sender, s->sender);
-	env.smtputf8 = s->smtputf8;
-	env.body = s->body;
-	env.ret = s->ret;
-	copy_str(env.envid, sizeof env.envid, s->envid);
-	env.arrival = (int64_t)time(NULL);
 	if (snprintf(path, sizeof path, "%s/new/%s,S=%llu,W=%llu",
 	    md[first].dir, base[first],
 	    (unsigned long long)md[first].size_s,

@@ -284,6 +284,7 @@ void deliver_write(struct session *s, struct smtp_body *b, const void *p,
 enum reply deliver_finish(struct session *s, struct smtp_body *b,
     const char *id);
 void deliver_abort(struct session *s);
+void deliver_env_head(const struct session *s, struct queue_env *env);
 int deliver_is_open(const struct session *s);
 
 /* dsnsuccess.c */
