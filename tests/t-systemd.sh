@@ -19,7 +19,9 @@
 # MaxConnectionsPerSource, a permitted ETRN whose detached flusher delivers
 # after the session's unit ended (and the unit is then collected),
 # postern-etrn.service pushing the outbound queue to a relay, the timer,
-# and the `systemd-analyze security` figures the README quotes.
+# postern-etrn.service in ATRN mode (ETRN_MODE=atrn) collecting held mail
+# from an smtp-handler --odmr provider into a local maildir, and the
+# `systemd-analyze security` figures the README quotes.
 #
 # Prints how long each stage took. Everything is stopped (by PID) and
 # removed (by path) on exit. Needs root, systemd-nspawn (systemd-container)
