@@ -377,7 +377,8 @@ cin systemctl stop t-relaysink.service
 stage "postern-etrn.service in ATRN mode"
 # The provider: smtp-handler --odmr (and a plain smtp-handler that holds
 # the mail) with its own database and spool under /var/tmp/odmrprov,
-# served per connection by systemd-socket-activate in transient units.
+# served per connection by systemd-socket-activate in transient units;
+# AUTH (password) on the ODMR port, anonymous on the SMTP port.
 # The site: the installed system, atrn.example a local domain there;
 # etrn.conf switched to ETRN_MODE=atrn, the timer stopped meanwhile.
 incheck "timer stopped for the stage, ETRN etrn.conf kept aside" sh -ec '
@@ -393,8 +394,8 @@ incheck "provider database and spool: atrn.example held for siteuser" sh -ec "
 	grep -q 'odmr=siteuser@isp.example' \$P/users"
 incheck "provider: ODMR on 127.0.0.1:$PORT_ODMR, SMTP on 127.0.0.1:$PORT_PROV" sh -ec "
 	P=/var/tmp/odmrprov
-	H='/usr/libexec/postern/smtp-handler --allow-root --users '\$P/users.cdb' --spool '\$P/spool' --hostname mx.isp.test --auth password --auth-delay 0'
-	systemd-run -q --unit=t-odmrprov systemd-socket-activate -l 127.0.0.1:$PORT_ODMR -a --inetd \$H --odmr
+	H='/usr/libexec/postern/smtp-handler --allow-root --users '\$P/users.cdb' --spool '\$P/spool' --hostname mx.isp.test --auth-delay 0'
+	systemd-run -q --unit=t-odmrprov systemd-socket-activate -l 127.0.0.1:$PORT_ODMR -a --inetd \$H --auth password --odmr
 	systemd-run -q --unit=t-provsmtp systemd-socket-activate -l 127.0.0.1:$PORT_PROV -a --inetd \$H
 	for p in $PORT_ODMR $PORT_PROV; do
 		for i in \$(seq 1 50); do python3 -c 'import socket,sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), 1)' \$p 2>/dev/null && continue 2; sleep 0.1; done
