@@ -19,7 +19,9 @@
 # MaxConnectionsPerSource, a permitted ETRN whose detached flusher delivers
 # after the session's unit ended (and the unit is then collected),
 # postern-etrn.service pushing the outbound queue to a relay, the timer,
-# and the `systemd-analyze security` figures the README quotes.
+# postern-etrn.service in ATRN mode (ETRN_MODE=atrn) collecting held mail
+# from an smtp-handler --odmr provider into a local maildir, and the
+# `systemd-analyze security` figures the README quotes.
 #
 # Prints how long each stage took. Everything is stopped (by PID) and
 # removed (by path) on exit. Needs root, systemd-nspawn (systemd-container)
@@ -29,6 +31,8 @@
 
 PORT_HOLD=2526		# recording sink: the hold domain's registered host
 PORT_RELAY=2527		# recording sink: the relay postern-etrn.service talks to
+PORT_ODMR=2528		# ATRN stage: the provider's smtp-handler --odmr
+PORT_PROV=2529		# ATRN stage: the provider's SMTP port that holds the mail
 PW=t-systemd-secret
 # The clients the checks use. libc6-dev: gcc only recommends it, and
 # scripts/deps installs without recommends (issue 14, item 1).
@@ -368,6 +372,93 @@ incheck "systemctl enable --now postern-etrn.timer: active, next run scheduled" 
 	n=$(systemctl show -P NextElapseUSecRealtime postern-etrn.timer)
 	test -n "$n"; echo "next: $n"'
 cin systemctl stop t-relaysink.service
+
+# ---------------------------------------------------------------------
+stage "postern-etrn.service in ATRN mode"
+# The provider: smtp-handler --odmr (and a plain smtp-handler that holds
+# the mail) with its own database and spool under /var/tmp/odmrprov,
+# served per connection by systemd-socket-activate in transient units;
+# AUTH (password) on the ODMR port, anonymous on the SMTP port.
+# The site: the installed system, atrn.example a local domain there;
+# etrn.conf switched to ETRN_MODE=atrn, the timer stopped meanwhile.
+incheck "timer stopped for the stage, ETRN etrn.conf kept aside" sh -ec '
+	systemctl stop postern-etrn.timer
+	cp -p /etc/postern/etrn.conf /root/etrn.conf.etrn'
+incheck "provider database and spool: atrn.example held for siteuser" sh -ec "
+	P=/var/tmp/odmrprov
+	mkdir -p \$P/spool
+	A=\"--db \$P/users --spool \$P/spool --mail-root \$P/mail\"
+	mailbox-admin \$A domain add isp.example
+	echo $PW-isp | mailbox-admin \$A add siteuser@isp.example --password-stdin
+	mailbox-admin \$A domain add atrn.example --hold --odmr siteuser@isp.example
+	grep -q 'odmr=siteuser@isp.example' \$P/users"
+incheck "provider: ODMR on 127.0.0.1:$PORT_ODMR, SMTP on 127.0.0.1:$PORT_PROV" sh -ec "
+	P=/var/tmp/odmrprov
+	H='/usr/libexec/postern/smtp-handler --allow-root --users '\$P/users.cdb' --spool '\$P/spool' --hostname mx.isp.test --auth-delay 0'
+	systemd-run -q --unit=t-odmrprov systemd-socket-activate -l 127.0.0.1:$PORT_ODMR -a --inetd \$H --auth password --odmr
+	systemd-run -q --unit=t-provsmtp systemd-socket-activate -l 127.0.0.1:$PORT_PROV -a --inetd \$H
+	for p in $PORT_ODMR $PORT_PROV; do
+		for i in \$(seq 1 50); do python3 -c 'import socket,sys; socket.create_connection((\"127.0.0.1\", int(sys.argv[1])), 1)' \$p 2>/dev/null && continue 2; sleep 0.1; done
+		exit 1
+	done"
+inpy "three messages for atrn.example held by the provider" <<EOF
+import glob, smtplib, sys
+s = smtplib.SMTP("127.0.0.1", $PORT_PROV, timeout=10)
+s.ehlo("client.example")
+for i in range(3):
+    s.sendmail("bob@example.net", ["dora@atrn.example"],
+               "Subject: atrn %d\r\nMessage-ID: <atrn-%d@t-systemd>\r\n\r\nmarker-atrn-%d\r\n" % (i, i, i))
+s.quit()
+held = glob.glob("/var/tmp/odmrprov/spool/hold/atrn.example/msg/*")
+if len(held) != 3:
+    sys.exit("hold queue: %r" % held)
+print("%d held" % len(held))
+EOF
+incheck "site: atrn.example a local domain, dora's maildir; ATRN etrn.conf" sh -ec "
+	mailbox-admin domain add atrn.example
+	echo $PW | mailbox-admin add dora@atrn.example --password-stdin
+	echo $PW-isp > /etc/postern/atrn.password
+	chown root:postern /etc/postern/atrn.password
+	chmod 0640 /etc/postern/atrn.password
+	cat > /etc/postern/etrn.conf <<X
+ETRN_MODE=atrn
+ETRN_HOST=127.0.0.1
+ETRN_NODES=atrn.example
+ETRN_OPTS=\"--port $PORT_ODMR --tls none --timeout 30 --auth-user siteuser@isp.example --auth-password-file /etc/postern/atrn.password\"
+ATRN_HANDLER_OPTS=\"--spool /var/spool/postern --hostname site.atrn.example\"
+X"
+incheck "systemctl start postern-etrn.service (ATRN) succeeds" systemctl start postern-etrn.service
+inpy "the held messages in dora's maildir (owned by postern), once each; hold queue empty" <<'EOF'
+import glob, os, pwd, re, sys
+d = "/var/lib/postern/mail/atrn.example/dora"
+files = glob.glob(d + "/new/*") + glob.glob(d + "/cur/*")
+ids = []
+for f in files:
+    if pwd.getpwuid(os.stat(f).st_uid).pw_name != "postern":
+        sys.exit("%s not owned by postern" % f)
+    m = re.search(rb"^Message-ID: (<[^>]*>)", open(f, "rb").read(), re.M | re.I)
+    ids.append(m.group(1).decode() if m else "(none)")
+want = ["<atrn-%d@t-systemd>" % i for i in range(3)]
+if sorted(ids) != want:
+    sys.exit("maildir Message-IDs %r, want %r" % (sorted(ids), want))
+left = glob.glob("/var/tmp/odmrprov/spool/hold/atrn.example/msg/*")
+if left:
+    sys.exit("provider's hold queue not empty: %r" % left)
+print("maildir:", " ".join(sorted(ids)), "- hold queue empty")
+EOF
+incheck "the journal of postern-etrn.service: ATRN atrn.example 250" sh -ec '
+	journalctl --sync
+	journalctl -u postern-etrn.service -o cat --no-pager | grep "^atrn.example: 250"'
+incheck "a second start succeeds: 453, nothing waiting, nothing delivered twice" sh -ec '
+	systemctl start postern-etrn.service
+	journalctl --sync
+	journalctl -u postern-etrn.service -o cat --no-pager | grep "^atrn.example: 453"
+	test "$(find /var/lib/postern/mail/atrn.example/dora/new /var/lib/postern/mail/atrn.example/dora/cur -type f | wc -l)" = 3'
+cin systemctl stop t-odmrprov.service t-provsmtp.service
+incheck "ETRN etrn.conf restored, timer started again" sh -ec '
+	mv /root/etrn.conf.etrn /etc/postern/etrn.conf
+	systemctl start postern-etrn.timer
+	test "$(systemctl is-active postern-etrn.timer)" = active'
 
 # ---------------------------------------------------------------------
 stage "systemd-analyze security"
