@@ -167,6 +167,20 @@ digest_take(const char *digest_hex, char got[32])
 	return digest_hex[32] == '\0';
 }
 
+/* The user's opt-in shared secret (apop=, for APOP and CRAM-MD5), or a
+ * dummy one when the user is unknown or has none, so the digest is
+ * always computed (the time does not tell which). find_user's result. */
+static int
+shared_secret(const char *db, const char *user, struct userdb_entry *e,
+    const char **secret_r, int *usable_r)
+{
+	int r = find_user(db, user, e);
+
+	*usable_r = r == 1 && e->apop[0] != '\0';
+	*secret_r = *usable_r ? e->apop : "postern-dummy-shared-secret";
+	return r;
+}
+
 enum auth_result
 auth_apop(const char *db, const char *user, const char *timestamp,
     const char *digest_hex, struct userdb_entry *e)
@@ -175,16 +189,13 @@ auth_apop(const char *db, const char *user, const char *timestamp,
 	br_md5_context md5;
 	unsigned char sum[br_md5_SIZE];
 	char want[2 * br_md5_SIZE], got[2 * br_md5_SIZE];
-	const char *secret = "postern-dummy-apop-secret";
+	const char *secret;
 	int r, usable, wellformed, eq;
 	size_t i;
 
-	r = find_user(db, user, e);
+	r = shared_secret(db, user, e, &secret, &usable);
 	if (r < 0)
 		return AUTH_TEMPFAIL;
-	usable = r == 1 && e->apop[0] != '\0';
-	if (usable)
-		secret = e->apop;
 
 	/* the client's digest: exactly 32 hex digits, either case */
 	wellformed = digest_take(digest_hex, got);
@@ -217,15 +228,12 @@ auth_cram(const char *db, const char *user, const char *challenge,
     const char *digest_hex, struct userdb_entry *e)
 {
 	char want[CRAM_DIGEST_HEX + 1], got[CRAM_DIGEST_HEX];
-	const char *secret = "postern-dummy-cram-secret";
+	const char *secret;
 	int r, usable, wellformed, eq;
 
-	r = find_user(db, user, e);
+	r = shared_secret(db, user, e, &secret, &usable);
 	if (r < 0)
 		return AUTH_TEMPFAIL;
-	usable = r == 1 && e->apop[0] != '\0';
-	if (usable)
-		secret = e->apop;
 
 	wellformed = digest_take(digest_hex, got);
 
