@@ -58,3 +58,35 @@ reachable_copy() {
 	install -m 0755 "$1" "$T/bin/${1##*/}" && echo "$T/bin/${1##*/}"
 }
 summary() { echo "$_p passed, $_f failed, $_s skipped"; [ "$_f" -eq 0 ]; }
+
+# fuzz_replay_build TARGET...: builds the fuzz targets without libFuzzer
+# (fuzz/standalone.c reads files) into $out/replay/bin/ (out=
+# tests/tmp/fuzz-replay, kept between runs), with ASan + UBSan when $CC
+# has them; exports POSTERN_FUZZ_PKI when tests/tmp/pki has a key (the
+# session TLS variants run without a certificate otherwise). Sets out,
+# CC, san. 0, or 1 after a FAIL line.
+fuzz_replay_build() {
+	local t bins=()
+	out=$top/tests/tmp/fuzz-replay
+	mkdir -p "$out"
+	CC=${CC:-cc}
+	san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+	echo 'int main(void){return 0;}' >"$T/probe.c"
+	if ! $CC $san -o "$T/probe" "$T/probe.c" 2>/dev/null || ! "$T/probe"; then
+		san=""
+		echo "note: $CC cannot build with ASan/UBSan here; replaying without"
+	fi
+	for t in "$@"; do bins+=("$out/replay/bin/$t"); done
+	if ! make -s -f fuzz/fuzz.mk MODE=replay OUT="$out" CC="$CC" SAN="$san" \
+		-j"$(nproc)" "${bins[@]}" >"$T/build.log" 2>&1; then
+		fail "build the replay targets" "$(tail -n 5 "$T/build.log")"
+		return 1
+	fi
+	if [ -f "$top/tests/tmp/pki/ec.crt" ]; then
+		mkdir -p "$out/pki"
+		cp "$top/tests/tmp/pki/ec.crt" "$out/pki/tls.crt"
+		cp "$top/tests/tmp/pki/ec.key" "$out/pki/tls.key"
+		export POSTERN_FUZZ_PKI=$out/pki
+	fi
+	return 0
+}

@@ -12,29 +12,8 @@
 # directory.
 . "$(dirname "$0")/lib.sh"
 cd "$top" || exit 1
-out=$top/tests/tmp/fuzz-replay
-mkdir -p "$out"
-CC=${CC:-cc}
-san="-fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
-echo 'int main(void){return 0;}' >"$T/probe.c"
-if ! $CC $san -o "$T/probe" "$T/probe.c" 2>/dev/null || ! "$T/probe"; then
-	san=""
-	echo "note: $CC cannot build with ASan/UBSan here; replaying without"
-fi
 targets=(pop3_session smtp_session)
-bins=()
-for t in "${targets[@]}"; do bins+=("$out/replay/bin/$t"); done
-if ! make -s -f fuzz/fuzz.mk MODE=replay OUT="$out" CC="$CC" SAN="$san" \
-	-j"$(nproc)" "${bins[@]}" >"$T/build.log" 2>&1; then
-	fail "build the session replay targets" "$(tail -n 5 "$T/build.log")"
-	summary; exit
-fi
-[ -f "$top/tests/tmp/pki/ec.crt" ] && {
-	mkdir -p "$out/pki"
-	cp "$top/tests/tmp/pki/ec.crt" "$out/pki/tls.crt"
-	cp "$top/tests/tmp/pki/ec.key" "$out/pki/tls.key"
-	export POSTERN_FUZZ_PKI=$out/pki
-}
+fuzz_replay_build "${targets[@]}" || { summary; exit; }
 
 # run BIN DIR RECHECK FILE...: transcripts of FILE... (one process) in DIR
 run() {
